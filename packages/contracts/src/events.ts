@@ -1,0 +1,10 @@
+/**
+ * Facts published on the `kumo.events` topic exchange. Routing key = the key of this map.
+ * Consumers must be idempotent: an event can be delivered more than once.
+ */
+export interface EventPayloads {
+  /** Emitted once by a service when it has started and is ready (health probes, dashboards). */
+  'service.started': { service: string; version: string; hostname: string; pid: number; startedAt: string };
+}
+
+export type EventName = keyof EventPayloads;
