@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { Logger } from '@nestjs/common';
 import {
   type CallOptions,
   CONTRACT_VERSION,
@@ -44,7 +43,6 @@ interface Pending {
  * resolves, the broker has the message.
  */
 export class AmqpRpcTransport implements RpcTransport {
-  private readonly log = new Logger('amqp-client');
   private readonly pending = new Map<string, Pending>();
   private readonly rpcChannel: ChannelWrapper;
   private readonly publishChannel: ChannelWrapper;
@@ -206,6 +204,5 @@ export class AmqpRpcTransport implements RpcTransport {
   async close(): Promise<void> {
     this.failPending('unavailable', 'the client is shutting down');
     await Promise.all([this.rpcChannel.close().catch(() => undefined), this.publishChannel.close().catch(() => undefined)]);
-    this.log.debug('closed');
   }
 }

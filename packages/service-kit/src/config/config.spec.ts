@@ -27,7 +27,7 @@ describe('loadConfig', () => {
     expect(msg).toContain('kumo-identity: invalid configuration, not starting');
     expect(msg).toMatch(/KUMO_DATABASE_URL: must be a postgres or postgresql URL/);
     expect(msg).toMatch(/KUMO_AMQP_URL: .*\(not set\)/);
-    expect(msg).toMatch(/KUMO_IDENTITY_PORT: must be an integer between 1 and 65535 \(got "70000"\)/);
+    expect(msg).toMatch(/KUMO_IDENTITY_PORT: must be an integer between 1 and 65535 \(0 picks a free port\) \(got "70000"\)/);
     expect(msg).not.toContain('hunter2');
   });
 

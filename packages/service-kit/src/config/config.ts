@@ -23,13 +23,8 @@ function urlWithScheme(schemes: string[], example: string) {
   );
 }
 
-export const port = (fallback: number) =>
-  z.coerce
-    .number({ message: 'must be an integer between 1 and 65535' })
-    .int('must be an integer between 1 and 65535')
-    .min(1, 'must be an integer between 1 and 65535')
-    .max(65535, 'must be an integer between 1 and 65535')
-    .default(fallback);
+const PORT_MESSAGE = 'must be an integer between 1 and 65535 (0 picks a free port)';
+export const port = (fallback: number) => z.coerce.number({ message: PORT_MESSAGE }).int(PORT_MESSAGE).min(0, PORT_MESSAGE).max(65535, PORT_MESSAGE).default(fallback);
 
 const SIZE_RE = /^(\d+)\s*(b|kb|kib|mb|mib|gb|gib)?$/i;
 const UNITS: Record<string, number> = { b: 1, kb: 1000, kib: 1024, mb: 1e6, mib: 1048576, gb: 1e9, gib: 1073741824 };
