@@ -1,3 +1,5 @@
+import type { RevocationList } from './identity.js';
+
 /**
  * Facts published on the `kumo.events` topic exchange. Routing key = the key of this map.
  * Consumers must be idempotent: an event can be delivered more than once.
@@ -5,6 +7,8 @@
 export interface EventPayloads {
   /** Emitted once by a service when it has started and is ready (health probes, dashboards). */
   'service.started': { service: string; version: string; hostname: string; pid: number; startedAt: string };
+  /** Broadcast: every process of every service receives it (see identity.ts). */
+  'identity.revoked': RevocationList;
 }
 
 export type EventName = keyof EventPayloads;

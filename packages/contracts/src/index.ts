@@ -4,3 +4,4 @@ export * from './ping.js';
 export * from './rpc.js';
 export * from './events.js';
 export * from './client.js';
+export * from './identity.js';

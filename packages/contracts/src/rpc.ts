@@ -1,5 +1,6 @@
 import type { PingReply, PingRequest } from './ping.js';
 import type { ServiceName } from './names.js';
+import type { RevocationList } from './identity.js';
 
 /**
  * Every RPC method of every service, by service. `pattern` on the wire is `<service>.<method>`.
@@ -7,7 +8,11 @@ import type { ServiceName } from './names.js';
  * changed payload is a compile error on both sides.
  */
 export interface RpcMethods {
-  identity: { ping: { request: PingRequest; reply: PingReply } };
+  identity: {
+    ping: { request: PingRequest; reply: PingReply };
+    /** The current (unexpired) revocation list; services call it at start-up. */
+    revocations: { request: Record<string, never>; reply: RevocationList };
+  };
   image: { ping: { request: PingRequest; reply: PingReply } };
   network: { ping: { request: PingRequest; reply: PingReply } };
   volume: { ping: { request: PingRequest; reply: PingReply } };

@@ -29,6 +29,7 @@ export class AmqpConnection {
   private manager?: AmqpConnectionManager;
   private connected = false;
   private waiters = new Set<() => void>();
+  private connectListeners: (() => void)[] = [];
   /** Times the connection came back after being lost (for tests and metrics). */
   reconnects = 0;
   private everConnected = false;
@@ -58,6 +59,7 @@ export class AmqpConnection {
       this.everConnected = true;
       for (const w of this.waiters) w();
       this.waiters.clear();
+      for (const l of this.connectListeners) l();
     });
     this.manager.on('disconnect', ({ err }) => {
       if (this.connected) {
@@ -73,6 +75,11 @@ export class AmqpConnection {
     });
     this.manager.on('blocked', ({ reason }) => this.logger.warn(`the broker blocked publishing: ${reason} (low memory or disk on the broker?)`));
     return this;
+  }
+
+  /** Called after every (re)connection. */
+  onConnect(listener: () => void): void {
+    this.connectListeners.push(listener);
   }
 
   isConnected(): boolean {

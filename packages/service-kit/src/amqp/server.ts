@@ -27,6 +27,13 @@ import type { AmqpMetrics } from './metrics.js';
  * After a broker restart amqp-connection-manager reconnects and re-runs `setup`, which declares
  * the queues and bindings again and re-registers the consumers.
  */
+/**
+ * Extras of an @EventPattern whose events every process must see (e.g. token revocations):
+ * such keys are bound to an exclusive, server-named queue per process instead of the
+ * service's shared events queue.
+ */
+export const BROADCAST = { broadcast: true } as const;
+
 export interface KumoAmqpServerOptions {
   service: string;
   connection: AmqpConnection;
@@ -51,7 +58,9 @@ export class KumoAmqpServer extends Server implements CustomTransportStrategy {
 
   listen(callback: () => void): void {
     const handlers = this.getHandlers();
-    const eventKeys = [...handlers.entries()].filter(([, h]) => h.isEventHandler).map(([p]) => p);
+    const isBroadcast = (h: { extras?: Record<string, unknown> }) => h.extras?.broadcast === true;
+    const eventKeys = [...handlers.entries()].filter(([, h]) => h.isEventHandler && !isBroadcast(h)).map(([p]) => p);
+    const broadcastKeys = [...handlers.entries()].filter(([, h]) => h.isEventHandler && isBroadcast(h)).map(([p]) => p);
     const { connection, rpcQueues, eventsQueue, prefetch } = this.options;
     this.channel = connection.createChannel({
       name: `${this.options.service}-server`,
@@ -68,6 +77,12 @@ export class KumoAmqpServer extends Server implements CustomTransportStrategy {
           await ch.assertQueue(eventsQueue, { durable: true });
           for (const key of eventKeys) await ch.bindQueue(eventsQueue, EVENTS_EXCHANGE, key);
           await ch.consume(eventsQueue, (msg) => msg && void this.onMessage(ch, msg, eventsQueue, true), { noAck: false });
+        }
+        if (broadcastKeys.length > 0) {
+          await ch.assertExchange(EVENTS_EXCHANGE, 'topic', { durable: true });
+          const { queue } = await ch.assertQueue('', { exclusive: true, autoDelete: true, durable: false });
+          for (const key of broadcastKeys) await ch.bindQueue(queue, EVENTS_EXCHANGE, key);
+          await ch.consume(queue, (msg) => msg && void this.onMessage(ch, msg, queue, true), { noAck: false });
         }
         this.log.log(`consuming ${[...rpcQueues, ...(eventsQueue && eventKeys.length ? [eventsQueue] : [])].join(', ')} (prefetch ${prefetch})`);
       },

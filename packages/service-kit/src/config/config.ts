@@ -57,6 +57,12 @@ export const baseConfigShape = {
   KUMO_AMQP_PREFETCH: z.coerce.number().int().min(1).max(1000).default(16),
   KUMO_AMQP_HEARTBEAT_S: z.coerce.number().int().min(1).default(10),
   KUMO_AMQP_RECONNECT_S: z.coerce.number().min(0.1).default(1),
+  /** Where services fetch identity's token-signing public keys (`/.well-known/jwks.json`). */
+  KUMO_IDENTITY_URL: urlWithScheme(['http', 'https'], 'http://127.0.0.1:5000').default('http://127.0.0.1:5000'),
+  /** `iss` of Kumo tokens. */
+  KUMO_TOKEN_ISSUER: z.string().min(1).default('kumo'),
+  /** Optional JSON file of policy rule overrides (oslo.policy syntax). */
+  KUMO_POLICY_FILE: z.string().optional(),
 };
 
 export const baseConfigSchema = z.object(baseConfigShape);

@@ -103,8 +103,18 @@ export async function runService(def: ServiceDefinition, argv: string[] = proces
       process.exit(1);
     }
   }
+  const command = argv[0] !== undefined ? def.commands?.[argv[0]] : undefined;
+  if (command) {
+    try {
+      process.exit(await command.run(config, argv.slice(1)));
+    } catch (err) {
+      process.stderr.write(`kumo-${def.name} ${argv[0]}: ${(err as Error).message}\n`);
+      process.exit(1);
+    }
+  }
   if (argv.length > 0) {
-    process.stderr.write(`usage: main.js [migrate]\n`);
+    const extra = Object.entries(def.commands ?? {}).map(([name, c]) => `  main.js ${name}  ${c.describe}\n`).join('');
+    process.stderr.write(`usage:\n  main.js          start the service\n  main.js migrate  create the schema and apply migrations\n${extra}`);
     process.exit(64);
   }
   let app: INestApplication;

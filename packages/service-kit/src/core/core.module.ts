@@ -1,5 +1,5 @@
 import { type DynamicModule, Global, Inject, Injectable, Logger, Module, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { APP_FILTER } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { LoggerModule } from 'nestjs-pino';
@@ -13,6 +13,11 @@ import { InboxService } from '../database/inbox.service.js';
 import { OpenStackExceptionFilter } from '../errors/exception.filter.js';
 import { BrokerHealthIndicator, HealthController } from '../health/health.controller.js';
 import { pinoParams } from '../logging/logging.js';
+import { AuthGuard } from '../auth/auth.guard.js';
+import { RevocationController } from '../auth/revocation.controller.js';
+import { RevocationService } from '../auth/revocation.service.js';
+import { remoteKeys, TOKEN_KEYS, TokenVerifier } from '../auth/token-verifier.js';
+import { PolicyService } from '../policy/policy.service.js';
 import { MetricsController, MetricsService } from '../metrics/metrics.js';
 import { KUMO_CONFIG, SERVICE_DEFINITION, type ServiceDefinition } from './definition.js';
 import { pingController } from './ping.controller.js';
@@ -60,7 +65,7 @@ export class KumoCoreModule {
         TypeOrmModule.forRoot({ ...dataSourceOptions(config.KUMO_DATABASE_URL, def.name, def.database), retryAttempts: 5, retryDelay: 1000 }),
         TerminusModule.forRoot({ logger: false }),
       ],
-      controllers: [HealthController, MetricsController, pingController(def.name)],
+      controllers: [HealthController, MetricsController, RevocationController, pingController(def.name)],
       providers: [
         { provide: KUMO_CONFIG, useValue: config },
         { provide: SERVICE_DEFINITION, useValue: def },
@@ -82,13 +87,20 @@ export class KumoCoreModule {
           inject: [AmqpConnection, AmqpMetrics],
         },
         { provide: APP_FILTER, useFactory: () => new OpenStackExceptionFilter(def.family) },
+        def.tokenKeys ? { provide: TOKEN_KEYS, ...def.tokenKeys } : { provide: TOKEN_KEYS, useFactory: () => remoteKeys(config.KUMO_IDENTITY_URL) },
+        { provide: 'KUMO_TOKEN_ISSUER', useValue: config.KUMO_TOKEN_ISSUER },
+        { provide: 'KUMO_IDENTITY_PUBLIC_URL', useValue: new URL('/v3', config.KUMO_IDENTITY_URL).toString() },
+        { provide: PolicyService, useFactory: () => new PolicyService(def.family, def.policy ?? {}, config.KUMO_POLICY_FILE) },
+        RevocationService,
+        TokenVerifier,
+        { provide: APP_GUARD, useClass: AuthGuard },
         BrokerHealthIndicator,
         InboxService,
         SchemaGuard,
         AmqpLifecycle,
         Logger,
       ],
-      exports: [KUMO_CONFIG, SERVICE_DEFINITION, MetricsService, AmqpMetrics, AmqpConnection, AmqpRpcTransport, InboxService],
+      exports: [KUMO_CONFIG, SERVICE_DEFINITION, MetricsService, AmqpMetrics, AmqpConnection, AmqpRpcTransport, InboxService, PolicyService, RevocationService, TokenVerifier, TOKEN_KEYS],
     };
   }
 }

@@ -1,4 +1,4 @@
-import type { DynamicModule, Type } from '@nestjs/common';
+import type { DynamicModule, FactoryProvider, Type } from '@nestjs/common';
 import type { ServiceName } from '@kumo/contracts';
 import type { z } from 'zod';
 import type { BaseConfig } from '../config/config.js';
@@ -25,6 +25,18 @@ export interface ServiceDefinition<Extra extends z.ZodRawShape = z.ZodRawShape> 
   requestIdHeaders?: string[];
   /** Additional queues for @MessagePattern handlers (e.g. one per fake host of an agent). */
   extraRpcQueues?: string[];
+  /** Default policy rules of the service's actions (oslo.policy syntax), merged over BASE_POLICY. */
+  policy?: Record<string, string>;
+  /**
+   * Where token-signing public keys come from. Default: identity's JWKS over HTTP
+   * (KUMO_IDENTITY_URL). Identity itself provides its key store here.
+   */
+  tokenKeys?: Omit<FactoryProvider, 'provide'>;
+  /**
+   * Extra subcommands of `main.js` (besides `migrate`), e.g. identity's `bootstrap`. Each gets the
+   * validated configuration and its arguments and returns the process exit status.
+   */
+  commands?: Record<string, { describe: string; run: (config: BaseConfig & Record<string, unknown>, args: string[]) => Promise<number> }>;
 }
 
 export type ServiceConfig<D extends ServiceDefinition> = BaseConfig & (D extends ServiceDefinition<infer E> ? z.infer<z.ZodObject<E>> : never);

@@ -10,6 +10,11 @@ export interface ApiErrorOptions {
   detail?: string;
   /** Extra response headers, e.g. `Retry-After`. */
   headers?: Record<string, string>;
+  /**
+   * Answer in another family's shape: 401s come from the token check, which in OpenStack is
+   * keystonemiddleware and answers in Keystone's shape whatever the service.
+   */
+  family?: ApiFamily;
 }
 
 /**

@@ -81,7 +81,7 @@ export function writeError(family: ApiFamily, exception: unknown, req: Request, 
     res.destroy();
     return;
   }
-  const rendered = renderError(family, c.status, message, c.options);
+  const rendered = renderError(c.options?.family ?? family, c.status, message, c.options);
   for (const [k, v] of Object.entries(c.options?.headers ?? {})) res.setHeader(k, v);
   if (req.method === 'HEAD') {
     res.status(rendered.status).end();

@@ -1,6 +1,7 @@
 import { Controller, Get, Injectable, Res, ServiceUnavailableException } from '@nestjs/common';
 import { HealthCheckService, HealthIndicatorService, TypeOrmHealthIndicator } from '@nestjs/terminus';
 import type { Response } from 'express';
+import { Public } from '../auth/auth.guard.js';
 import { AmqpConnection } from '../amqp/connection.js';
 
 @Injectable()
@@ -22,6 +23,7 @@ export class BrokerHealthIndicator {
  * `GET /healthz`: 200 when the database answers and the broker connection is up, 503 otherwise,
  * with terminus' body ({status, info, error, details}) either way.
  */
+@Public()
 @Controller()
 export class HealthController {
   constructor(

@@ -1,5 +1,6 @@
 import { Controller, Get, Header, Injectable } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
+import { Public } from '../auth/auth.guard.js';
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
 
 /** One Prometheus registry per service process, labelled with the service name. */
@@ -31,6 +32,7 @@ export class MetricsService {
   }
 }
 
+@Public()
 @Controller()
 export class MetricsController {
   constructor(private readonly metrics: MetricsService) {}

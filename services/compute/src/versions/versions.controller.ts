@@ -1,5 +1,5 @@
 import { Controller, Get, Req } from '@nestjs/common';
-import { requestBaseUrl } from '@kumo/service-kit';
+import { Public, requestBaseUrl } from '@kumo/service-kit';
 import type { Request } from 'express';
 import { MAX_MICROVERSION, MIN_MICROVERSION } from './microversion.js';
 
@@ -28,6 +28,7 @@ function versionsOf(base: string) {
   ];
 }
 
+@Public()
 @Controller()
 export class VersionsController {
   @Get()

@@ -1,5 +1,5 @@
 import { Controller, Get, HttpCode, Req } from '@nestjs/common';
-import { requestBaseUrl } from '@kumo/service-kit';
+import { Public, requestBaseUrl } from '@kumo/service-kit';
 import type { Request } from 'express';
 
 /** Keystone v3 version discovery (openstack-api.md §2.4); unauthenticated. */
@@ -13,6 +13,7 @@ export function v3Version(base: string) {
   };
 }
 
+@Public()
 @Controller()
 export class VersionsController {
   /** keystoneauth follows the v3 entry's self link when OS_AUTH_URL has no version. */

@@ -1,5 +1,5 @@
 import { Controller, Get, HttpCode, Req } from '@nestjs/common';
-import { requestBaseUrl } from '@kumo/service-kit';
+import { Public, requestBaseUrl } from '@kumo/service-kit';
 import type { Request } from 'express';
 
 /** Glance has no microversions; clients only need a v2.x entry whose self link is the v2 base. */
@@ -13,6 +13,7 @@ function versionsOf(base: string) {
   }));
 }
 
+@Public()
 @Controller()
 export class VersionsController {
   @Get()

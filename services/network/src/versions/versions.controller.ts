@@ -1,8 +1,9 @@
 import { Controller, Get, Req } from '@nestjs/common';
-import { requestBaseUrl } from '@kumo/service-kit';
+import { Public, requestBaseUrl } from '@kumo/service-kit';
 import type { Request } from 'express';
 
 /** The CLI never discovers Neutron (it appends /v2.0); Tempest's NetworksApiDiscovery does GET /. */
+@Public()
 @Controller()
 export class VersionsController {
   @Get()

@@ -1,5 +1,5 @@
 import { Controller, Get, HttpCode, Req } from '@nestjs/common';
-import { requestBaseUrl } from '@kumo/service-kit';
+import { Public, requestBaseUrl } from '@kumo/service-kit';
 import type { Request } from 'express';
 
 export const MAX_VOLUME_MICROVERSION = '3.0';
@@ -17,6 +17,7 @@ function v3(base: string) {
 }
 
 /** Cinder discovery: `GET /` (300) and `GET /v3/` (the SDK strips the project id from the catalog URL). */
+@Public()
 @Controller()
 export class VersionsController {
   @Get()

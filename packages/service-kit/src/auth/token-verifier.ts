@@ -1,0 +1,58 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { createRemoteJWKSet, errors as joseErrors, type JWTVerifyGetKey, jwtVerify } from 'jose';
+import { ApiError } from '../errors/api-error.js';
+import { authContextOf, type AuthContext, type KumoTokenClaims, TOKEN_ALGORITHM } from './claims.js';
+import { RevocationService } from './revocation.service.js';
+
+/** Injection token of the key resolver; identity provides its own keys, others fetch the JWKS. */
+export const TOKEN_KEYS = Symbol('TOKEN_KEYS');
+
+export function remoteKeys(identityUrl: string): JWTVerifyGetKey {
+  // jose caches the key set, refetches on an unknown `kid` (so rotation needs no restart) and
+  // rate-limits refetches (cooldown) so forged kids cannot hammer identity.
+  return createRemoteJWKSet(new URL('/.well-known/jwks.json', identityUrl), { cacheMaxAge: 10 * 60_000, cooldownDuration: 5_000, timeoutDuration: 3_000 });
+}
+
+const AUTH_REQUIRED = 'The request you have made requires authentication.';
+
+/**
+ * Verifies Kumo tokens locally: signature (EdDSA, key by `kid` from identity's JWKS), issuer,
+ * expiry, then the revocation list. No call to identity per request.
+ */
+@Injectable()
+export class TokenVerifier {
+  constructor(
+    @Inject(TOKEN_KEYS) private readonly keys: JWTVerifyGetKey,
+    @Inject('KUMO_TOKEN_ISSUER') private readonly issuer: string,
+    private readonly revocations: RevocationService,
+  ) {}
+
+  /** Resolves the caller, or throws 401 (ApiError) saying why the token is not acceptable. */
+  async verify(token: string): Promise<AuthContext> {
+    if (token.length > 8192) throw ApiError.unauthorized(`${AUTH_REQUIRED} The token is malformed.`);
+    let payload: KumoTokenClaims;
+    let kid: string | undefined;
+    try {
+      const result = await jwtVerify<KumoTokenClaims>(token, this.keys, { issuer: this.issuer, algorithms: [TOKEN_ALGORITHM], clockTolerance: 5, requiredClaims: ['sub', 'jti', 'exp', 'iat'] });
+      payload = result.payload;
+      kid = result.protectedHeader.kid;
+    } catch (err) {
+      throw ApiError.unauthorized(`${AUTH_REQUIRED} ${reasonOf(err)}`);
+    }
+    const auth = authContextOf(token, payload, kid);
+    const revoked = this.revocations.check(auth);
+    if (revoked) throw ApiError.unauthorized(`${AUTH_REQUIRED} The token is no longer valid: ${revoked}.`);
+    return auth;
+  }
+}
+
+function reasonOf(err: unknown): string {
+  if (err instanceof joseErrors.JWTExpired) return 'The token has expired.';
+  if (err instanceof joseErrors.JWSSignatureVerificationFailed) return 'The token signature is invalid.';
+  if (err instanceof joseErrors.JWKSNoMatchingKey) return 'The token was signed by an unknown or retired key.';
+  if (err instanceof joseErrors.JOSEAlgNotAllowed) return 'The token algorithm is not accepted.';
+  if (err instanceof joseErrors.JWTClaimValidationFailed) return `The token is not valid here (${err.claim}).`;
+  if (err instanceof joseErrors.JWKSTimeout || (err as { code?: string })?.code === 'ECONNREFUSED') return 'The token could not be checked: the identity service is unreachable.';
+  if (err instanceof joseErrors.JOSEError) return 'The token is malformed.';
+  return 'The token is malformed.';
+}
