@@ -1,4 +1,4 @@
-import type { RevocationList } from './identity.js';
+import type { IdentityAuditEvent, RevocationList } from './identity.js';
 
 /**
  * Facts published on the `kumo.events` topic exchange. Routing key = the key of this map.
@@ -9,6 +9,8 @@ export interface EventPayloads {
   'service.started': { service: string; version: string; hostname: string; pid: number; startedAt: string };
   /** Broadcast: every process of every service receives it (see identity.ts). */
   'identity.revoked': RevocationList;
+  /** Security audit trail of identity (logins, failures, role changes). */
+  'identity.audit': IdentityAuditEvent;
 }
 
 export type EventName = keyof EventPayloads;
