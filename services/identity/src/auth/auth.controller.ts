@@ -36,8 +36,7 @@ export class AuthController {
       subject = await this.verifier.verify(token);
     } catch (err) {
       if (err instanceof ApiError && err.status === 401) {
-        // Whether the caller may look at tokens at all comes first (no oracle for non-admins).
-        this.policy.enforce(action, auth, { user_id: '' });
+        // Like Keystone: a token that is expired, revoked or forged does not exist, for anybody.
         throw ApiError.notFound(`Could not find token: ${token.slice(0, 16)}… (${err.message.replace(/^The request you have made requires authentication\. /, '')})`);
       }
       throw err;
@@ -46,17 +45,17 @@ export class AuthController {
     return subject;
   }
 
+  @Head('tokens')
+  @HttpCode(200)
+  async check(@Auth() auth: AuthContext, @Req() req: Request) {
+    await this.subject(auth, req, 'identity:check_token');
+  }
+
   @Get('tokens')
   async validate(@Auth() auth: AuthContext, @Req() req: Request, @Res({ passthrough: true }) res: Response, @Query('nocatalog') nocatalog?: string) {
     const subject = await this.subject(auth, req, 'identity:validate_token');
     res.setHeader('X-Subject-Token', subject.token);
     return this.tokens.describe(subject, nocatalog === undefined);
-  }
-
-  @Head('tokens')
-  @HttpCode(200)
-  async check(@Auth() auth: AuthContext, @Req() req: Request) {
-    await this.subject(auth, req, 'identity:check_token');
   }
 
   @Delete('tokens')

@@ -12,7 +12,10 @@ class ManagerSql implements Sql {
   constructor(private readonly m: EntityManager | DataSource) {}
   async q<T>(text: string, params: unknown[] = []): Promise<T[]> {
     try {
-      return (await this.m.query(text, params)) as T[];
+      const result: unknown = await this.m.query(text, params);
+      // TypeORM answers UPDATE and DELETE with [rows, affectedCount]; keep the rows.
+      if (/^\s*(UPDATE|DELETE)\b/i.test(text) && Array.isArray(result) && result.length === 2 && Array.isArray(result[0]) && typeof result[1] === 'number') return result[0] as T[];
+      return result as T[];
     } catch (err) {
       throw translate(err);
     }

@@ -3,12 +3,13 @@ import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Req } from
 import { ApiError, Auth, type AuthContext, PolicyService } from '@kumo/service-kit';
 import type { Request } from 'express';
 import { Passwords } from '../auth/passwords.js';
-import { ksTime } from '../auth/tokens.service.js';
 import { Directory, type RoleRow } from '../common/directory.js';
 import { listLinks, v3Base } from '../common/http.js';
 import { bool, invalid, type Json, name, newId, queryStr, str, wrapped } from '../common/validate.js';
 import { Db } from '../db/db.service.js';
 import { Revocations, persistRevocations } from '../revocation/revocations.js';
+
+const EXPIRES_TEXT = `to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') AS expires_text`;
 
 interface AppCredRow {
   id: string;
@@ -17,6 +18,7 @@ interface AppCredRow {
   project_id: string;
   description: string | null;
   expires_at: Date | null;
+  expires_text: string | null;
   unrestricted: boolean;
   roles: { id: string }[];
   access_rules: Json[];
@@ -49,7 +51,7 @@ export class AppCredentialsController {
       user_id: c.user_id,
       project_id: c.project_id,
       roles: ids.map((id) => ({ id, name: byId.get(id)?.name, domain_id: byId.get(id)?.domain_id ?? null })),
-      expires_at: c.expires_at ? ksTime(c.expires_at) : null,
+      expires_at: c.expires_text ? c.expires_text.replace(/\.000000$/, '') : null,
       unrestricted: c.unrestricted,
       access_rules: c.access_rules ?? [],
       links: { self: `${base}/users/${c.user_id}/application_credentials/${c.id}` },
@@ -67,28 +69,32 @@ export class AppCredentialsController {
     const unrestricted = bool(a, 'unrestricted') ?? false;
     if (!auth.projectId) throw ApiError.badRequest('An application credential can only be created with a project-scoped token.');
     if (auth.appCredId && !auth.appCredUnrestricted) throw ApiError.forbidden('A restricted application credential cannot create application credentials.');
-    let expires: Date | null = null;
+    // Kept as the client wrote it (microseconds included; no zone means UTC), as Keystone echoes it.
+    let expires: string | null = null;
     if (a.expires_at !== undefined && a.expires_at !== null) {
-      if (typeof a.expires_at !== 'string' || Number.isNaN(Date.parse(a.expires_at.endsWith('Z') || /[+-]\d\d:?\d\d$/.test(a.expires_at) ? a.expires_at : `${a.expires_at}Z`))) throw invalid('expires_at', 'expected an ISO 8601 time');
-      expires = new Date(a.expires_at.endsWith('Z') || /[+-]\d\d:?\d\d$/.test(a.expires_at) ? a.expires_at : `${a.expires_at}Z`);
-      if (expires.getTime() <= Date.now()) throw invalid('expires_at', 'the time is in the past');
+      const text = typeof a.expires_at === 'string' ? a.expires_at : '';
+      const zoned = /(Z|[+-]\d\d:?\d\d)$/.test(text) ? text : `${text}Z`;
+      if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d{1,6})?)?(Z|[+-]\d\d:?\d\d)?$/.test(text) || Number.isNaN(Date.parse(zoned))) throw invalid('expires_at', 'expected an ISO 8601 time');
+      if (Date.parse(zoned) <= Date.now()) throw invalid('expires_at', 'the time is in the past');
+      expires = zoned;
     }
     if (a.access_rules !== undefined && (!Array.isArray(a.access_rules) || a.access_rules.length > 0)) throw ApiError.badRequest('Access rules are not supported by this cloud.');
-    const tokenRoles = await this.dir.globalRolesByName(auth.roles);
+    // Roles the user holds on the project now (a token may predate a grant); never more than that.
+    const tokenRoles = auth.appCredId ? await this.dir.globalRolesByName(auth.roles) : await this.dir.effectiveRoles(auth.userId, { projectId: auth.projectId });
     let roles: RoleRow[] = tokenRoles;
     if (a.roles !== undefined) {
       if (!Array.isArray(a.roles)) throw invalid('roles', 'expected a list of {"id"} or {"name"}');
       roles = [];
       for (const r of a.roles as Json[]) {
         const match = tokenRoles.find((t) => (r && typeof r === 'object' && (r.id === t.id || (r.id === undefined && r.name === t.name))));
-        if (!match) throw ApiError.forbidden('An application credential can only carry roles the creating token has.');
+        if (!match) throw ApiError.forbidden('An application credential can only carry roles the user has on the project.');
         if (!roles.includes(match)) roles.push(match);
       }
     }
     secret ??= randomBytes(48).toString('base64url');
     const hash = await this.passwords.hash(secret);
     const row = await this.db.one<AppCredRow>(
-      `INSERT INTO identity.app_credential (id, name, user_id, project_id, secret_hash, description, expires_at, unrestricted, roles) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *`,
+      `INSERT INTO identity.app_credential (id, name, user_id, project_id, secret_hash, description, expires_at, unrestricted, roles) VALUES ($1, $2, $3, $4, $5, $6, $7::timestamptz, $8, $9) RETURNING *, ${EXPIRES_TEXT}`,
       [newId(), n, userId, auth.projectId, hash, desc, expires, unrestricted, JSON.stringify(roles.map((r) => ({ id: r.id })))],
     );
     return { application_credential: { ...(await this.json(row!, v3Base(req), new Map(roles.map((r) => [r.id, r])))), secret } };
@@ -99,7 +105,7 @@ export class AppCredentialsController {
     this.policy.enforce('identity:list_application_credentials', auth, { user_id: userId });
     await this.dir.user(userId);
     const n = queryStr(nameFilter);
-    const rows = await this.db.q<AppCredRow>(`SELECT * FROM identity.app_credential WHERE user_id = $1 ${n !== undefined ? 'AND name = $2' : ''} ORDER BY name`, n !== undefined ? [userId, n] : [userId]);
+    const rows = await this.db.q<AppCredRow>(`SELECT *, ${EXPIRES_TEXT} FROM identity.app_credential WHERE user_id = $1 ${n !== undefined ? 'AND name = $2' : ''} ORDER BY name`, n !== undefined ? [userId, n] : [userId]);
     const roles = new Map((await this.db.q<RoleRow>(`SELECT * FROM identity.role`)).map((r) => [r.id, r]));
     const base = v3Base(req);
     return { application_credentials: await Promise.all(rows.map((r) => this.json(r, base, roles))), links: listLinks(req) };
@@ -107,7 +113,7 @@ export class AppCredentialsController {
 
   private async one(auth: AuthContext, userId: string, id: string, action: string): Promise<AppCredRow> {
     this.policy.enforce(action, auth, { user_id: userId });
-    const row = id.length <= 64 ? await this.db.one<AppCredRow>(`SELECT * FROM identity.app_credential WHERE id = $1 AND user_id = $2`, [id, userId]) : undefined;
+    const row = id.length <= 64 ? await this.db.one<AppCredRow>(`SELECT *, ${EXPIRES_TEXT} FROM identity.app_credential WHERE id = $1 AND user_id = $2`, [id, userId]) : undefined;
     if (!row) throw ApiError.notFound(`Could not find application credential: ${id}.`);
     return row;
   }

@@ -97,7 +97,9 @@ export class AssignmentsController {
       const key = (e: Entry) => `${e.actor_type}|${e.actor_id}|${e.target_type}|${e.target_id}|${e.role_id}`;
       const uniq = new Map<string, Entry>();
       for (const e of withImplied) if (!uniq.has(key(e))) uniq.set(key(e), e);
-      expanded = [...uniq.values()];
+      // Domain-specific roles never reach a token: only the global roles they imply count.
+      const domainRoles = new Set((await this.db.q<{ id: string }>(`SELECT id FROM identity.role WHERE domain_id IS NOT NULL`)).map((r) => r.id));
+      expanded = [...uniq.values()].filter((e) => !domainRoles.has(e.role_id));
       entries = expanded;
     }
 

@@ -38,6 +38,23 @@ export async function deleteDomain(sql: Sql, d: DomainRow, revs: Revocations): P
   await persistRevocations(sql, [revs.subject('domainId', d.id)]);
 }
 
+/** PATCH of a domain (through /v3/domains or /v3/projects for an is_domain project). */
+export async function updateDomain(sql: Sql, dir: Directory, revs: Revocations, id: string, d: Record<string, unknown>): Promise<{ row: DomainRow; disabled: boolean }> {
+  const cur = await dir.domain(id, sql);
+  if (d.id !== undefined && d.id !== id) throw ApiError.badRequest('Cannot change the id of a domain.');
+  const n = name(d, 'name', 64, false);
+  const en = bool(d, 'enabled');
+  const desc = description(d);
+  const tags = tagsOf(d);
+  const disabled = cur.enabled && en === false;
+  const r = await sql.one<DomainRow>(
+    `UPDATE identity.domain SET name = coalesce($2, name), enabled = coalesce($3, enabled), description = CASE WHEN $4::boolean THEN $5 ELSE description END, tags = coalesce($6, tags), extra = extra || $7::jsonb WHERE id = $1 RETURNING *`,
+    [id, n ?? null, en ?? null, desc !== undefined, desc ?? null, tags ?? null, JSON.stringify(extraOf(d, [...KNOWN, 'is_domain', 'parent_id', 'domain_id']))],
+  );
+  if (disabled) await persistRevocations(sql, [revs.subject('domainId', id)]);
+  return { row: r!, disabled };
+}
+
 @Controller('v3/domains')
 export class DomainsController {
   constructor(
@@ -80,22 +97,7 @@ export class DomainsController {
   async update(@Auth() auth: AuthContext, @Req() req: Request, @Param('id') id: string, @Body() body: unknown) {
     this.policy.enforce('identity:update_domain', auth, { domain_id: id });
     const d = wrapped(body, 'domain');
-    let disabled = false;
-    const row = await this.db.tx(async (sql) => {
-      const cur = await this.dir.domain(id, sql);
-      if (d.id !== undefined && d.id !== id) throw ApiError.badRequest('Cannot change the id of a domain.');
-      const n = name(d, 'name', 64, false);
-      const en = bool(d, 'enabled');
-      const desc = description(d);
-      const tags = tagsOf(d);
-      disabled = cur.enabled && en === false;
-      const r = await sql.one<DomainRow>(
-        `UPDATE identity.domain SET name = coalesce($2, name), enabled = coalesce($3, enabled), description = CASE WHEN $4::boolean THEN $5 ELSE description END, tags = coalesce($6, tags), extra = extra || $7::jsonb WHERE id = $1 RETURNING *`,
-        [id, n ?? null, en ?? null, desc !== undefined, desc ?? null, tags ?? null, JSON.stringify(extraOf(d, KNOWN))],
-      );
-      if (disabled) await persistRevocations(sql, [this.revocations.subject('domainId', id)]);
-      return r!;
-    });
+    const { row, disabled } = await this.db.tx((sql) => updateDomain(sql, this.dir, this.revocations, id, d));
     if (disabled) await this.revocations.announce([this.revocations.subject('domainId', id)]);
     return { domain: domainJson(row, v3Base(req)) };
   }

@@ -40,7 +40,7 @@ export class GroupsController {
     this.policy.enforce('identity:create_group', auth, { domain_id: domainId });
     const row = await this.db.tx(async (sql) => {
       await this.dir.domain(domainId, sql).catch(() => {
-        throw ApiError.badRequest(`Could not find domain: ${domainId}.`);
+        throw ApiError.notFound(`Could not find domain: ${domainId}.`);
       });
       return (await sql.one<Json>(`INSERT INTO identity.groups (id, name, domain_id, description, extra) VALUES ($1, $2, $3, $4, $5) RETURNING *`, [
         newId(),

@@ -7,7 +7,7 @@ import { domainAsProjectJson, domainJson, projectJson } from '../common/render.j
 import { bool, description, extraOf, invalid, type Json, name, newId, queryBool, queryStr, str, wrapped } from '../common/validate.js';
 import { Db } from '../db/db.service.js';
 import { Revocations, persistRevocations } from '../revocation/revocations.js';
-import { createDomain, deleteDomain } from './domains.controller.js';
+import { createDomain, deleteDomain, updateDomain } from './domains.controller.js';
 
 const KNOWN = ['id', 'name', 'description', 'enabled', 'domain_id', 'parent_id', 'is_domain', 'tags', 'options', 'links'];
 const TAG_RE = /^[^,/\u0000-\u001f]{1,255}$/;
@@ -148,7 +148,9 @@ export class ProjectsController {
     const cur = await this.getOrDomain(id);
     if ('is_domain' in cur) {
       this.policy.enforce('identity:update_domain', auth, { domain_id: id });
-      throw ApiError.forbidden('Update the domain through /v3/domains.');
+      const { row, disabled } = await this.db.tx((sql) => updateDomain(sql, this.dir, this.revocations, id, p));
+      if (disabled) await this.revocations.announce([this.revocations.subject('domainId', id)]);
+      return { project: domainAsProjectJson(row, v3Base(req)) };
     }
     this.policy.enforce('identity:update_project', auth, { project_id: id, domain_id: cur.domain_id });
     if (p.domain_id !== undefined && p.domain_id !== cur.domain_id) throw ApiError.badRequest('Cannot change the domain of a project.');
@@ -221,17 +223,17 @@ export class ProjectsController {
     await this.db.q(`UPDATE identity.project SET tags = '{}' WHERE id = $1`, [id]);
   }
 
+  @Head(':id/tags/:tag')
+  @HttpCode(204)
+  async hasTag(@Auth() auth: AuthContext, @Param('id') id: string, @Param('tag') tag: string) {
+    return this.hasTagGet(auth, id, tag);
+  }
+
   @Get(':id/tags/:tag')
   @HttpCode(204)
   async hasTagGet(@Auth() auth: AuthContext, @Param('id') id: string, @Param('tag') tag: string) {
     const p = await this.tagged(auth, id, false);
     if (!p.tags.includes(tag)) throw ApiError.notFound(`Tag ${tag} not found for project ${id}.`);
-  }
-
-  @Head(':id/tags/:tag')
-  @HttpCode(204)
-  async hasTag(@Auth() auth: AuthContext, @Param('id') id: string, @Param('tag') tag: string) {
-    return this.hasTagGet(auth, id, tag);
   }
 
   @Put(':id/tags/:tag')

@@ -99,7 +99,7 @@ export class RolesController {
     this.policy.enforce('identity:create_implied_role', auth);
     const [prior, implied] = [await this.dir.role(priorId), await this.dir.role(impliedId)];
     if (prior.id === implied.id) throw ApiError.badRequest('A role cannot imply itself.');
-    if (implied.domain_id) throw ApiError.forbidden('A domain-specific role cannot be implied.');
+    if (implied.domain_id && !prior.domain_id) throw ApiError.forbidden('A global role cannot imply a domain-specific role.');
     const loops = await this.db.one(
       `WITH RECURSIVE r(id) AS (SELECT $1::varchar UNION SELECT i.implied_role_id FROM identity.implied_role i JOIN r ON i.prior_role_id = r.id) SELECT 1 FROM r WHERE id = $2`,
       [implied.id, prior.id],
@@ -117,18 +117,18 @@ export class RolesController {
     return [prior, implied] as const;
   }
 
-  @Get('roles/:prior/implies/:implied')
-  async getImplied(@Auth() auth: AuthContext, @Req() req: Request, @Param('prior') priorId: string, @Param('implied') impliedId: string) {
-    this.policy.enforce('identity:get_implied_role', auth);
-    const [prior, implied] = await this.implication(priorId, impliedId);
-    return { role_inference: this.inference(prior, implied, v3Base(req)), links: { self: `${v3Base(req)}/roles/${prior.id}/implies/${implied.id}` } };
-  }
-
   @Head('roles/:prior/implies/:implied')
   @HttpCode(204)
   async checkImplied(@Auth() auth: AuthContext, @Param('prior') priorId: string, @Param('implied') impliedId: string) {
     this.policy.enforce('identity:check_implied_role', auth);
     await this.implication(priorId, impliedId);
+  }
+
+  @Get('roles/:prior/implies/:implied')
+  async getImplied(@Auth() auth: AuthContext, @Req() req: Request, @Param('prior') priorId: string, @Param('implied') impliedId: string) {
+    this.policy.enforce('identity:get_implied_role', auth);
+    const [prior, implied] = await this.implication(priorId, impliedId);
+    return { role_inference: this.inference(prior, implied, v3Base(req)), links: { self: `${v3Base(req)}/roles/${prior.id}/implies/${implied.id}` } };
   }
 
   @Delete('roles/:prior/implies/:implied')

@@ -69,7 +69,7 @@ export class UsersController {
     const hash = pw ? await this.passwords.hash(pw) : null;
     const row = await this.db.tx(async (sql) => {
       await this.dir.domain(domainId, sql).catch(() => {
-        throw ApiError.badRequest(`Could not find domain: ${domainId}.`);
+        throw ApiError.notFound(`Could not find domain: ${domainId}.`);
       });
       if (defaultProject) {
         const p = await sql.one<ProjectRow>(`SELECT * FROM identity.project WHERE id = $1`, [defaultProject]);
