@@ -1,5 +1,5 @@
 import { Controller, Get, Module } from '@nestjs/common';
-import { Auth, type AuthContext, type ServiceDefinition } from '@kumo/service-kit';
+import { Auth, type AuthContext, RevocationService, type ServiceDefinition } from '@kumo/service-kit';
 import { startTestService, TestIdentity, type TestService, waitUntil } from '@kumo/service-kit/testing';
 import amqp from 'amqplib';
 import pg from 'pg';
@@ -243,7 +243,7 @@ describe('identity security: bad input, isolation, lockout, revocation, key rota
     // a service that starts later learns the revocations from the identity.revocations RPC
     const late = await startTestService(probeService, { databaseUrl: h.db.url, amqpUrl: h.vhost.url, env: { KUMO_IDENTITY_URL: h.url } });
     try {
-      await waitUntil('the late service to sync revocations', async () => (await request(late.url).get('/probe').set('X-Auth-Token', t.token)).status === 401, { timeoutMs: 5000 });
+      await waitUntil('the late service to sync revocations', async () => late.app.get(RevocationService).synced && (await request(late.url).get('/probe').set('X-Auth-Token', t.token)).status === 401, { timeoutMs: 5000 });
     } finally {
       await late.close();
     }

@@ -128,6 +128,7 @@ export class TokensService {
     if (scope.domain) subjects.push(`domain:${scope.domain.id}`);
     if (subject.appCred) subjects.push(`appcred:${subject.appCred.id}`);
     const iat = Math.max(now, this.revocations.minIssuedAt(subjects));
+    this.revocations.issued(iat);
     if (exp <= iat) throw ApiError.unauthorized(`${AUTH_FAILED} The token used to authenticate has expired.`);
     const claims: KumoTokenClaims = {
       sub: user.id,

@@ -8,6 +8,7 @@ export function newId(): string {
 
 export type Json = Record<string, unknown>;
 
+// eslint-disable-next-line no-control-regex -- refusing control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
 export function invalid(field: string, why: string): ApiError {

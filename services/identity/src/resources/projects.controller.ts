@@ -10,6 +10,7 @@ import { Revocations, persistRevocations } from '../revocation/revocations.js';
 import { createDomain, deleteDomain, updateDomain } from './domains.controller.js';
 
 const KNOWN = ['id', 'name', 'description', 'enabled', 'domain_id', 'parent_id', 'is_domain', 'tags', 'options', 'links'];
+// eslint-disable-next-line no-control-regex -- refusing control characters is the point
 const TAG_RE = /^[^,/\u0000-\u001f]{1,255}$/;
 
 export function tagsOf(o: Json): string[] | undefined {

@@ -80,10 +80,21 @@ export class Revocations implements OnApplicationBootstrap, OnApplicationShutdow
     return rows.map(revocationOf);
   }
 
-  /** Revocation entry "every token of `subject` issued until now". */
+  /**
+   * Revocation entry "every token of `subject` issued until now". Token times are whole seconds
+   * and a token issued in the second of an earlier revocation is dated one second later (see
+   * minIssuedAt), so "now" is the latest `iat` this process has handed out, if that is later.
+   */
   subject(kind: 'userId' | 'projectId' | 'domainId' | 'appCredId', id: string): Revocation {
     const now = Math.floor(Date.now() / 1000);
-    return { [kind]: id, issuedBefore: now, expiresAt: now + this.config.KUMO_TOKEN_TTL_S + 60 } as Revocation;
+    return { [kind]: id, issuedBefore: Math.max(now, this.latestIat), expiresAt: now + this.config.KUMO_TOKEN_TTL_S + 60 } as Revocation;
+  }
+
+  private latestIat = 0;
+
+  /** Called for every token issued. */
+  issued(iat: number): void {
+    if (iat > this.latestIat) this.latestIat = iat;
   }
 
   /** After the transaction that persisted `entries` committed: apply locally and broadcast. */
