@@ -1,0 +1,63 @@
+import pg from 'pg';
+import { runMigrations } from '../src/index.js';
+import { createTestDatabase, createTestVhost, queueDepth, waitUntil } from '../src/testing/index.js';
+import { fixtureVolume } from './fixtures/definitions.js';
+import { exited, spawnFixture, testClient } from './helpers.js';
+/**
+ * A consumer that dies before acking must not lose the message, and the message's effect must
+ * happen exactly once: the broker redelivers it to the next consumer, and the inbox recognises
+ * what was already committed.
+ */
+describe('redelivery after a consumer dies before acking (real RabbitMQ + PostgreSQL)', () => {
+    let db;
+    let vhost;
+    let sql;
+    let client;
+    beforeAll(async () => {
+        [db, vhost] = await Promise.all([createTestDatabase(), createTestVhost()]);
+        await runMigrations(db.url, 'volume', fixtureVolume.database);
+        sql = new pg.Client({ connectionString: db.url });
+        await sql.connect();
+        client = testClient(vhost.url);
+    }, 60000);
+    afterAll(async () => {
+        await client?.close();
+        await sql?.end();
+        await Promise.all([db?.drop(), vhost?.delete()]);
+    }, 60000);
+    const effects = async (messageId) => (await sql.query('SELECT message_id, redelivered, pid FROM volume.fixture_effect WHERE message_id = $1', [messageId])).rows;
+    for (const crash of ['before-commit', 'after-commit']) {
+        it(`handles the message exactly once when the consumer is killed ${crash}`, async () => {
+            const env = { KUMO_DATABASE_URL: db.url, KUMO_AMQP_URL: vhost.url, KUMO_VOLUME_PORT: '0' };
+            const doomed = spawnFixture({ ...env, FIXTURE_CRASH: crash });
+            await waitUntil('the doomed consumer to consume kumo.volume', async () => (await queueDepth(vhost.name, 'kumo.volume')) !== undefined && /consuming kumo.volume/.test(doomed.output()), { timeoutMs: 30000, intervalMs: 200 });
+            const messageId = await client.transport.cast('kumo.volume', 'volume.record', { tag: crash });
+            const death = await exited(doomed);
+            expect(death.signal).toBe('SIGKILL');
+            expect(await effects(messageId)).toHaveLength(crash === 'after-commit' ? 1 : 0);
+            const survivor = spawnFixture(env);
+            try {
+                await waitUntil('the message to be handled and acked by the second consumer', async () => {
+                    const rows = await effects(messageId);
+                    const depth = await queueDepth(vhost.name, 'kumo.volume');
+                    return rows.length === 1 && depth?.ready === 0 && depth.unacked === 0;
+                }, { timeoutMs: 30000, intervalMs: 200 });
+                const rows = await effects(messageId);
+                expect(rows).toHaveLength(1);
+                if (crash === 'before-commit') {
+                    // The first attempt rolled back; the survivor did the work, knowing it was a redelivery.
+                    expect(rows[0]).toMatchObject({ redelivered: true, pid: survivor.pid });
+                }
+                else {
+                    // The first attempt committed; the survivor recognised the duplicate and only acked.
+                    expect(rows[0].pid).toBe(doomed.pid);
+                }
+            }
+            finally {
+                survivor.kill('SIGTERM');
+                await exited(survivor);
+            }
+        }, 90000);
+    }
+});
+//# sourceMappingURL=redelivery.int.spec.js.map
