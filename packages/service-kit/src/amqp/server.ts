@@ -51,6 +51,7 @@ export class KumoAmqpServer extends Server implements CustomTransportStrategy {
   private readonly log = new Logger('amqp-server');
   private channel?: ChannelWrapper;
   private inFlight = 0;
+  private readonly unknownPatterns = new Set<string>();
 
   constructor(private readonly options: KumoAmqpServerOptions) {
     super();
@@ -123,7 +124,10 @@ export class KumoAmqpServer extends Server implements CustomTransportStrategy {
     }
     const handler = this.getHandlers().get(pattern);
     if (!handler || Boolean(handler.isEventHandler) !== fromExchange) {
-      this.log.warn(`no handler for ${kind} ${pattern} on ${queue}; dropping it`);
+      // Warn once per pattern: a caller retrying a method we lack must not flood the log.
+      if (!this.unknownPatterns.has(pattern)) this.log.warn(`no handler for ${kind} ${pattern} on ${queue}; dropping it (further ones are logged at debug level)`);
+      else this.log.debug(`no handler for ${kind} ${pattern} on ${queue}; dropping it`);
+      this.unknownPatterns.add(pattern);
       this.reply(ch, replyTo, props.correlationId, { code: 'unknown_method', message: `${this.options.service} has no method ${pattern}`, service: this.options.service });
       this.settle(ch, msg, 'ack');
       outcome('unknown');
