@@ -14,7 +14,9 @@ export const identityConfigShape = {
    * (mode 0600) on first use. Every identity replica needs the same key.
    */
   KUMO_IDENTITY_MASTER_KEY: z.string().optional(),
-  KUMO_IDENTITY_MASTER_KEY_FILE: z.string().default('/var/lib/kumo/identity/master.key'),
+  /** Default: $KUMO_STATE_DIR/identity/master.key (./kumo sets KUMO_STATE_DIR), else /var/lib/kumo/identity/master.key. */
+  KUMO_IDENTITY_MASTER_KEY_FILE: z.string().optional(),
+  KUMO_STATE_DIR: z.string().optional(),
   /** argon2id cost (OWASP's recommendation is 19 MiB, 2 passes, 1 lane). */
   KUMO_ARGON2_MEMORY_KIB: z.coerce.number().int().min(1024).default(19456),
   KUMO_ARGON2_PASSES: z.coerce.number().int().min(1).default(2),
@@ -25,7 +27,8 @@ export interface IdentityConfig {
   KUMO_IDENTITY_LOCKOUT_FAILURES: number;
   KUMO_IDENTITY_LOCKOUT_DURATION_S: number;
   KUMO_IDENTITY_MASTER_KEY?: string;
-  KUMO_IDENTITY_MASTER_KEY_FILE: string;
+  KUMO_IDENTITY_MASTER_KEY_FILE?: string;
+  KUMO_STATE_DIR?: string;
   KUMO_ARGON2_MEMORY_KIB: number;
   KUMO_ARGON2_PASSES: number;
   KUMO_TOKEN_ISSUER: string;

@@ -1,4 +1,5 @@
 import request from 'supertest';
+import { bootstrapCommand } from '../src/bootstrap/bootstrap.command.js';
 import { ADMIN_PASSWORD, claimsOf, type IdentityHarness, login, passwordAuth, startIdentity, tenant } from './helpers.js';
 
 describe('identity API (Keystone v3) against PostgreSQL and RabbitMQ', () => {
@@ -198,5 +199,32 @@ describe('identity API (Keystone v3) against PostgreSQL and RabbitMQ', () => {
     const del = await api().delete(`/v3/users/${t.user.id}/application_credentials/${ac.body.application_credential.id}`).set('X-Auth-Token', t.token);
     expect(del.status).toBe(204);
     expect((await api().get('/v3/auth/projects').set('X-Auth-Token', tok.headers['x-subject-token'])).status).toBe(401);
+  });
+
+  it('bootstrap is idempotent: new ports update endpoints, passwords stay unless --reset-passwords', async () => {
+    const lines: string[] = [];
+    const out = process.stdout.write;
+    process.stdout.write = ((chunk: string) => (lines.push(String(chunk)), true)) as typeof process.stdout.write;
+    try {
+      await bootstrapCommand(h.config, [], { KUMO_ADMIN_PASSWORD: 'other-password', KUMO_DEMO_PASSWORD: 'x', KUMO_COMPUTE_PORT: '18774', KUMO_PUBLIC_HOST: '10.0.0.5' });
+    } finally {
+      process.stdout.write = out;
+    }
+    expect(lines.join('')).toMatch(/updated endpoint compute public http:\/\/127\.0\.0\.1:8774\/v2\.1 -> http:\/\/10\.0\.0\.5:18774\/v2\.1/);
+    expect(lines.join('')).toMatch(/kept {4}user admin/);
+    expect(lines.join('')).not.toMatch(/created (domain|project|role|user)/);
+    const tok = await api().post('/v3/auth/tokens').send(passwordAuth('admin', ADMIN_PASSWORD, { project: 'admin' }));
+    expect(tok.status).toBe(201);
+    await new Promise((r) => setTimeout(r, 5100)); // the catalog cache lives 5 s
+    const fresh = await api().post('/v3/auth/tokens').send(passwordAuth('admin', ADMIN_PASSWORD, { project: 'admin' }));
+    const compute = fresh.body.token.catalog.find((c: { type: string }) => c.type === 'compute');
+    expect(compute.endpoints.map((e: { url: string }) => e.url)).toEqual(['http://10.0.0.5:18774/v2.1', 'http://10.0.0.5:18774/v2.1', 'http://10.0.0.5:18774/v2.1']);
+    process.stdout.write = (() => true) as typeof process.stdout.write;
+    try {
+      await bootstrapCommand(h.config, ['--reset-passwords'], { KUMO_ADMIN_PASSWORD: ADMIN_PASSWORD, KUMO_DEMO_PASSWORD: 'demo-new' });
+    } finally {
+      process.stdout.write = out;
+    }
+    expect((await api().post('/v3/auth/tokens').send(passwordAuth('demo', 'demo-new', { project: 'demo' }))).status).toBe(201);
   });
 });

@@ -112,6 +112,8 @@ export async function bootstrapCommand(config: IdentityConfig, args: string[], e
           } else say(`kept    endpoint ${s.type} ${iface} ${url}`);
         }
       }
+      if (env.KUMO_OIDC_ISSUER) await federate(sql, env.KUMO_OIDC_ISSUER, projects, roles, say);
+
       const key = await sql.one(`SELECT kid FROM identity.signing_key WHERE state = 'primary'`);
       if (!key) say(`created signing key ${(await rotateKeys(sql, loadMasterKey(config))).primary}`);
       else say(`kept    signing key ${(key as { kid: string }).kid}`);
@@ -133,4 +135,30 @@ async function ensure(sql: Sql, select: string, params: unknown[], insert: strin
   await sql.q(insert, values(id));
   say(`created ${label}`);
   return id;
+}
+
+/**
+ * With KUMO_OIDC_ISSUER (the Keycloak realm of deploy/keycloak/realm-kumo.json, e.g.
+ * http://keycloak:8080/realms/kumo): identity provider `keycloak`, protocol `openid` and a
+ * default mapping — realm group kumo-admins → Kumo group kumo-admins (admin on project admin),
+ * kumo-members → member on project demo, kumo-readers → reader on project demo. Existing
+ * provider, protocol and mapping are left as they are (an operator may have changed them).
+ */
+async function federate(sql: Sql, issuer: string, projects: Record<string, string>, roles: Record<string, string>, say: (l: string) => void): Promise<void> {
+  const doc = (kind: string, id: string, body: object, owner: string | null = null) =>
+    sql.one(`INSERT INTO identity.document (kind, id, owner, body) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING id`, [kind, id, owner, JSON.stringify(body)]);
+  const group = await ensure(sql, `SELECT id FROM identity.groups WHERE domain_id = 'default' AND lower(name) = 'kumo-admins'`, [], `INSERT INTO identity.groups (id, name, domain_id, description) VALUES ($1, 'kumo-admins', 'default', 'Federated cloud administrators (Keycloak group kumo-admins)') RETURNING id`, (id) => [id], 'group kumo-admins', say);
+  await sql.q(`INSERT INTO identity.assignment (actor_type, actor_id, target_type, target_id, role_id) VALUES ('group', $1, 'project', $2, $3) ON CONFLICT DO NOTHING`, [group, projects.admin, roles.admin]);
+  const mapping = {
+    id: 'keycloak-default',
+    rules: [
+      { remote: [{ type: 'preferred_username' }, { type: 'email' }, { type: 'groups', any_one_of: ['kumo-admins', 'kumo-members', 'kumo-readers'] }], local: [{ user: { name: '{0}', email: '{1}' } }] },
+      { remote: [{ type: 'groups', any_one_of: ['kumo-admins'] }], local: [{ group: { name: 'kumo-admins', domain: { id: 'default' } } }] },
+      { remote: [{ type: 'groups', any_one_of: ['kumo-members'] }], local: [{ projects: [{ name: 'demo', roles: [{ name: 'member' }] }] }] },
+      { remote: [{ type: 'groups', any_one_of: ['kumo-readers'] }], local: [{ projects: [{ name: 'demo', roles: [{ name: 'reader' }] }] }] },
+    ],
+  };
+  say(`${(await doc('mapping', mapping.id, mapping)) ? 'created' : 'kept   '} mapping keycloak-default`);
+  say(`${(await doc('idp', 'keycloak', { id: 'keycloak', enabled: true, description: 'Keycloak realm', remote_ids: [issuer], domain_id: 'default' })) ? 'created' : 'kept   '} identity provider keycloak (${issuer})`);
+  say(`${(await doc('protocol', 'keycloak/openid', { id: 'openid', idp_id: 'keycloak', mapping_id: mapping.id }, 'keycloak')) ? 'created' : 'kept   '} protocol keycloak/openid`);
 }

@@ -1,6 +1,6 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Logger } from '@nestjs/common';
 import { type CryptoKey, errors as joseErrors, exportJWK, exportPKCS8, generateKeyPair, importJWK, importPKCS8, type JWK, type JWTHeaderParameters } from 'jose';
 import type { Sql } from '../db/db.service.js';
@@ -26,7 +26,11 @@ export interface KeyRow {
   created_at: Date;
 }
 
-export function loadMasterKey(config: Pick<IdentityConfig, 'KUMO_IDENTITY_MASTER_KEY' | 'KUMO_IDENTITY_MASTER_KEY_FILE'>): Buffer {
+export function masterKeyFile(config: Pick<IdentityConfig, 'KUMO_IDENTITY_MASTER_KEY_FILE' | 'KUMO_STATE_DIR'>): string {
+  return config.KUMO_IDENTITY_MASTER_KEY_FILE ?? (config.KUMO_STATE_DIR ? join(config.KUMO_STATE_DIR, 'identity', 'master.key') : '/var/lib/kumo/identity/master.key');
+}
+
+export function loadMasterKey(config: Pick<IdentityConfig, 'KUMO_IDENTITY_MASTER_KEY' | 'KUMO_IDENTITY_MASTER_KEY_FILE' | 'KUMO_STATE_DIR'>): Buffer {
   const parse = (text: string, where: string) => {
     const t = text.trim();
     const buf = /^[0-9a-f]{64}$/i.test(t) ? Buffer.from(t, 'hex') : Buffer.from(t, 'base64');
@@ -34,7 +38,7 @@ export function loadMasterKey(config: Pick<IdentityConfig, 'KUMO_IDENTITY_MASTER
     return buf;
   };
   if (config.KUMO_IDENTITY_MASTER_KEY) return parse(config.KUMO_IDENTITY_MASTER_KEY, 'KUMO_IDENTITY_MASTER_KEY');
-  const file = config.KUMO_IDENTITY_MASTER_KEY_FILE;
+  const file = masterKeyFile(config);
   if (!existsSync(file)) {
     mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
     writeFileSync(file, randomBytes(32).toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
