@@ -298,8 +298,24 @@ export class TokensService {
     return { user, methods: ['application_credential'], appCred: { id: row.id as string, name: row.name as string, projectId: row.project_id as string, roles, unrestricted: row.unrestricted as boolean, expiresAt } };
   }
 
-  /** GET /v3/auth/tokens: the token body for a verified token, re-read from the directory. */
+  private readonly described = new Map<string, { at: number; body: Json }>();
+
+  /**
+   * GET /v3/auth/tokens: the token body for a verified (and not revoked: the caller checked)
+   * token. Names and the catalog are re-read from the directory, then kept for 5 s per token, as
+   * validators ask about the same token again and again; staleness is limited to renames.
+   */
   async describe(ctx: AuthContext, withCatalog = true): Promise<Json> {
+    const key = `${ctx.auditId}|${withCatalog}`;
+    const hit = this.described.get(key);
+    if (hit && Date.now() - hit.at < 5000) return hit.body;
+    const body = await this.describeFresh(ctx, withCatalog);
+    if (this.described.size >= 10_000) this.described.delete(this.described.keys().next().value!);
+    this.described.set(key, { at: Date.now(), body });
+    return body;
+  }
+
+  private async describeFresh(ctx: AuthContext, withCatalog: boolean): Promise<Json> {
     const user = await this.db.one<UserRow>(`SELECT * FROM identity.users WHERE id = $1`, [ctx.userId]);
     if (!user) throw ApiError.notFound('Could not find token.');
     const userDomain = await this.dir.domain(user.domain_id);
