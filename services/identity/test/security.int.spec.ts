@@ -143,6 +143,8 @@ describe('identity security: bad input, isolation, lockout, revocation, key rota
     const tok = b.token;
     const memberRole = (await api().get('/v3/roles?name=member').set('X-Auth-Token', admin)).body.roles[0].id;
     const adminTokenOfA = await login(h.url, 'tenant-a-user', a.password, { project: 'tenant-a' });
+    const readerRole = (await api().get('/v3/roles?name=reader').set('X-Auth-Token', admin)).body.roles[0].id;
+    const credOfA = (await api().post('/v3/credentials').set('X-Auth-Token', a.token).send({ credential: { user_id: a.user.id, type: 'totp', blob: 'seed' } })).body.credential.id;
     const refused: Array<[string, string, object?]> = [
       ['get', `/v3/projects/${a.project.id}`],
       ['patch', `/v3/projects/${a.project.id}`, { project: { description: 'mine' } }],
@@ -181,6 +183,20 @@ describe('identity security: bad input, isolation, lockout, revocation, key rota
       ['get', '/v3/OS-EP-FILTER/endpoint_groups'],
       ['get', '/v3/OS-OAUTH1/consumers'],
       ['get', '/v3/domains/default/config'],
+      ['get', '/v3/domains/config/default'],
+      ['patch', '/v3/domains/default', { domain: { description: 'mine' } }],
+      ['get', '/v3/services'],
+      ['get', '/v3/endpoints'],
+      ['get', '/v3/role_inferences'],
+      ['put', `/v3/roles/${memberRole}/implies/${readerRole}`],
+      ['get', `/v3/system/users/${b.user.id}/roles`],
+      ['put', `/v3/system/users/${b.user.id}/roles/${memberRole}`],
+      ['put', `/v3/OS-INHERIT/domains/default/users/${b.user.id}/roles/${memberRole}/inherited_to_projects`],
+      ['post', '/v3/policies', { policy: { type: 'application/json', blob: '{}' } }],
+      ['post', '/v3/OS-OAUTH1/consumers', { consumer: { description: 'x' } }],
+      ['post', '/v3/OS-EP-FILTER/endpoint_groups', { endpoint_group: { name: 'x', filters: {} } }],
+      ['put', '/v3/OS-FEDERATION/mappings/evil', { mapping: { rules: [{ remote: [{ type: 'sub' }], local: [{ user: { name: '{0}' } }] }] } }],
+      ['get', `/v3/credentials/${credOfA}`],
     ];
     for (const [method, path, body] of refused) {
       const r = (api() as unknown as Record<string, (p: string) => request.Test>)[method]!(path).set('X-Auth-Token', tok);
