@@ -17,7 +17,7 @@ export function createNetns(): TestNetns {
   const ns: TestNetns = {
     name,
     path: `/run/netns/${name}`,
-    ip: (...args) => execFileSync('ip', ['-n', name, ...args], { encoding: 'utf8' }),
+    ip: (...args) => execFileSync('ip', ['-n', name, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }),
     destroy: () => {
       try {
         execFileSync('ip', ['netns', 'del', name]);

@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import { QmpClient, type QemuDriver } from '../src/index.js';
+import { resetNativeForTest } from '../src/native.js';
 import { count, destroyAll, testDriver, tinySpec, tmpDir, useGuestSlots, waitConsole, waitUntil } from './helpers.js';
 
 describe('QemuDriver lifecycle with a real guest (TCG)', () => {
@@ -129,6 +130,21 @@ describe('QemuDriver lifecycle with a real guest (TCG)', () => {
     await waitUntil(30_000, async () => Number([...(await driver.getConsoleOutput('life1')).matchAll(/HB (\d+) /g)].at(-1)![1]) > lastHb, { what: 'heartbeat after restore' });
     expect(count(await driver.getConsoleOutput('life1', { maxBytes: 1 << 20 }), 'GUEST-UP')).toBe(ups);
     expect(fs.existsSync(`${stateDir}/life1/memory.state`)).toBe(false);
+  });
+
+  it('without the native addon, suspend/restore stream through a unix socket instead of a passed fd', async () => {
+    process.env.KUMO_NATIVE_DISABLE = '1';
+    resetNativeForTest();
+    try {
+      const lastHb = Number([...(await driver.getConsoleOutput('life1')).matchAll(/HB (\d+) /g)].at(-1)![1]);
+      await driver.suspend('life1');
+      expect((await driver.getInfo('life1')).state).toBe('suspended');
+      await driver.restore('life1');
+      await waitUntil(30_000, async () => Number([...(await driver.getConsoleOutput('life1')).matchAll(/HB (\d+) /g)].at(-1)![1]) > lastHb, { what: 'heartbeat after restore' });
+    } finally {
+      delete process.env.KUMO_NATIVE_DISABLE;
+      resetNativeForTest();
+    }
   });
 
   it('QMP client: negotiates, runs typed commands, gets events, times out and reconnects', async () => {

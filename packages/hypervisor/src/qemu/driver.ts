@@ -349,7 +349,12 @@ export class QemuDriver implements HypervisorDriver {
       }
     }
     if (h.runtime.suspended) return 'suspended';
-    const reason = h.runtime.exitReason ?? classifyExit(h.paths, h.runtime.intent, !!h.runtime.guestShutdown);
+    if (!h.runtime.exitReason) {
+      // Just exited: the shim writes the status a moment after QEMU is gone. Decide once, then remember.
+      h.runtime.exitReason = await this.exitReasonOf(h);
+      this.trySaveRuntime(h);
+    }
+    const reason = h.runtime.exitReason;
     return reason.kind === 'guest-shutdown' || reason.kind === 'host-request' ? 'shutoff' : 'crashed';
   }
 
@@ -579,7 +584,7 @@ export class QemuDriver implements HypervisorDriver {
   private async infoOf(h: Handle): Promise<DomainInfo> {
     const state = await this.stateOf(h);
     const info: DomainInfo = { id: h.id, state, spec: h.spec, pid: livePid(h.paths) };
-    if (state === 'shutoff' || state === 'crashed') info.exitReason = h.runtime.exitReason ?? classifyExit(h.paths, h.runtime.intent, !!h.runtime.guestShutdown);
+    if (state === 'shutoff' || state === 'crashed') info.exitReason = h.runtime.exitReason;
     return info;
   }
 
