@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // kumo-hypervisor CLI: `probe` (which accelerator works here, and why), `guest` (build the
-// test guest), `argv <spec.json>` (print the QEMU command line a spec produces).
+// test guest), `bench` (boot/overhead/migration figures), `argv <spec.json>` (print the QEMU command line a spec produces).
 import fs from 'node:fs';
 import { formatProbe, probeAccelerator } from './probe/accel-probe.js';
 import { ensureTestGuest, testGuestDir } from './testing/test-guest.js';
@@ -23,6 +23,13 @@ async function main(argv: string[]): Promise<number> {
       console.log(`test guest in ${testGuestDir()}:\n  kernel ${g.kernel}\n  initrd ${g.initrd}\n  base   ${g.baseQcow2}`);
       return 0;
     }
+    case 'bench': {
+      const { runHypervisorBench, formatBench } = await import('./bench.js');
+      const reps = Number(rest.find((a) => a.startsWith('--reps='))?.split('=')[1] ?? 5);
+      const r = await runHypervisorBench({ reps, migrationReps: Math.max(1, Math.min(reps, 3)), log: (l) => console.error(l) });
+      console.log(rest.includes('--json') ? JSON.stringify(r, null, 2) : formatBench(r));
+      return 0;
+    }
     case 'argv': {
       const file = rest[0];
       if (!file) break;
@@ -32,7 +39,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
   }
-  console.error('usage: kumo-hypervisor probe [--json] [--kvm-timeout=MS] | guest | argv SPEC.json [--accel=kvm|tcg]');
+  console.error('usage: kumo-hypervisor probe [--json] [--kvm-timeout=MS] | guest | bench [--reps=N] [--json] | argv SPEC.json [--accel=kvm|tcg]');
   return 2;
 }
 

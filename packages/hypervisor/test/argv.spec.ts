@@ -242,7 +242,8 @@ describe('QEMU accepts the generated argv', () => {
     if (spec.machine.firmware === 'uefi') fs.copyFileSync('/usr/share/OVMF/OVMF_VARS_4M.fd', paths.ovmfVars);
     if (local.security.runAs) fs.chmodSync(dir, 0o777);
     const args = buildQemuArgv(local, { paths, accel: 'tcg', startPaused: true });
-    const p = spawn('timeout', ['-s', 'KILL', '60', 'qemu-system-x86_64', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    // detached: its own process group, so the finally block kills `timeout` and QEMU together.
+    const p = spawn('timeout', ['-s', 'KILL', '60', 'qemu-system-x86_64', ...args], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
     let stderr = '';
     p.stderr.on('data', (d) => (stderr += d));
     let exited = false;
@@ -260,7 +261,10 @@ describe('QEMU accepts the generated argv', () => {
       await c.execute('quit').catch(() => undefined);
       c.close();
     } finally {
-      if (!exited) p.kill('SIGKILL');
+      if (!exited) {
+        process.kill(-p.pid!, 'SIGKILL');
+        await new Promise((r) => p.once('exit', r));
+      }
     }
   });
 });

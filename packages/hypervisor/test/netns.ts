@@ -40,14 +40,19 @@ export function startDhcp(ns: TestNetns, opts: { bridge?: string; cidr?: string;
   const proc = spawn(
     'ip',
     ['netns', 'exec', ns.name, 'timeout', '-s', 'KILL', '600', 'dnsmasq', '--no-daemon', '--conf-file=/dev/null', `--interface=${bridge}`, '--bind-interfaces', '--port=0', `--dhcp-range=${opts.range ?? '10.77.0.50,10.77.0.99,255.255.255.0,1h'}`, '--dhcp-option=3,10.77.0.1', `--dhcp-leasefile=${leases}`, '--pid-file='],
-    { stdio: 'ignore' },
+    // Own process group: `ip netns exec` execs timeout, which forks dnsmasq; kill them together.
+    { stdio: 'ignore', detached: true },
   );
   return {
     bridge,
     proc,
     leases,
     stop: () => {
-      proc.kill('SIGKILL');
+      try {
+        process.kill(-proc.pid!, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
       fs.rmSync(leases, { force: true });
     },
   };

@@ -687,13 +687,10 @@ export class QemuDriver implements HypervisorDriver {
       if (opts?.hard) {
         await c.execute('system_reset');
       } else {
-        let stopped = false;
-        try {
-          await this.gracefulStop(h, opts?.timeoutMs ?? 60_000, false);
-          stopped = true;
-        } catch {
-          stopped = false;
-        }
+        const stopped = await this.gracefulStop(h, opts?.timeoutMs ?? 60_000, false).then(
+          () => true,
+          () => false,
+        );
         if (stopped) {
           const a = await this.accelerator();
           await this.startProcess(h, { accel: h.spec.machine.accel ?? a.accel, mask: a.hostCpuMask });
@@ -765,11 +762,18 @@ export class QemuDriver implements HypervisorDriver {
       },
       { what: 'migration to complete', intervalMs: 50 },
     );
+    // QEMU flips the status to "completed" a moment before it fills in total-time/downtime
+    // (migration_calculate_complete runs after the status change): re-read until they are set.
+    let final = info;
+    for (let i = 0; i < 40 && !final['total-time']; i++) {
+      await delay(25);
+      final = await c.execute('query-migrate');
+    }
     return {
-      totalTimeMs: info['total-time'] ?? 0,
-      downtimeMs: info.downtime ?? 0,
-      setupTimeMs: info['setup-time'],
-      transferredBytes: info.ram?.transferred ?? 0,
+      totalTimeMs: final['total-time'] ?? 0,
+      downtimeMs: final.downtime ?? 0,
+      setupTimeMs: final['setup-time'],
+      transferredBytes: final.ram?.transferred ?? 0,
     };
   }
 

@@ -43,7 +43,7 @@ function tryTake(i: number, token: string): boolean {
     if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
   }
   // Held: break it only if the holder is dead.
-  let content = '';
+  let content: string;
   try {
     content = fs.readFileSync(p, 'utf8');
   } catch {

@@ -65,7 +65,7 @@ export function ensureTestGuest(): TestGuest {
       break;
     } catch {
       const holder = Number(fs.readFileSync(lock, 'utf8') || 0);
-      let alive = false;
+      let alive: boolean;
       try {
         process.kill(holder, 0);
         alive = true;
