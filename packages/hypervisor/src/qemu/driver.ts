@@ -547,6 +547,16 @@ export class QemuDriver implements HypervisorDriver {
     await waitUntil(10_000, () => !livePid(h.paths), { what: `QEMU of ${h.id} to exit after SIGKILL` });
   }
 
+  /**
+   * Deletes the instance directory once QEMU is gone. The shim writes exit-status (tmp + rename)
+   * right after QEMU exits, possibly while we delete: wait for it briefly, and retry the
+   * recursive delete if a file appeared underneath it.
+   */
+  private async removeInstanceDir(h: Handle): Promise<void> {
+    if (h.runtime.startedAt) await waitUntil(2000, () => fs.existsSync(h.paths.exitStatus), { what: 'shim exit status', intervalMs: 20 }).catch(() => undefined);
+    fs.rmSync(h.paths.dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
+  }
+
   private async cleanupFailed(h: Handle): Promise<void> {
     h.runtime.intent = 'destroy';
     try {
@@ -555,7 +565,7 @@ export class QemuDriver implements HypervisorDriver {
       /* best effort */
     }
     if (h.proc) await Promise.race([h.proc.exited, delay(2000)]);
-    fs.rmSync(h.paths.dir, { recursive: true, force: true });
+    await this.removeInstanceDir(h);
     this.handles.delete(h.id);
   }
 
@@ -602,7 +612,7 @@ export class QemuDriver implements HypervisorDriver {
         await waitUntil(3000, () => !livePid(h.paths), { what: 'quit' }).catch(() => undefined);
       }
       await this.killProcess(h);
-      fs.rmSync(h.paths.dir, { recursive: true, force: true });
+      await this.removeInstanceDir(h);
       this.handles.delete(id);
     });
     this.emit(id, 'destroyed');
@@ -1151,7 +1161,7 @@ export class QemuDriver implements HypervisorDriver {
       this.saveRuntime(h);
       await c.execute('quit').catch(() => undefined);
       await this.killProcess(h).catch(() => undefined);
-      fs.rmSync(h.paths.dir, { recursive: true, force: true });
+      await this.removeInstanceDir(h);
       this.handles.delete(id);
       this.emit(id, 'migrated-out', uri);
       return result;
