@@ -55,11 +55,14 @@ describe('hot-plug visible inside the guest (TCG)', () => {
     await waitConsole(driver, 'hp1', 'HOTPLUG-NET-DEL eth0', 30_000);
   });
 
-  it('vCPU hot-plug is onlined by the guest and visible over QMP', async () => {
+  it('vCPU hot-plug is onlined by the guest and visible over QMP; unplug takes it away again', async () => {
     await driver.setVcpus('hp1', 2);
     await waitConsole(driver, 'hp1', 'HOTPLUG-CPU online=0-1', 30_000);
     expect((await driver.getStats('hp1')).vcpus.map((v) => v.index)).toEqual([0, 1]);
-    // (vCPU unplug is not asserted: this guest under -M pc never acknowledges the eject; see docs/hypervisor.md.)
+    // Unplug: the guest offlines the CPU and acknowledges the ACPI eject.
+    await driver.setVcpus('hp1', 1);
+    expect((await driver.getStats('hp1')).vcpus).toHaveLength(1);
+    await waitConsole(driver, 'hp1', /HOTPLUG-CPU online=0-1[\s\S]*HOTPLUG-CPU online=0\r?\n/, 30_000);
   });
 
   it('balloon and memory hot-add are visible in QMP and in the guest', async () => {

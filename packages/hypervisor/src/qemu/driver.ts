@@ -1026,11 +1026,12 @@ export class QemuDriver implements HypervisorDriver {
         const devId = hot.at(-1);
         if (!devId) throw new InvalidArgument('count', `only hot-plugged vCPUs can be removed; ${id} booted with ${current}`);
         const timeoutMs = opts?.timeoutMs ?? 30_000;
-        const gone = this.waitDeviceDeleted(c, devId, timeoutMs);
-        gone.catch(() => undefined);
         await c.execute('device_del', { id: devId });
+        // For CPUs QEMU 7.2 only reports DEVICE_DELETED for the vCPU's lapic child (no device
+        // id), so watch the vCPU list instead of waiting for an event.
+        const qomPath = `/machine/peripheral/${devId}`;
         try {
-          await gone;
+          await waitUntil(timeoutMs, async () => !(await c.execute('query-cpus-fast')).some((x) => x['qom-path'] === qomPath), { what: `vCPU ${devId} removal`, intervalMs: 100 });
         } catch {
           throw new DeviceDetachTimeout(id, devId, timeoutMs);
         }
