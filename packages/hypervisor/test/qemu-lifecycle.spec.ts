@@ -182,6 +182,9 @@ describe('QemuDriver lifecycle with a real guest (TCG)', () => {
     const resume = c.waitForEvent('RESUME', 5000);
     await c.execute('cont');
     await resume;
+    const balloon = c.waitForEvent('BALLOON_CHANGE', 30_000, (ev) => ev.data!.actual <= 200 * 1048576);
+    await c.execute('balloon', { value: 200 * 1048576 });
+    expect((await balloon).data!.actual).toBeLessThanOrEqual(200 * 1048576);
     await expect(c.execute('no-such-command')).rejects.toMatchObject({ errorClass: 'CommandNotFound' });
     await expect(c.waitForEvent('NEVER_HAPPENS', 200)).rejects.toThrow(/within 200 ms/);
     const reconnected = new Promise((r) => c.once('reconnect', r));

@@ -856,7 +856,7 @@ export class QemuDriver implements HypervisorDriver {
   // ----------------------------------------------------------- hot-plug ----
 
   private waitDeviceDeleted(c: QmpClient, deviceId: string, timeoutMs: number): Promise<unknown> {
-    return c.waitForEvent<{ device?: string }>('DEVICE_DELETED', timeoutMs, (ev) => ev.data?.device === deviceId);
+    return c.waitForEvent('DEVICE_DELETED', timeoutMs, (ev) => ev.data?.device === deviceId);
   }
 
   private deviceIds(spec: DomainSpec): Set<string> {
