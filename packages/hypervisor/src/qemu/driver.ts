@@ -398,8 +398,22 @@ export class QemuDriver implements HypervisorDriver {
     });
   }
 
+  private binaryChecked = false;
+
+  /** Fails early and clearly when QEMU is not installed (instead of a shell "not found" in qemu.log). */
+  private assertQemuBinary(): void {
+    if (this.binaryChecked) return;
+    const b = this.qemuBinary;
+    const found = b.includes('/')
+      ? fs.existsSync(b)
+      : (process.env.PATH ?? '/usr/bin:/bin').split(':').some((d) => d && fs.existsSync(path.join(d, b)));
+    if (!found) throw new HostError(`${b} not found (PATH=${process.env.PATH ?? ''}): install the Debian package qemu-system-x86.`);
+    this.binaryChecked = true;
+  }
+
   private async resolveSpec(input: DomainSpecInput): Promise<{ spec: DomainSpec; accel: 'kvm' | 'tcg'; reason: string; mask: string[] }> {
     const spec = parseDomainSpec(input);
+    this.assertQemuBinary();
     const a = await this.accelerator();
     const accel = spec.machine.accel ?? a.accel;
     if (accel === 'kvm' && a.accel !== 'kvm' && (this.opts.accel ?? 'auto') === 'auto')
