@@ -1,0 +1,72 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import type { DirectLocation, ImageStore, StoredObject } from './image-store.js';
+
+const ID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * The `file` store: one file per image, named by the image id, in one directory
+ * (KUMO_IMAGE_STORE_DIR). The staging area lives in `<dir>/.staging` on the same filesystem,
+ * so `put` is a rename: atomic, and no second copy of the bytes.
+ */
+export class FileStore implements ImageStore {
+  readonly id = 'file';
+  readonly description = 'Local filesystem store';
+
+  constructor(readonly dir: string) {}
+
+  async init(): Promise<void> {
+    try {
+      await fs.promises.mkdir(this.dir, { recursive: true, mode: 0o750 });
+      await fs.promises.access(this.dir, fs.constants.W_OK | fs.constants.R_OK);
+    } catch (err) {
+      throw new Error(`the image store directory ${this.dir} cannot be used (${(err as Error).message}): create it writable for this user, or set KUMO_IMAGE_STORE_DIR`, { cause: err });
+    }
+  }
+
+  private pathOf(location: string): string {
+    // Locations are image ids; anything else must never become a path.
+    if (!ID_RE.test(location)) throw new Error(`invalid file store location ${JSON.stringify(location)}`);
+    return path.join(this.dir, location);
+  }
+
+  async put(imageId: string, stagingPath: string): Promise<string> {
+    const target = this.pathOf(imageId);
+    await fs.promises.chmod(stagingPath, 0o640);
+    await fs.promises.rename(stagingPath, target);
+    // The rename is durable only once the directory entry is.
+    const dir = await fs.promises.open(this.dir, 'r');
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
+    return imageId;
+  }
+
+  async read(location: string, range?: { start: number; end: number }): Promise<Readable> {
+    const file = this.pathOf(location);
+    // Open first so a missing file is an error here, not a stream error mid-response.
+    const handle = await fs.promises.open(file, 'r');
+    return handle.createReadStream({ start: range?.start, end: range?.end, highWaterMark: 1 << 20, autoClose: true });
+  }
+
+  async remove(location: string): Promise<void> {
+    await fs.promises.rm(this.pathOf(location), { force: true });
+  }
+
+  describe(location: string): DirectLocation {
+    return { path: this.pathOf(location) };
+  }
+
+  async list(): Promise<StoredObject[]> {
+    const out: StoredObject[] = [];
+    for (const name of await fs.promises.readdir(this.dir)) {
+      if (!ID_RE.test(name)) continue;
+      const st = await fs.promises.stat(path.join(this.dir, name)).catch(() => null);
+      if (st?.isFile()) out.push({ imageId: name, location: name, modifiedAt: st.mtime });
+    }
+    return out;
+  }
+}
