@@ -9,6 +9,9 @@ import type { Request, Response } from 'express';
  */
 export function requestBody(req: Request, idleTimeoutMs: number): Readable {
   const body = new PassThrough({ highWaterMark: 1 << 20 });
+  // The pipeline that consumes `body` reports its errors; when a request is refused before the
+  // pipeline starts, a later client abort must not become an unhandled 'error' event.
+  body.on('error', () => undefined);
   const fail = (err: Error) => {
     if (!body.destroyed) body.destroy(err);
   };
@@ -49,6 +52,13 @@ const DRAIN_MS = 3000;
 export async function settleBeforeError(req: Request, res: Response): Promise<void> {
   if (req.complete || req.destroyed) return;
   req.unpipe();
+  const declared = Number(req.headers['content-length'] ?? NaN);
+  if (Number.isFinite(declared) && declared > DRAIN_BYTES) {
+    // Far too much to read for nothing: answer now and close.
+    res.setHeader('Connection', 'close');
+    req.pause();
+    return;
+  }
   let seen = 0;
   await new Promise<void>((resolve) => {
     const done = () => {

@@ -134,7 +134,7 @@ export class Inspector {
     if (isHypervisorError(err, 'HostError')) {
       if (/cannot be run/.test(err.message)) return new InspectionUnavailable(err.message);
       // qemu-img itself failed on this content (malformed header, limits hit, killed by the timeout).
-      const detail = err.message.replace(/\/\S+/g, '<file>').slice(0, 500);
+      const detail = err.message.replace(/\/[^\s'":]+/g, '<file>').slice(0, 500);
       return new ImageRefusal(`qemu-img could not read it as ${diskFormat}: ${detail}`);
     }
     return err instanceof Error ? err : new Error(String(err));
