@@ -58,6 +58,8 @@ export const imageConfigShape = {
   KUMO_IMAGE_INSPECT_TIMEOUT_S: z.coerce.number().int().min(1).default(120),
   /** Run `qemu-img check` on qcow2 uploads and refuse corrupt ones. */
   KUMO_IMAGE_QCOW2_CHECK: bool(true),
+  /** Compute md5 and sha512 of uploads on two worker threads (in parallel with the I/O). */
+  KUMO_IMAGE_HASH_THREADS: bool(true),
   /** fdatasync image data before it is declared active. */
   KUMO_IMAGE_FSYNC: bool(true),
   /** An upload that sends nothing for this long is aborted. */
@@ -82,6 +84,7 @@ export type ImageConfig = BaseConfig & {
   KUMO_IMAGE_INSPECT_TIMEOUT_S: number;
   KUMO_IMAGE_QCOW2_CHECK: boolean;
   KUMO_IMAGE_FSYNC: boolean;
+  KUMO_IMAGE_HASH_THREADS: boolean;
   KUMO_IMAGE_UPLOAD_IDLE_TIMEOUT_S: number;
   KUMO_IMAGE_IMPORT_DIRS: string;
 };

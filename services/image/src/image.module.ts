@@ -3,6 +3,7 @@ import { ApiError, KUMO_CONFIG } from '@kumo/service-kit';
 import type { NextFunction, Request, Response } from 'express';
 import type { ImageConfig } from './config.js';
 import { ImageDataController } from './data/image-data.controller.js';
+import { HASHER, HashWorkers, InlineHasher } from './data/hashing.js';
 import { ImageDataService } from './data/image-data.service.js';
 import { Db } from './db/db.js';
 import { ImageRepository } from './db/image.repository.js';
@@ -43,6 +44,7 @@ function emptyImageId(req: Request, _res: Response, next: NextFunction) {
     { provide: StagingArea, useFactory: (c: ImageConfig) => createStaging(c), inject: [KUMO_CONFIG] },
     { provide: Inspector, useFactory: (c: ImageConfig) => inspectorOf(c), inject: [KUMO_CONFIG] },
     { provide: LocalFiles, useValue: new LocalFiles() },
+    { provide: HASHER, useFactory: (c: ImageConfig) => (c.KUMO_IMAGE_HASH_THREADS ? new HashWorkers() : new InlineHasher()), inject: [KUMO_CONFIG] },
     EventRelay,
     { provide: EVENT_KICKER, useExisting: EventRelay },
     ImagesService,

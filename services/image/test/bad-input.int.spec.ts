@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import net from 'node:net';
 import { waitUntil } from '@kumo/service-kit/testing';
-import { Fixtures } from './fixtures';
-import { client, type ImageEnv, startImageEnv, storeFiles } from './helpers';
+import { Fixtures } from './fixtures.js';
+import { client, type ImageEnv, startImageEnv, storeFiles } from './helpers.js';
 
 /**
  * Every bad input of issue 5: each gets a Glance-shaped error ({message, code, title}) and leaves

@@ -1,8 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { waitUntil } from '@kumo/service-kit/testing';
-import { setQuotaCommand } from '../src/commands/set-quota.command';
-import { client, type ImageEnv, request, startImageEnv, storeFiles } from './helpers';
+import { setQuotaCommand } from '../src/commands/set-quota.command.js';
+import { client, type ImageEnv, request, startImageEnv, storeFiles } from './helpers.js';
 
 let env: ImageEnv;
 let c: ReturnType<typeof client>;

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { createTestDatabase, createTestVhost, startTestService, type TestDatabase, TestIdentity, type TestService, type TestVhost } from '@kumo/service-kit/testing';
-import { imageService } from '../src/service';
+import { imageService } from '../src/service.js';
 
 export interface Project {
   id: string;

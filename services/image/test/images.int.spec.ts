@@ -1,4 +1,4 @@
-import { client, type ImageEnv, PATCH_20, PATCH_21, request, startImageEnv } from './helpers';
+import { client, type ImageEnv, PATCH_20, request, startImageEnv } from './helpers.js';
 
 let env: ImageEnv;
 let c: ReturnType<typeof client>;

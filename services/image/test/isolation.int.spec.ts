@@ -1,4 +1,4 @@
-import { client, type ImageEnv, type Project, type Res, startImageEnv } from './helpers';
+import { client, type ImageEnv, type Project, type Res, startImageEnv } from './helpers.js';
 
 /**
  * Every API, called by another project: an image it cannot see is a 404 on every route (its

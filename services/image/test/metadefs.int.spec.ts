@@ -1,4 +1,4 @@
-import { client, type ImageEnv, startImageEnv } from './helpers';
+import { client, type ImageEnv, startImageEnv } from './helpers.js';
 
 /** The metadata definitions catalogue, following the flows of Tempest's metadefs tests. */
 let env: ImageEnv;

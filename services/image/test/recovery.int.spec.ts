@@ -2,8 +2,8 @@ import fs from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { Recovery } from '../src/lifecycle/recovery';
-import { client, type ImageEnv, startImageEnv, storeFiles } from './helpers';
+import { Recovery } from '../src/lifecycle/recovery.js';
+import { client, type ImageEnv, startImageEnv, storeFiles } from './helpers.js';
 
 /** What a crashed image process leaves behind, and how the next start repairs it. */
 let env: ImageEnv;

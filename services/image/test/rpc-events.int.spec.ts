@@ -5,7 +5,7 @@ import { EVENTS_EXCHANGE, RpcError } from '@kumo/contracts';
 import { AmqpConnection, AmqpRpcTransport } from '@kumo/service-kit';
 import { waitUntil } from '@kumo/service-kit/testing';
 import amqplib from 'amqplib';
-import { client, type ImageEnv, startImageEnv } from './helpers';
+import { client, type ImageEnv, startImageEnv } from './helpers.js';
 
 /** What other services see: the image.* RPCs and the image.created/active/deleted events. */
 let env: ImageEnv;
@@ -19,7 +19,7 @@ const importDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kumo-image-import-'));
 beforeAll(async () => {
   env = await startImageEnv({ KUMO_IMAGE_IMPORT_DIRS: importDir });
   c = client(env);
-  conn = new AmqpConnection({ url: env.vhost.url, name: 'image-test-client' }).connect();
+  conn = new AmqpConnection({ url: env.vhost.url, name: 'image-test-client', heartbeatSeconds: 10, reconnectSeconds: 1 }).connect();
   transport = new AmqpRpcTransport(conn, 'compute', 10000);
   raw = await amqplib.connect(env.vhost.url);
   const ch = await raw.createChannel();

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import { seedTestImageCommand } from '../src/commands/seed-test-image.command';
-import { Fixtures } from './fixtures';
-import { client, type ImageEnv, startImageEnv } from './helpers';
+import { seedTestImageCommand } from '../src/commands/seed-test-image.command.js';
+import { Fixtures } from './fixtures.js';
+import { client, type ImageEnv, startImageEnv } from './helpers.js';
 
 /** `main.js seed-test-image`: the test guest as public images, idempotently (stand-in files here). */
 let env: ImageEnv;

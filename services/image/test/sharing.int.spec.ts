@@ -1,4 +1,4 @@
-import { client, type ImageEnv, startImageEnv } from './helpers';
+import { client, type ImageEnv, startImageEnv } from './helpers.js';
 
 /** Visibility (private/shared/public/community) and image members, as Glance and Tempest expect them. */
 let env: ImageEnv;

@@ -1,4 +1,4 @@
-import { client, type ImageEnv, startImageEnv } from './helpers';
+import { client, type ImageEnv, startImageEnv } from './helpers.js';
 
 let env: ImageEnv;
 beforeAll(async () => {

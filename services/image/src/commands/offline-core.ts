@@ -1,6 +1,7 @@
 import { dataSourceOptions, PolicyService, pendingMigrations } from '@kumo/service-kit';
 import { DataSource } from 'typeorm';
 import type { ImageConfig } from '../config.js';
+import { InlineHasher } from '../data/hashing.js';
 import { ImageDataService } from '../data/image-data.service.js';
 import { imageDatabase } from '../db/database.js';
 import { Db } from '../db/db.js';
@@ -42,7 +43,7 @@ export async function withOfflineCore<T>(config: ImageConfig, fn: (core: Offline
     const noKick = { kick: () => undefined };
     const files = new LocalFiles();
     const images = new ImagesService(repo, policy, quota, staging, store, noKick);
-    const data = new ImageDataService(repo, images, policy, quota, staging, inspector, files, store, noKick, config);
+    const data = new ImageDataService(repo, images, policy, quota, staging, inspector, files, store, noKick, config, new InlineHasher());
     return await fn({ repo, images, data, files, store });
   } finally {
     await ds.destroy();

@@ -15,6 +15,7 @@ import { QuotaService } from '../quota/quota.service.js';
 import { IMAGE_STORE, type ImageStore } from '../store/image-store.js';
 import { LocalFiles } from '../store/local-files.js';
 import { StagingArea } from '../store/staging.js';
+import { HASHER, type Hasher } from './hashing.js';
 import { Meter } from './meter.js';
 import { type ByteRange, parseRange } from './range.js';
 
@@ -72,10 +73,12 @@ export class ImageDataService implements OnApplicationShutdown {
     @Inject(IMAGE_STORE) private readonly store: ImageStore,
     @Inject(EVENT_KICKER) private readonly events: EventKicker,
     @Inject(KUMO_CONFIG) private readonly config: ImageConfig,
+    @Inject(HASHER) private readonly hasher: Hasher,
   ) {}
 
   async onApplicationShutdown() {
     await this.idle();
+    await this.hasher.stop();
   }
 
   /** Resolves when background imports have finished (tests, shutdown). */
@@ -141,6 +144,7 @@ export class ImageDataService implements OnApplicationShutdown {
     if (declaredLength !== undefined && declaredLength > q.remaining) throw this.quota.storageExceeded(image.owner!, declaredLength, q);
     const meter = new Meter(Math.min(maxSize, q.remaining), (bytes) =>
       bytes > maxSize ? ApiError.tooLarge(`Image data exceeds this cloud's maximum image size of ${maxSize} bytes; the upload was stopped and nothing was stored.`) : this.quota.storageExceeded(image.owner!, bytes, q),
+      this.hasher.session(declaredLength),
     );
     const file = this.staging.partPath(image.id);
     try {

@@ -1,19 +1,20 @@
-import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
+import type { Digests, HashSession } from './hashing.js';
 
 /**
- * Passes image bytes through unchanged while counting them and computing Glance's two digests
- * (md5 `checksum`, sha512 `os_hash_value`). Fails the stream as soon as more than `limit`
- * bytes arrive, so an over-quota or over-size upload stops at the limit instead of at its end.
+ * Passes image bytes through unchanged while counting them and feeding Glance's two digests
+ * (md5 `checksum`, sha512 `os_hash_value`) to a HashSession. Fails the stream as soon as more
+ * than `limit` bytes arrive, so an over-quota or over-size upload stops at the limit instead of
+ * at its end. Waits for the hash session when it asks to (backpressure).
  */
 export class Meter extends Transform {
   bytes = 0;
-  private readonly md5: Hash = createHash('md5');
-  private readonly sha512: Hash = createHash('sha512');
+  private result?: Digests;
 
   constructor(
     private readonly limit: number,
     private readonly overLimit: (bytes: number) => Error,
+    private readonly hash: HashSession,
   ) {
     super({ highWaterMark: 1 << 20 });
   }
@@ -24,12 +25,26 @@ export class Meter extends Transform {
       cb(this.overLimit(this.bytes));
       return;
     }
-    this.md5.update(chunk);
-    this.sha512.update(chunk);
-    cb(null, chunk);
+    const wait = this.hash.update(chunk);
+    this.push(chunk);
+    if (wait) wait.then(() => cb(), cb);
+    else cb();
   }
 
-  digests(): { checksum: string; osHashValue: string } {
-    return { checksum: this.md5.digest('hex'), osHashValue: this.sha512.digest('hex') };
+  override _flush(cb: TransformCallback): void {
+    this.hash.finish().then((d) => {
+      this.result = d;
+      cb();
+    }, cb);
+  }
+
+  override _destroy(err: Error | null, cb: (error?: Error | null) => void): void {
+    if (!this.result) this.hash.abort();
+    cb(err);
+  }
+
+  digests(): Digests {
+    if (!this.result) throw new Error('digests are known only after the stream finished');
+    return this.result;
   }
 }

@@ -1,5 +1,5 @@
 import { ApiError } from '@kumo/service-kit';
-import { parseRange } from './range';
+import { parseRange } from './range.js';
 
 const err = (fn: () => unknown) => {
   try {

@@ -1,5 +1,5 @@
 import { ApiError } from '@kumo/service-kit';
-import { isReservedKey, validateAttribute, validateProperty } from './image.model';
+import { isReservedKey, validateAttribute, validateProperty } from './image.model.js';
 
 const status = (fn: () => unknown) => {
   try {

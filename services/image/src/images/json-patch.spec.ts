@@ -1,5 +1,5 @@
 import { ApiError } from '@kumo/service-kit';
-import { decodePointer, dialectOf, parsePatch } from './json-patch';
+import { decodePointer, dialectOf, parsePatch } from './json-patch.js';
 
 const status = (fn: () => unknown) => {
   try {

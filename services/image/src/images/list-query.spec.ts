@@ -1,5 +1,5 @@
 import { ApiError } from '@kumo/service-kit';
-import { DEFAULT_LIMIT, nextQuery, parseListQuery } from './list-query';
+import { DEFAULT_LIMIT, nextQuery, parseListQuery } from './list-query.js';
 
 const status = (fn: () => unknown) => {
   try {
