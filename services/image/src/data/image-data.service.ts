@@ -100,8 +100,14 @@ export class ImageDataService implements OnApplicationShutdown {
     this.checkDeclaredSize(declaredLength);
     const claimed = await this.claim(image, ['queued'], 'saving');
     try {
+      const t0 = process.hrtime.bigint();
       const received = await this.write(claimed, source, declaredLength);
-      return await this.commit(claimed, received, 'saving', requestId);
+      const t1 = process.hrtime.bigint();
+      const active = await this.commit(claimed, received, 'saving', requestId);
+      const t2 = process.hrtime.bigint();
+      const ms = (a: bigint, b: bigint) => (Number(b - a) / 1e6).toFixed(0);
+      this.log.log(`image ${image.id}: ${received.size} bytes stored in ${ms(t0, t2)} ms (receive+hash+fsync ${ms(t0, t1)} ms, inspect+commit ${ms(t1, t2)} ms)`);
+      return active;
     } catch (err) {
       if (!(err instanceof ImageRefusal)) await this.release(claimed, 'saving', 'queued');
       throw this.outward(claimed, err);
