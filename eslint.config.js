@@ -6,7 +6,7 @@ import tseslint from 'typescript-eslint';
 const SERVICES = ['identity', 'image', 'network', 'volume', 'compute', 'dashboard'];
 
 export default tseslint.config(
-  { ignores: ['**/dist/**', '**/.next/**', '**/build/**', '**/node_modules/**', '**/coverage/**', '**/*.cjs', '**/next-env.d.ts'] },
+  { ignores: ['**/dist/**', '**/.build/**', '**/.next/**', '**/build/**', '**/node_modules/**', '**/coverage/**', '**/*.cjs', '**/next-env.d.ts'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

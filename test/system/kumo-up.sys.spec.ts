@@ -1,4 +1,8 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { Stack } from './stack';
+
+const execFileP = promisify(execFile);
 
 /**
  * The README's first command, as a new user runs it: ./kumo up brings every service to healthy
@@ -24,6 +28,18 @@ describe('./kumo up / status / down', () => {
     expect(up.output).toMatch(/export OS_PASSWORD=\S{16,}/);
     expect(up.output).toContain(`Dashboard   http://127.0.0.1:${stack.port(3000)}/`);
   });
+
+  it('lets the real openstack CLI log in with the printed exports', async () => {
+    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH };
+    for (const m of up.output.matchAll(/^\s*export (OS_[A-Z_]+)=(.*)$/gm)) env[m[1]!] = m[2]!;
+    expect(env.OS_PASSWORD).toBeDefined();
+    const { stdout } = await execFileP('/usr/bin/openstack', ['token', 'issue', '-f', 'json'], { env, timeout: 60_000 });
+    const token = JSON.parse(stdout);
+    expect(token.id).toMatch(/^ey/);
+    expect(token.project_id).toMatch(/^[0-9a-f]{32}$/);
+    const catalog = JSON.parse((await execFileP('/usr/bin/openstack', ['catalog', 'list', '-f', 'json'], { env, timeout: 60_000 })).stdout);
+    expect(catalog.map((c: { Type: string }) => c.Type).sort()).toEqual(['compute', 'identity', 'image', 'network', 'volumev3']);
+  }, 120_000);
 
   it('serves every discovery document', async () => {
     const v3 = await fetch(`http://127.0.0.1:${stack.port(5000)}/v3`);

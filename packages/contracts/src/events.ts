@@ -1,4 +1,4 @@
-import type { RevocationList } from './identity.js';
+import type { IdentityAuditEvent, RevocationList } from './identity.js';
 import type { ImageEventPayloads } from './image.js';
 
 /**
@@ -10,6 +10,8 @@ export interface EventPayloads extends ImageEventPayloads {
   'service.started': { service: string; version: string; hostname: string; pid: number; startedAt: string };
   /** Broadcast: every process of every service receives it (see identity.ts). */
   'identity.revoked': RevocationList;
+  /** Security audit trail of identity (logins, failures, role changes). */
+  'identity.audit': IdentityAuditEvent;
 }
 
 export type EventName = keyof EventPayloads;

@@ -22,3 +22,18 @@ export type Revocation =
 export interface RevocationList {
   revocations: Revocation[];
 }
+
+/**
+ * `identity.audit` (event on kumo.events): who did what to what, for logins, failed logins,
+ * role grants and revocations, and lockouts. CADF-like but flat; never carries a secret.
+ */
+export interface IdentityAuditEvent {
+  /** e.g. `authenticate`, `role_assignment.created`, `role_assignment.deleted`, `user.locked` */
+  action: string;
+  outcome: 'success' | 'failure';
+  at: string;
+  initiator: { userId?: string; name?: string; domain?: string; address?: string; method?: string };
+  target?: { type: string; id: string };
+  reason?: string;
+  requestId?: string;
+}

@@ -17,6 +17,7 @@ export {
   QmpDisconnected,
   type QmpClientOptions,
   type QmpEvent,
+  type QmpEventDataMap,
   type QmpCommandMap,
   type QmpGreeting,
   type MigrationInfo,

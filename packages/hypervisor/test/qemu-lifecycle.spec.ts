@@ -7,7 +7,8 @@ import { resetNativeForTest } from '../src/native.js';
 import { count, destroyAll, testDriver, tinySpec, tmpDir, useGuestSlots, waitConsole, waitUntil } from './helpers.js';
 
 describe('QemuDriver lifecycle with a real guest (TCG)', () => {
-  useGuestSlots(1);
+  // Two guests run at once in places (life1 stays up while life2/life3 come and go).
+  useGuestSlots(2);
   let driver: QemuDriver;
   let stateDir: string;
 
@@ -147,6 +148,26 @@ describe('QemuDriver lifecycle with a real guest (TCG)', () => {
     }
   });
 
+  it('keeps the serial log under its cap while QEMU keeps appending (rotation to serial.log.1)', async () => {
+    await driver.spawn(tinySpec('life3', { console: { logMaxBytes: 4096 } }));
+    await waitConsole(driver, 'life3', 'GUEST-HOLD');
+    const c = await driver.getConsole('life3');
+    const sock = net.createConnection(c.serialSocket!);
+    await new Promise((r) => sock.once('connect', r));
+    for (let i = 0; i < 60; i++) sock.write(`line-${i}-${'x'.repeat(90)}\n`);
+    await waitUntil(60_000, async () => (await driver.getConsoleOutput('life3', { maxBytes: 1 << 20 })).includes('CONSOLE-ECHO line-59-'), { what: 'last echo', intervalMs: 200 });
+    sock.destroy();
+    const log = `${stateDir}/life3/serial.log`;
+    expect(fs.existsSync(`${log}.1`)).toBe(true);
+    expect(fs.statSync(log).size).toBeLessThanOrEqual(4096);
+    // QEMU appends at the new end of file after the truncation (O_APPEND): no sparse gap.
+    const hb = Number([...(await driver.getConsoleOutput('life3')).matchAll(/HB (\d+) /g)].at(-1)?.[1] ?? 0);
+    await waitUntil(20_000, async () => Number([...(await driver.getConsoleOutput('life3')).matchAll(/HB (\d+) /g)].at(-1)?.[1] ?? 0) > hb, { what: 'heartbeat after rotation' });
+    expect(fs.statSync(log).size).toBeLessThanOrEqual(4096 + 512);
+    expect(fs.readFileSync(log).includes(0)).toBe(false);
+    await driver.destroy('life3');
+  });
+
   it('QMP client: negotiates, runs typed commands, gets events, times out and reconnects', async () => {
     // The driver holds life1's monitor; release it to talk QMP directly.
     await driver.close();
@@ -161,6 +182,9 @@ describe('QemuDriver lifecycle with a real guest (TCG)', () => {
     const resume = c.waitForEvent('RESUME', 5000);
     await c.execute('cont');
     await resume;
+    const balloon = c.waitForEvent('BALLOON_CHANGE', 30_000, (ev) => ev.data!.actual <= 200 * 1048576);
+    await c.execute('balloon', { value: 200 * 1048576 });
+    expect((await balloon).data!.actual).toBeLessThanOrEqual(200 * 1048576);
     await expect(c.execute('no-such-command')).rejects.toMatchObject({ errorClass: 'CommandNotFound' });
     await expect(c.waitForEvent('NEVER_HAPPENS', 200)).rejects.toThrow(/within 200 ms/);
     const reconnected = new Promise((r) => c.once('reconnect', r));

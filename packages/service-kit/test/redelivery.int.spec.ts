@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import pg from 'pg';
 import { runMigrations } from '../src/index.js';
 import { createTestDatabase, createTestVhost, queueDepth, waitUntil, type TestDatabase, type TestVhost } from '../src/testing/index.js';
@@ -14,6 +15,12 @@ describe('redelivery after a consumer dies before acking (real RabbitMQ + Postgr
   let vhost: TestVhost;
   let sql: pg.Client;
   let client: ReturnType<typeof testClient>;
+  const children: ChildProcess[] = [];
+
+  // A failed test must not leave its consumers running (they would hold the vhost and the worker).
+  afterEach(() => {
+    for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  });
 
   beforeAll(async () => {
     [db, vhost] = await Promise.all([createTestDatabase(), createTestVhost()]);
@@ -36,7 +43,8 @@ describe('redelivery after a consumer dies before acking (real RabbitMQ + Postgr
     it(`handles the message exactly once when the consumer is killed ${crash}`, async () => {
       const env = { KUMO_DATABASE_URL: db.url, KUMO_AMQP_URL: vhost.url, KUMO_VOLUME_PORT: '0' };
       const doomed = spawnFixture({ ...env, FIXTURE_CRASH: crash });
-      await waitUntil('the doomed consumer to consume kumo.volume', async () => (await queueDepth(vhost.name, 'kumo.volume')) !== undefined && /consuming kumo.volume/.test(doomed.output()), { timeoutMs: 30000, intervalMs: 200 });
+      children.push(doomed);
+      await waitUntil('the doomed consumer to consume kumo.volume', async () => (await queueDepth(vhost.name, 'kumo.volume')) !== undefined && /consuming kumo.volume/.test(doomed.output()), { timeoutMs: 90000, intervalMs: 200 });
 
       const messageId = await client.transport.cast('kumo.volume', 'volume.record', { tag: crash });
       const death = await exited(doomed);
@@ -44,12 +52,13 @@ describe('redelivery after a consumer dies before acking (real RabbitMQ + Postgr
       expect(await effects(messageId)).toHaveLength(crash === 'after-commit' ? 1 : 0);
 
       const survivor = spawnFixture(env);
+      children.push(survivor);
       try {
         await waitUntil('the message to be handled and acked by the second consumer', async () => {
           const rows = await effects(messageId);
           const depth = await queueDepth(vhost.name, 'kumo.volume');
           return rows.length === 1 && depth?.ready === 0 && depth.unacked === 0;
-        }, { timeoutMs: 30000, intervalMs: 200 });
+        }, { timeoutMs: 90000, intervalMs: 200 });
         const rows = await effects(messageId);
         expect(rows).toHaveLength(1);
         if (crash === 'before-commit') {
@@ -63,6 +72,6 @@ describe('redelivery after a consumer dies before acking (real RabbitMQ + Postgr
         survivor.kill('SIGTERM');
         await exited(survivor);
       }
-    }, 90000);
+    }, 240000);
   }
 });

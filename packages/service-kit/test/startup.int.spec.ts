@@ -11,7 +11,7 @@ describe('start-up configuration', () => {
     expect(out).toMatch(/KUMO_VOLUME_PORT: must be an integer between 1 and 65535 \(0 picks a free port\) \(got "eighty"\)/);
     expect(out).toMatch(/KUMO_LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent \(got "loud"\)/);
     expect(out).not.toContain('hunter2');
-  }, 30000);
+  }, 120000);
 
   it('refuses to start on a schema with pending migrations and says how to fix it', async () => {
     const { createTestDatabase } = await import('../src/testing/index.js');
@@ -24,5 +24,5 @@ describe('start-up configuration', () => {
     } finally {
       await db.drop();
     }
-  }, 30000);
+  }, 120000);
 });

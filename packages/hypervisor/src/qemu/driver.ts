@@ -398,8 +398,22 @@ export class QemuDriver implements HypervisorDriver {
     });
   }
 
+  private binaryChecked = false;
+
+  /** Fails early and clearly when QEMU is not installed (instead of a shell "not found" in qemu.log). */
+  private assertQemuBinary(): void {
+    if (this.binaryChecked) return;
+    const b = this.qemuBinary;
+    const found = b.includes('/')
+      ? fs.existsSync(b)
+      : (process.env.PATH ?? '/usr/bin:/bin').split(':').some((d) => d && fs.existsSync(path.join(d, b)));
+    if (!found) throw new HostError(`${b} not found (PATH=${process.env.PATH ?? ''}): install the Debian package qemu-system-x86.`);
+    this.binaryChecked = true;
+  }
+
   private async resolveSpec(input: DomainSpecInput): Promise<{ spec: DomainSpec; accel: 'kvm' | 'tcg'; reason: string; mask: string[] }> {
     const spec = parseDomainSpec(input);
+    this.assertQemuBinary();
     const a = await this.accelerator();
     const accel = spec.machine.accel ?? a.accel;
     if (accel === 'kvm' && a.accel !== 'kvm' && (this.opts.accel ?? 'auto') === 'auto')
@@ -547,6 +561,16 @@ export class QemuDriver implements HypervisorDriver {
     await waitUntil(10_000, () => !livePid(h.paths), { what: `QEMU of ${h.id} to exit after SIGKILL` });
   }
 
+  /**
+   * Deletes the instance directory once QEMU is gone. The shim writes exit-status (tmp + rename)
+   * right after QEMU exits, possibly while we delete: wait for it briefly, and retry the
+   * recursive delete if a file appeared underneath it.
+   */
+  private async removeInstanceDir(h: Handle): Promise<void> {
+    if (h.runtime.startedAt) await waitUntil(2000, () => fs.existsSync(h.paths.exitStatus), { what: 'shim exit status', intervalMs: 20 }).catch(() => undefined);
+    fs.rmSync(h.paths.dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
+  }
+
   private async cleanupFailed(h: Handle): Promise<void> {
     h.runtime.intent = 'destroy';
     try {
@@ -555,7 +579,7 @@ export class QemuDriver implements HypervisorDriver {
       /* best effort */
     }
     if (h.proc) await Promise.race([h.proc.exited, delay(2000)]);
-    fs.rmSync(h.paths.dir, { recursive: true, force: true });
+    await this.removeInstanceDir(h);
     this.handles.delete(h.id);
   }
 
@@ -602,7 +626,7 @@ export class QemuDriver implements HypervisorDriver {
         await waitUntil(3000, () => !livePid(h.paths), { what: 'quit' }).catch(() => undefined);
       }
       await this.killProcess(h);
-      fs.rmSync(h.paths.dir, { recursive: true, force: true });
+      await this.removeInstanceDir(h);
       this.handles.delete(id);
     });
     this.emit(id, 'destroyed');
@@ -846,7 +870,7 @@ export class QemuDriver implements HypervisorDriver {
   // ----------------------------------------------------------- hot-plug ----
 
   private waitDeviceDeleted(c: QmpClient, deviceId: string, timeoutMs: number): Promise<unknown> {
-    return c.waitForEvent<{ device?: string }>('DEVICE_DELETED', timeoutMs, (ev) => ev.data?.device === deviceId);
+    return c.waitForEvent('DEVICE_DELETED', timeoutMs, (ev) => ev.data?.device === deviceId);
   }
 
   private deviceIds(spec: DomainSpec): Set<string> {
@@ -1016,11 +1040,12 @@ export class QemuDriver implements HypervisorDriver {
         const devId = hot.at(-1);
         if (!devId) throw new InvalidArgument('count', `only hot-plugged vCPUs can be removed; ${id} booted with ${current}`);
         const timeoutMs = opts?.timeoutMs ?? 30_000;
-        const gone = this.waitDeviceDeleted(c, devId, timeoutMs);
-        gone.catch(() => undefined);
         await c.execute('device_del', { id: devId });
+        // For CPUs QEMU 7.2 only reports DEVICE_DELETED for the vCPU's lapic child (no device
+        // id), so watch the vCPU list instead of waiting for an event.
+        const qomPath = `/machine/peripheral/${devId}`;
         try {
-          await gone;
+          await waitUntil(timeoutMs, async () => !(await c.execute('query-cpus-fast')).some((x) => x['qom-path'] === qomPath), { what: `vCPU ${devId} removal`, intervalMs: 100 });
         } catch {
           throw new DeviceDetachTimeout(id, devId, timeoutMs);
         }
@@ -1151,7 +1176,7 @@ export class QemuDriver implements HypervisorDriver {
       this.saveRuntime(h);
       await c.execute('quit').catch(() => undefined);
       await this.killProcess(h).catch(() => undefined);
-      fs.rmSync(h.paths.dir, { recursive: true, force: true });
+      await this.removeInstanceDir(h);
       this.handles.delete(id);
       this.emit(id, 'migrated-out', uri);
       return result;

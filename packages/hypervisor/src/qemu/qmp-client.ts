@@ -84,6 +84,21 @@ export interface QmpCommandMap {
   'query-name': { name?: string };
 }
 
+/** Data of the events the driver relies on (QEMU sends more; those arrive untyped). */
+export interface QmpEventDataMap {
+  SHUTDOWN: { guest: boolean; reason: string };
+  POWERDOWN: Record<string, never>;
+  RESET: { guest: boolean; reason: string };
+  STOP: Record<string, never>;
+  RESUME: Record<string, never>;
+  DEVICE_DELETED: { device?: string; path: string };
+  MIGRATION: { status: NonNullable<MigrationInfo['status']> };
+  MIGRATION_PASS: { pass: number };
+  BALLOON_CHANGE: { actual: number };
+  ACPI_DEVICE_OST: { info: { device?: string; slot: string; 'slot-type': string; source: number; status: number } };
+  GUEST_PANICKED: { action: string };
+}
+
 export class QmpError extends Error {}
 export class QmpCommandError extends QmpError {
   constructor(
@@ -343,6 +358,8 @@ export class QmpClient extends EventEmitter {
    * Resolves with the first event named `name` (matching `predicate`) that arrives after this
    * call; rejects after timeoutMs or when the connection closes.
    */
+  waitForEvent<K extends keyof QmpEventDataMap>(name: K, timeoutMs: number, predicate?: (ev: QmpEvent<QmpEventDataMap[K]>) => boolean): Promise<QmpEvent<QmpEventDataMap[K]>>;
+  waitForEvent<D = Record<string, unknown>>(name: string, timeoutMs: number, predicate?: (ev: QmpEvent<D>) => boolean): Promise<QmpEvent<D>>;
   waitForEvent<D = Record<string, unknown>>(name: string, timeoutMs: number, predicate?: (ev: QmpEvent<D>) => boolean): Promise<QmpEvent<D>> {
     return new Promise((resolve, reject) => {
       const onEvent = (ev: QmpEvent<D>) => {

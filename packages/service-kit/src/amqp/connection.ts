@@ -105,7 +105,12 @@ export class AmqpConnection {
 
   createChannel(options: CreateChannelOpts): ChannelWrapper {
     if (!this.manager) this.connect();
-    return this.manager!.createChannel(options);
+    const channel = this.manager!.createChannel(options);
+    // A setup that fails (the broker closed the channel mid-setup, e.g. during shutdown or a
+    // restart) is emitted as 'error'; unheard, that event would crash the process. The wrapper
+    // retries the setup on the next connection, so a log line is the right answer.
+    channel.on('error', (err: Error) => this.logger.warn(`channel ${options.name ?? '?'}: ${err.message}; it is set up again on the next connection`));
+    return channel;
   }
 
   async close(): Promise<void> {
