@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import { dataSourceOptions, PolicyService, pendingMigrations } from '@kumo/service-kit';
 import { DataSource } from 'typeorm';
 import type { ImageConfig } from '../config.js';
@@ -26,6 +27,8 @@ export interface OfflineCore {
  * Events they cause are queued in the outbox; the running service publishes them.
  */
 export async function withOfflineCore<T>(config: ImageConfig, fn: (core: OfflineCore) => Promise<T>): Promise<T> {
+  // Commands print their own results on stdout; the services' progress logs would only clutter it.
+  Logger.overrideLogger(['error', 'warn']);
   const ds = new DataSource(dataSourceOptions(config.KUMO_DATABASE_URL, 'image', imageDatabase));
   await ds.initialize();
   try {
