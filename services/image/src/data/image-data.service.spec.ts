@@ -48,7 +48,7 @@ function setup(opts: { inspect?: () => Promise<{ format: 'qcow2'; virtualSize: n
   const tx = { rows: jest.fn(), exec: jest.fn() };
   const repo = {
     db: { rows: jest.fn(), exec: jest.fn() },
-    update: jest.fn(async (_sql: unknown, _id: string, set: Record<string, unknown>) => image({ ...(set.status ? { status: set.status as Image['status'] } : {}) })),
+    update: jest.fn(async (_sql: unknown, _id: string, set: Record<string, unknown>, _onlyIf?: unknown) => image({ ...(set.status ? { status: set.status as Image['status'] } : {}) })),
     get: jest.fn(),
     transaction: jest.fn(async (fn: (t: typeof tx) => Promise<unknown>) => fn(tx)),
     enqueueEvent: jest.fn(async () => '1'),
