@@ -11,6 +11,8 @@
 //   KUMO_IMAGE_PID        pid of the image service (default: from $KUMO_STATE_DIR/run/image.pid,
 //                         else whoever listens on the port)
 //   BENCH_IMAGE_MB        image size in MiB (default 1024)
+//   BENCH_REPS            rounds (default 3); Kumo and Glance alternate within a round, so a
+//                         busy machine hurts both alike; the table shows medians
 //   BENCH_DIR             where the source file and dd's file go (default: the image store
 //                         directory, so dd writes to the same disk as the store)
 //   GLANCE_URL            real Glance (default http://127.0.0.1:19292); GLANCE_AUTH_URL
@@ -27,6 +29,7 @@ import { printTable } from './lib/report.mjs';
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 const MB = Number(process.env.BENCH_IMAGE_MB ?? 1024);
+const REPS = Number(process.env.BENCH_REPS ?? 3);
 const SIZE = MB * 1048576;
 const kumoUrl = (process.env.KUMO_IMAGE_URL ?? 'http://127.0.0.1:9292').replace(/\/+$/, '');
 const stateDir = process.env.KUMO_STATE_DIR;
@@ -202,31 +205,44 @@ try {
   const kumoToken =
     process.env.KUMO_BENCH_TOKEN ??
     (await token(process.env.OS_AUTH_URL ?? 'http://127.0.0.1:5000/v3', process.env.OS_USERNAME ?? 'admin', process.env.OS_PASSWORD ?? '', process.env.OS_PROJECT_NAME ?? 'admin', process.env.OS_USER_DOMAIN_NAME, process.env.OS_PROJECT_DOMAIN_NAME));
-  const loadBefore = load();
-  const kumo = await measure('Kumo', kumoUrl, kumoToken, kumoPids(), source);
-
-  let glance;
-  if (process.env.BENCH_GLANCE === '0') notes.push('Glance: skipped (BENCH_GLANCE=0).');
-  else {
-    const gUrl = (process.env.GLANCE_URL ?? 'http://127.0.0.1:19292').replace(/\/+$/, '');
+  const loads = [];
+  const kumoRuns = [];
+  const glanceRuns = [];
+  let glance = { url: (process.env.GLANCE_URL ?? 'http://127.0.0.1:19292').replace(/\/+$/, ''), token: undefined };
+  if (process.env.BENCH_GLANCE === '0') {
+    notes.push('Glance: skipped (BENCH_GLANCE=0).');
+    glance = undefined;
+  } else {
     try {
-      const gTok = await token(process.env.GLANCE_AUTH_URL ?? 'http://127.0.0.1:15000/v3', process.env.GLANCE_USERNAME ?? 'admin', process.env.GLANCE_PASSWORD ?? 'bench-admin-pass', process.env.GLANCE_PROJECT ?? 'admin');
-      glance = await measure('Glance (Debian glance-api, Zed, uwsgi)', gUrl, gTok, glancePids(), source);
+      glance.token = await token(process.env.GLANCE_AUTH_URL ?? 'http://127.0.0.1:15000/v3', process.env.GLANCE_USERNAME ?? 'admin', process.env.GLANCE_PASSWORD ?? 'bench-admin-pass', process.env.GLANCE_PROJECT ?? 'admin');
     } catch (err) {
-      notes.push(`Glance: skipped — not reachable at ${gUrl} (${err.message}). Start it with KS_PORT=15000 GL_PORT=19292 /work/shared/anchors/keystone-up.sh && .../glance-up.sh.`);
+      notes.push(`Glance: skipped — not reachable (${err.message}). Start it with KS_PORT=15000 GL_PORT=19292 /work/shared/anchors/keystone-up.sh && KS_PORT=15000 GL_PORT=19292 /work/shared/anchors/glance-up.sh.`);
+      glance = undefined;
     }
   }
+  for (let i = 0; i < REPS; i++) {
+    loads.push(load().split(' ')[0]);
+    kumoRuns.push(await measure('Kumo', kumoUrl, kumoToken, kumoPids(), source));
+    if (glance) glanceRuns.push(await measure('Glance (Debian glance-api, Zed, uwsgi)', glance.url, glance.token, glancePids(), source));
+  }
+  const median = (runs) => {
+    const pick = (k) => [...runs.map((r) => r[k])].sort((a, b) => a - b)[Math.floor(runs.length / 2)];
+    return { name: runs[0].name, up: pick('up'), down: pick('down'), rssBefore: Math.min(...runs.map((r) => r.rssBefore)), rssPeak: Math.max(...runs.map((r) => r.rssPeak)), spreadUp: runs.map((r) => r.up.toFixed(0)).join('/'), spreadDown: runs.map((r) => r.down.toFixed(0)).join('/') };
+  };
+  const kumo = median(kumoRuns);
+  const g = glanceRuns.length ? median(glanceRuns) : undefined;
+  notes.push(`Per-round MiB/s (up, down): Kumo ${kumo.spreadUp}, ${kumo.spreadDown}${g ? `; Glance ${g.spreadUp}, ${g.spreadDown}` : ''}. 1-minute load average at each round's start: ${loads.join(', ')} (2 cores, shared machine).`);
   const rows = [
     ['dd (write, conv=fdatasync / read)', disk.write, disk.read, '1.00×', '1.00×', '–'],
     ['raw Node HTTP (file in/out, fsync, nothing else)', raw.up, raw.down, `${(raw.up / disk.write).toFixed(2)}×`, `${(raw.down / disk.read).toFixed(2)}×`, `${mib(raw.rss)}`],
     [kumo.name, kumo.up, kumo.down, `${(kumo.up / disk.write).toFixed(2)}×`, `${(kumo.down / disk.read).toFixed(2)}×`, `${mib(kumo.rssBefore)} → ${mib(kumo.rssPeak)}`],
   ];
-  if (glance) {
-    rows.push([glance.name, glance.up, glance.down, `${(glance.up / disk.write).toFixed(2)}×`, `${(glance.down / disk.read).toFixed(2)}×`, `${mib(glance.rssBefore)} → ${mib(glance.rssPeak)}`]);
-    rows.push(['Kumo / Glance', `${(kumo.up / glance.up).toFixed(2)}×`, `${(kumo.down / glance.down).toFixed(2)}×`, '', '', `${(kumo.rssPeak / glance.rssPeak).toFixed(2)}×`]);
+  if (g) {
+    rows.push([g.name, g.up, g.down, `${(g.up / disk.write).toFixed(2)}×`, `${(g.down / disk.read).toFixed(2)}×`, `${mib(g.rssBefore)} → ${mib(g.rssPeak)}`]);
+    rows.push(['Kumo / Glance', `${(kumo.up / g.up).toFixed(2)}×`, `${(kumo.down / g.down).toFixed(2)}×`, '', '', `${(kumo.rssPeak / g.rssPeak).toFixed(2)}×`]);
   }
   notes.unshift(
-    `${MB} MiB sparse source file, raw image, one client, loopback; upload time includes hashing (md5+sha512), fsync, inspection and commit; dd and the store on ${dir}; downloads read the page cache (dd read too). Load average before the Kumo run: ${loadBefore}.`,
+    `${MB} MiB sparse source file, raw image, one client, loopback, median of ${REPS} round(s); Kumo's upload time includes hashing (md5+sha512), fsync, qemu-img inspection and commit (Glance: hashing, no fsync, no inspection); dd and Kumo's store on ${dir}; downloads read the page cache (dd read too).`,
   );
   printTable({ title: `Image data path: ${MB} MiB upload and download`, columns: ['', 'upload MiB/s', 'download MiB/s', 'upload vs dd', 'download vs dd', 'RSS during upload (MiB)'], rows, notes });
 } finally {

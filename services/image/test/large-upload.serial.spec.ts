@@ -92,8 +92,8 @@ it(`uploads and downloads ${SIZE} bytes with flat RSS`, async () => {
   const img = await call('POST', '/v2/images', { name: 'large', disk_format: 'raw', container_format: 'bare' });
   expect(img.status).toBe(201);
   const id = img.json.id as string;
-  // Warm up (JIT, pools, the two hashing threads: 32 MiB is above the inline-hashing threshold)
-  // so that the baseline is the steady state.
+  // Warm up (JIT, pools; with KUMO_IMAGE_HASH_THREADS=true also the two hashing threads, which
+  // 32 MiB starts) so that the baseline is the steady state.
   const warm = await call('POST', '/v2/images', { name: 'warm', disk_format: 'raw', container_format: 'bare' });
   await new Promise<void>((resolve, reject) => {
     const req = http.request(`${url}/v2/images/${warm.json.id}/file`, { method: 'PUT', headers: { 'x-auth-token': token, 'content-type': 'application/octet-stream' } }, (res) => res.resume().on('end', resolve));

@@ -128,8 +128,9 @@ const RING = MAX_IN_FLIGHT + 2;
 
 /**
  * md5 and sha512 on two worker threads, in parallel with each other and with the socket and
- * disk I/O of the main thread (hashing is what bounds upload throughput: on one core md5 and
- * sha512 together run at roughly the speed of a disk write). Data goes to the threads in 4 MiB
+ * disk I/O of the main thread (KUMO_IMAGE_HASH_THREADS=true). On one core md5 and sha512
+ * together run at roughly the speed of a disk write, so this helps when the disk is fast and a
+ * core is free; on a saturated host the extra threads and copies cost more than they save. Data goes to the threads in 4 MiB
  * SharedArrayBuffer batches, copied once; at most MAX_IN_FLIGHT batches (16 MiB) are outstanding per
  * upload, so memory stays flat whatever the image size.
  */
