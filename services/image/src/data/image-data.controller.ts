@@ -1,4 +1,3 @@
-import { pipeline } from 'node:stream/promises';
 import { Body, Controller, Get, HttpCode, Inject, Logger, Param, Post, Put, Req, Res } from '@nestjs/common';
 import { Auth, type AuthContext, KUMO_CONFIG } from '@kumo/service-kit';
 import type { Request, Response } from 'express';
@@ -94,13 +93,14 @@ export class ImageDataController {
       if (d.checksum) res.setHeader('Content-MD5', d.checksum);
     }
     if (req.method === 'HEAD') {
-      d.stream.destroy();
       res.end();
       return;
     }
     try {
-      await pipeline(d.stream, res);
+      await d.writeTo(res);
     } catch (err) {
+      // Nothing sent yet (the data could not even be opened): answer with an error body.
+      if (!res.headersSent) throw err;
       // Headers are gone: the client sees a short body, which its Content-Length check catches.
       if ((err as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE') this.log.warn(`download of image ${id} ended early: ${(err as Error).message}`);
       res.destroy();

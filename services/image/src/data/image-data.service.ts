@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { RpcError } from '@kumo/contracts';
@@ -22,7 +22,7 @@ import { type ByteRange, parseRange } from './range.js';
 /** What `GET /file` answers: nothing (204) or a byte stream. */
 export type Download =
   | { kind: 'empty' }
-  | { kind: 'data'; stream: Readable; size: number; range?: ByteRange; checksum: string | null };
+  | { kind: 'data'; size: number; range?: ByteRange; checksum: string | null; writeTo: (dest: Writable) => Promise<void> };
 
 interface Received {
   file: string;
@@ -337,8 +337,13 @@ export class ImageDataService implements OnApplicationShutdown {
     }
     if (!HAS_DATA.includes(image.status) || !image.location || image.size === null) return { kind: 'empty' };
     const range = parseRange(rangeHeader, image.size);
-    const stream = await this.store.read(image.location, range);
-    return { kind: 'data', stream, size: image.size, range, checksum: image.checksum };
+    const location = image.location;
+    const span = range ?? { start: 0, end: image.size - 1 };
+    const store = this.store;
+    // Open now (a missing file is an error before any header is sent) unless the store streams itself.
+    const stream = store.copyTo ? undefined : await store.read(location, range);
+    const writeTo = (dest: Writable) => (stream ? pipeline(stream, dest) : store.copyTo!(location, span, dest).then(() => void dest.end()));
+    return { kind: 'data', size: image.size, range, checksum: image.checksum, writeTo };
   }
 
   // ------------------------------------------------------------------ local files (RPC, seed)

@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 
 /** Where a compute node can read an image's data without going through the HTTP API. */
 export interface DirectLocation {
@@ -35,6 +35,12 @@ export interface ImageStore {
   init(): Promise<void>;
   put(imageId: string, stagingPath: string): Promise<string>;
   read(location: string, range?: { start: number; end: number }): Promise<Readable>;
+  /**
+   * Optional fast path of `read`: writes bytes `start..end` into `dest` reusing two buffers,
+   * instead of allocating one per chunk (in a process with a large heap the garbage collector
+   * otherwise dominates a multi-GiB download). Resolves when the last write was flushed.
+   */
+  copyTo?(location: string, range: { start: number; end: number }, dest: Writable): Promise<void>;
   remove(location: string): Promise<void>;
   describe(location: string): DirectLocation;
   /** Everything the store holds, for the orphan sweep at start-up. */
