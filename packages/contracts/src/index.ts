@@ -5,3 +5,4 @@ export * from './rpc.js';
 export * from './events.js';
 export * from './client.js';
 export * from './identity.js';
+export * from './image.js';

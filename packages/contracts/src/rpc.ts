@@ -1,6 +1,7 @@
 import type { PingReply, PingRequest } from './ping.js';
 import type { ServiceName } from './names.js';
 import type { RevocationList } from './identity.js';
+import type { ImageRpcMethods } from './image.js';
 
 /**
  * Every RPC method of every service, by service. `pattern` on the wire is `<service>.<method>`.
@@ -13,7 +14,7 @@ export interface RpcMethods {
     /** The current (unexpired) revocation list; services call it at start-up. */
     revocations: { request: Record<string, never>; reply: RevocationList };
   };
-  image: { ping: { request: PingRequest; reply: PingReply } };
+  image: { ping: { request: PingRequest; reply: PingReply } } & ImageRpcMethods;
   network: { ping: { request: PingRequest; reply: PingReply } };
   volume: { ping: { request: PingRequest; reply: PingReply } };
   compute: { ping: { request: PingRequest; reply: PingReply } };
