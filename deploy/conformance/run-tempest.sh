@@ -12,7 +12,8 @@
 #   TEMPEST_SERVICES          services Tempest may use besides keystone, e.g. "glance neutron"
 #                             (default: the group's own service)
 #   TEMPEST_CONCURRENCY       parallel workers (default 2); TEMPEST_REGEX overrides the selection
-#   TEMPEST_CONF_EXTRA        file of "section.key = value" lines applied last (image_ref, ...)
+#   TEMPEST_CONF_EXTRA        file of "section.key = value" lines applied last (image_ref, ...);
+#                             default: deploy/conformance/GROUP.conf when it exists
 # Output: Tempest's own summary, then one line "N passed, N failed, N skipped"; exit status 0 only
 # when nothing failed. Logs: $TEMPEST_WORKDIR/tempest.log (every request/response).
 set -euo pipefail
@@ -39,6 +40,8 @@ esac
 REGEX=${TEMPEST_REGEX:-$REGEX}
 SERVICES=${TEMPEST_SERVICES-$DEFAULT_SERVICES}
 WS=${TEMPEST_WORKDIR:-/tmp/kumo-tempest-$GROUP}
+# Per-group settings Kumo needs (e.g. image.conf: disk formats whose content is plain bytes first).
+if [ -z "${TEMPEST_CONF_EXTRA:-}" ] && [ -f "$HERE/$GROUP.conf" ]; then TEMPEST_CONF_EXTRA="$HERE/$GROUP.conf"; fi
 
 rm -rf "$WS"
 # Tempest keeps a registry of workspaces by name (~/.tempest/workspace.yaml); re-register ours.
