@@ -6,3 +6,4 @@ export * from './events.js';
 export * from './client.js';
 export * from './identity.js';
 export * from './image.js';
+export * from './network.js';

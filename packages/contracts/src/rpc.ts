@@ -2,6 +2,7 @@ import type { PingReply, PingRequest } from './ping.js';
 import type { ServiceName } from './names.js';
 import type { RevocationList } from './identity.js';
 import type { ImageRpcMethods } from './image.js';
+import type { NetworkRpcMethods } from './network.js';
 
 /**
  * Every RPC method of every service, by service. `pattern` on the wire is `<service>.<method>`.
@@ -15,7 +16,7 @@ export interface RpcMethods {
     revocations: { request: Record<string, never>; reply: RevocationList };
   };
   image: { ping: { request: PingRequest; reply: PingReply } } & ImageRpcMethods;
-  network: { ping: { request: PingRequest; reply: PingReply } };
+  network: { ping: { request: PingRequest; reply: PingReply } } & NetworkRpcMethods;
   volume: { ping: { request: PingRequest; reply: PingReply } };
   compute: { ping: { request: PingRequest; reply: PingReply } };
 }
