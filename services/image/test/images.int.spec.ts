@@ -268,7 +268,9 @@ describe('tags, protection, deactivation, deletion', () => {
 describe('list', () => {
   let ids: Record<string, string>;
   beforeAll(async () => {
-    const p = await (async () => ({ id: `listp${Date.now()}`, token: await env.identity.token({ projectId: `listp${Date.now()}`, roles: ['member', 'reader'] }) }))();
+    // One id for both: two Date.now() calls can straddle a millisecond and split owner from filter.
+    const projectId = `listp${Date.now()}`;
+    const p = { id: projectId, token: await env.identity.token({ projectId, roles: ['member', 'reader'] }) };
     env.c = p;
     ids = {};
     const spec: [string, Record<string, unknown>, string | null][] = [

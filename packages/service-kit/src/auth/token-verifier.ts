@@ -7,10 +7,24 @@ import { RevocationService } from './revocation.service.js';
 /** Injection token of the key resolver; identity provides its own keys, others fetch the JWKS. */
 export const TOKEN_KEYS = Symbol('TOKEN_KEYS');
 
+/** Minimum time between two JWKS fetches of one process (forged kids cannot hammer identity). */
+const JWKS_COOLDOWN_MS = 1_000;
+
 export function remoteKeys(identityUrl: string): JWTVerifyGetKey {
-  // jose caches the key set, refetches on an unknown `kid` (so rotation needs no restart) and
-  // rate-limits refetches (cooldown) so forged kids cannot hammer identity.
-  return createRemoteJWKSet(new URL('/.well-known/jwks.json', identityUrl), { cacheMaxAge: 10 * 60_000, cooldownDuration: 5_000, timeoutDuration: 3_000 });
+  // jose caches the key set and refetches on an unknown `kid`, so rotation needs no restart.
+  const set = createRemoteJWKSet(new URL('/.well-known/jwks.json', identityUrl), { cacheMaxAge: 10 * 60_000, cooldownDuration: JWKS_COOLDOWN_MS, timeoutDuration: 3_000 });
+  return async (header, token) => {
+    try {
+      return await set(header, token);
+    } catch (err) {
+      // Right after a key rotation the first new-key token can arrive within the cooldown of a
+      // fetch that predates the new key; jose would then refuse a valid token. Wait out the
+      // (short) cooldown once and look again; a kid that is still unknown is refused.
+      if (!(err instanceof joseErrors.JWKSNoMatchingKey) || !set.coolingDown) throw err;
+      await new Promise((resolve) => setTimeout(resolve, JWKS_COOLDOWN_MS));
+      return await set(header, token);
+    }
+  };
 }
 
 const AUTH_REQUIRED = 'The request you have made requires authentication.';
