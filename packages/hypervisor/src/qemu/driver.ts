@@ -596,9 +596,13 @@ export class QemuDriver implements HypervisorDriver {
         await this.startProcess(h, { accel, mask });
         await h.qmp!.execute('cont');
       } catch (e) {
+        // QEMU opens its QMP socket before it builds the machine, so a bad argv (unknown CPU
+        // model, ...) can surface as a QMP error. If QEMU is exiting, its own message in qemu.log
+        // says what to fix; read it before cleanup removes the directory.
+        const qemuSaid = h.proc ? await Promise.race([h.proc.exited.then(() => lastQemuError(paths)), delay(1000).then(() => undefined)]) : undefined;
         await this.cleanupFailed(h);
-        if (e instanceof HypervisorError) throw e;
-        throw new SpawnFailed(spec.id, (e as Error).message, { cause: e });
+        if (e instanceof HypervisorError && (e.code !== 'SpawnFailed' || !qemuSaid)) throw e;
+        throw new SpawnFailed(spec.id, qemuSaid ?? (e as Error).message, { cause: e });
       }
       this.emit(h.id, 'started');
       return this.infoOf(h);
