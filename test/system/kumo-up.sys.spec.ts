@@ -1,4 +1,6 @@
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Stack } from './stack';
 
@@ -27,6 +29,10 @@ describe('./kumo up / status / down', () => {
     expect(up.output).toContain(`export OS_AUTH_URL=http://127.0.0.1:${stack.port(5000)}/v3`);
     expect(up.output).toMatch(/export OS_PASSWORD=\S{16,}/);
     expect(up.output).toContain(`Dashboard   http://127.0.0.1:${stack.port(3000)}/`);
+    // Its own broker user and database role: another instance's `up` must not reset a shared password.
+    const env = readFileSync(join(stack.state, 'kumo.env'), 'utf8');
+    expect(env).toContain(`KUMO_AMQP_URL=amqp://kumo-${stack.instance}:`);
+    expect(env).toContain(`KUMO_DATABASE_URL=postgres://kumo_${stack.instance}:`);
   });
 
   it('lets the real openstack CLI log in with the printed exports', async () => {

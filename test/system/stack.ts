@@ -58,7 +58,9 @@ export class Stack {
     await this.kumo(['down'], 60_000);
     const db = `kumo_${this.instance}`;
     await execFileP('runuser', ['-u', 'postgres', '--', 'psql', '-qc', `DROP DATABASE IF EXISTS "${db}" WITH (FORCE)`]).catch(() => undefined);
+    await execFileP('runuser', ['-u', 'postgres', '--', 'psql', '-qc', `DROP ROLE IF EXISTS "kumo_${this.instance}"`]).catch(() => undefined);
     await execFileP('rabbitmqctl', ['-q', 'delete_vhost', `kumo-${this.instance}`]).catch(() => undefined);
+    await execFileP('rabbitmqctl', ['-q', 'delete_user', `kumo-${this.instance}`]).catch(() => undefined);
     rmSync(this.state, { recursive: true, force: true });
   }
 }
