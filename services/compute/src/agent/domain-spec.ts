@@ -29,7 +29,6 @@ export function domainSpecOf(s: InstanceSpec, instancesDir: string): DomainSpecI
   return {
     id: s.instanceId,
     uuid: s.instanceId,
-    name: s.name.replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 64) || s.instanceId,
     cpu,
     memory,
     disks: s.image ? [{ id: 'root', path: path.join(dir, 'disk.qcow2'), format: 'qcow2', bootIndex: 0 }] : [],

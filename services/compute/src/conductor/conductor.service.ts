@@ -10,6 +10,10 @@ import { InstancesRepository } from '../servers/instances.repository.js';
 import { powerStateOf, restingPower } from '../servers/state-machine.js';
 import { IMAGE_CLIENT, type ImageClient, NETWORK_CLIENT, type NetworkClient } from './peers.js';
 
+function nowZ(): string {
+  return new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
 /**
  * Orchestrates every task across scheduler, network, image and the node agents (Nova's
  * conductor): the API only records intent (vm_state/task_state + generation) and calls in here.
@@ -81,8 +85,10 @@ export class ConductorService {
       const i = await this.instances.lock(tx, instanceId);
       if (!i || i.vm_state === 'deleted') return;
       await this.instances.releaseAllClaims(tx, i.id);
-      await this.instances.update(tx, i, { vm_state: 'error', task_state: null, fault: { code, message, created: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z') } }, requestId);
-      await this.instances.finishAction(tx, i.id, false, message);
+      // A build that failed on other hosts first says why (Nova: "Exceeded maximum number of retries").
+      const full = i.vm_state === 'building' && i.fault ? `${message} Last build error: ${i.fault.message}` : message;
+      await this.instances.update(tx, i, { vm_state: 'error', task_state: null, fault: { code, message: full, created: nowZ() } }, requestId);
+      await this.instances.finishAction(tx, i.id, false, full);
     });
   }
 
@@ -138,7 +144,7 @@ export class ConductorService {
         if (i.task_state === 'spawning' && r.spawnFailed && i.attempts + 1 < this.config.KUMO_COMPUTE_MAX_ATTEMPTS) {
           // Retry on another host (Nova's reschedule): release this claim, exclude the host.
           await this.instances.releaseAllClaims(tx, i.id);
-          await this.instances.update(tx, i, { host: null, task_state: 'scheduling', attempts: i.attempts + 1, tried_hosts: [...(i.tried_hosts ?? []), r.host], generation: i.generation + 1, task_updated_at: new Date() });
+          await this.instances.update(tx, i, { host: null, task_state: 'scheduling', attempts: i.attempts + 1, tried_hosts: [...(i.tried_hosts ?? []), r.host], generation: i.generation + 1, task_updated_at: new Date(), fault: { code: 500, message: `${r.host}: ${r.error}`, created: nowZ() } });
           rebuild = true;
           return;
         }
@@ -152,7 +158,7 @@ export class ConductorService {
           vm_state: 'error',
           task_state: null,
           power_state: powerStateOf(r.state),
-          fault: { code: 500, message: r.error, created: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z') },
+          fault: { code: 500, message: r.error, created: nowZ() },
         });
         await this.instances.finishAction(tx, i.id, false, r.error);
         return;

@@ -212,7 +212,7 @@ export class ServersController {
       }
       case 'rebuild': {
         const i = await this.servers.rebuild(auth, id, bodyOf(body, 'rebuild'), rid);
-        return { server: { ...serverView(i, base, { detail: true, admin: isAdmin(auth) }), adminPass: Math.random().toString(36).slice(2, 14) } };
+        return { server: { ...serverView(i, base, { detail: false, admin: false }), adminPass: Math.random().toString(36).slice(2, 14) } };
       }
       case 'forceDelete':
         await this.servers.forceDelete(auth, id, rid);
