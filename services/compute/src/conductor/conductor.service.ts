@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { type AgentReport, type AgentSyncRequest, agentQueue, type HostReport, type InstanceSpec, RpcError } from '@kumo/contracts';
 import { AmqpRpcTransport, KUMO_CONFIG } from '@kumo/service-kit';
 import type { ComputeConfig } from '../config.js';
@@ -21,8 +21,10 @@ function nowZ(): string {
  * observe; a report ends the task it answers (same generation) and nothing else.
  */
 @Injectable()
-export class ConductorService {
+export class ConductorService implements OnApplicationShutdown {
   private readonly log = new Logger('conductor');
+  /** Builds running in this process (a graceful stop waits for them; the reconciler redoes lost ones). */
+  private readonly inFlight = new Set<Promise<void>>();
 
   constructor(
     private readonly db: Db,
@@ -42,7 +44,18 @@ export class ConductorService {
     return r;
   }
 
-  /** Boot pipeline of one instance; never throws (every failure ends in ERROR with a fault). */
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.allSettled([...this.inFlight]);
+  }
+
+  /** Starts the boot pipeline in the background; never rejects. */
+  startBuild(instanceId: string, requestId?: string): void {
+    const p = this.build(instanceId, requestId).catch((err: unknown) => this.log.error(`build of ${instanceId} stopped: ${(err as Error).message} (the reconciler retries)`));
+    this.inFlight.add(p);
+    void p.finally(() => this.inFlight.delete(p));
+  }
+
+  /** Boot pipeline of one instance: every failure ends in ERROR with a fault. */
   async build(instanceId: string, requestId?: string): Promise<void> {
     try {
       await this.scheduler.schedule(instanceId);
@@ -181,7 +194,7 @@ export class ConductorService {
       await this.instances.update(tx, i, patch);
       await this.instances.finishAction(tx, i.id, true);
     });
-    if (rebuild) void this.build(r.instanceId);
+    if (rebuild) this.startBuild(r.instanceId);
     if (deallocate) await this.deallocate(deallocate);
   }
 

@@ -54,7 +54,7 @@ export class Reconciler implements OnApplicationBootstrap, OnApplicationShutdown
         const age = (Date.now() - new Date(i.task_started_at as unknown as string).getTime()) / 1000;
         if (!i.host) {
           if (i.task_state === 'deleting') await this.conductor.localDelete(i.id);
-          else void this.conductor.build(i.id);
+          else this.conductor.startBuild(i.id);
         } else if (i.host_up === false || i.host_up === null) {
           if (i.task_state === 'deleting') await this.conductor.localDelete(i.id);
           else await this.conductor.fail(i.id, `Compute host ${i.host} stopped responding; the ${i.task_state} task was abandoned.`);

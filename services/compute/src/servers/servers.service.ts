@@ -174,7 +174,7 @@ export class ServersService {
       return out;
     });
     this.relay.kick();
-    for (const i of instances) void this.conductor.build(i.id, requestId);
+    for (const i of instances) this.conductor.startBuild(i.id, requestId);
     return { instances, adminPass: randomBytes(9).toString('base64url').slice(0, 12), returnReservationId };
   }
 
