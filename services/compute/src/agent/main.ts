@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { FakeDriver, type HypervisorDriver, QemuDriver } from '@kumo/hypervisor';
@@ -5,7 +6,7 @@ import { ComputeAgent } from './agent.js';
 
 /**
  * `node dist/agent/main.js` — the compute agent.
- *   KUMO_AMQP_URL            broker
+ *   KUMO_AMQP_URL            broker (or from KUMO_CONFIG_FILE)
  *   KUMO_AGENT_HOSTS         comma-separated host names served by this process (default: KUMO_AGENT_HOST or the hostname)
  *   KUMO_AGENT_DRIVER        fake (default) | qemu
  *   KUMO_AGENT_VCPUS, KUMO_AGENT_MEMORY_MB, KUMO_AGENT_DISK_GB   capacity reported per host
@@ -14,6 +15,13 @@ import { ComputeAgent } from './agent.js';
  *   KUMO_AGENT_STATE_DIR     instance directories (default /var/lib/kumo/instances)
  */
 const env = process.env;
+// Like the services: KUMO_CONFIG_FILE (KEY=VALUE lines, written by ./kumo) fills what the environment does not set.
+if (env.KUMO_CONFIG_FILE) {
+  for (const line of readFileSync(env.KUMO_CONFIG_FILE, 'utf8').split('\n')) {
+    const m = /^\s*([A-Z0-9_]+)=(.*)$/.exec(line);
+    if (m && env[m[1]!] === undefined) env[m[1]!] = m[2]!.replace(/^"(.*)"$/, '$1');
+  }
+}
 const log = (level: string, msg: string) => process.stdout.write(JSON.stringify({ level, time: new Date().toISOString(), service: 'compute-agent', msg }) + '\n');
 const num = (name: string, fallback: number) => {
   const v = env[name];
