@@ -12,14 +12,11 @@ type Handler = (data: any) => unknown; // eslint-disable-line @typescript-eslint
  */
 export class FakePeer {
   readonly calls: { pattern: string; data: unknown }[] = [];
-  private constructor(
-    private readonly conn: amqp.ChannelModel,
-    private readonly handlers: Record<string, Handler>,
-  ) {}
+  private constructor(private readonly conn: amqp.ChannelModel) {}
 
   static async start(amqpUrl: string, service: string, handlers: Record<string, Handler>): Promise<FakePeer> {
     const conn = await amqp.connect(amqpUrl);
-    const peer = new FakePeer(conn, handlers);
+    const peer = new FakePeer(conn);
     const ch = await conn.createChannel();
     const queue = `kumo.${service}`;
     await ch.assertQueue(queue, { durable: true });

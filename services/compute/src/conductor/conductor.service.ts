@@ -69,10 +69,17 @@ export class ConductorService implements OnApplicationShutdown {
     try {
       let ports: PortRecord[] = i.ports ?? [];
       if (i.requested_networks !== 'none' && ports.length === 0) {
-        const allocated = await this.network.allocate(
-          { projectId: i.project_id, serverId: i.id, networks: i.requested_networks as 'auto', securityGroups: i.security_groups, host: i.host ?? undefined },
-          requestId,
-        );
+        const optional = i.requested_networks === 'default';
+        const allocated = await this.network
+          .allocate(
+            { projectId: i.project_id, serverId: i.id, networks: optional ? 'auto' : (i.requested_networks as 'auto'), securityGroups: i.security_groups, host: i.host ?? undefined },
+            requestId,
+          )
+          .catch((err: unknown) => {
+            // No usable network (or a network service without port allocation): boot without a NIC, as Nova does below 2.37.
+            if (optional && err instanceof RpcError && ['not_found', 'conflict', 'bad_request', 'unknown_method'].includes(err.code)) return [];
+            throw err;
+          });
         ports = allocated.map((p) => ({ id: p.id, networkId: p.networkId, networkName: p.networkName, macAddress: p.macAddress, mtu: p.mtu, fixedIps: p.fixedIps, floatingIps: p.floatingIps }));
       }
       let imageMeta = i.image_meta;
@@ -200,7 +207,7 @@ export class ConductorService implements OnApplicationShutdown {
 
   /** Gives the server's ports back (best effort: the network service also cleans up on `instance.deleted`). */
   async deallocate(i: InstanceRow): Promise<void> {
-    if (i.requested_networks === 'none' && !(i.ports ?? []).length) return;
+    if (!(i.ports ?? []).length && (i.requested_networks === 'none' || i.requested_networks === 'default')) return;
     try {
       await this.network.deallocate(i.id);
     } catch (err) {

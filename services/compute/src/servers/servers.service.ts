@@ -184,7 +184,9 @@ export class ServersService {
   }
 
   private networksOf(v: unknown): unknown {
-    if (v === undefined || v === null) return 'auto';
+    // Absent (microversion < 2.37): Nova attaches the project's networks if there are any and
+    // boots without a NIC otherwise; `default` tells the conductor to do exactly that.
+    if (v === undefined || v === null) return 'default';
     if (v === 'auto' || v === 'none') return v;
     if (!Array.isArray(v)) throw invalid('networks', v, "is not of type 'array'");
     return v.map((n: unknown) => {
