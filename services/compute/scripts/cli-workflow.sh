@@ -4,7 +4,7 @@
 #
 # Usage: source .kumo/openrc-demo (or any openrc); services/compute/scripts/cli-workflow.sh
 #   CLI_IMAGE   image to boot (default kumo-test)     CLI_FLAVOR  flavor (default m1.tiny)
-#   CLI_RESIZE  flavor to resize to (default m1.small) CLI_NETWORK  --network value or "none" (default none)
+#   CLI_RESIZE  flavor to resize to (default m1.small) CLI_NETWORK  --network value, or "none" for no --network flag (default none)
 set -euo pipefail
 OS=${OPENSTACK:-openstack}
 IMAGE=${CLI_IMAGE:-kumo-test}
@@ -28,7 +28,9 @@ step() {
 }
 status_is() { [ "$($OS server show "$NAME" -f value -c status)" = "$1" ]; }
 wait_status() { local i; for i in $(seq 1 120); do status_is "$1" && return 0; sleep 0.5; done; $OS server show "$NAME" >&2; return 1; }
-netarg=(--network "$NET"); [ "$NET" = none ] && netarg=(--nic none)
+# At microversion 2.1 the CLI cannot send "networks: none": without --network Nova semantics apply
+# (the project's network if it has one, otherwise no NIC).
+netarg=(--network "$NET"); [ "$NET" = none ] && netarg=()
 
 step "server create --wait ($FLAVOR, $IMAGE, network $NET)" $OS server create --wait --flavor "$FLAVOR" --image "$IMAGE" "${netarg[@]}" "$NAME"
 step "server list shows it ACTIVE" bash -c "$OS server list -f value -c Name -c Status | grep -qx '$NAME ACTIVE'"
