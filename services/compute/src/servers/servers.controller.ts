@@ -214,6 +214,11 @@ export class ServersController {
         const i = await this.servers.rebuild(auth, id, bodyOf(body, 'rebuild'), rid);
         return { server: { ...serverView(i, base, { detail: false, admin: false }), adminPass: Math.random().toString(36).slice(2, 14) } };
       }
+      case 'restore': {
+        // Soft delete is off (reclaim_instance_interval = 0): nothing is ever SOFT_DELETED.
+        const i = await this.servers.find(auth, id);
+        throw ApiError.conflict(`Cannot 'restore' instance ${i.id} while it is in vm_state ${i.vm_state}`);
+      }
       case 'forceDelete':
         await this.servers.forceDelete(auth, id, rid);
         return;

@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { isIPv4, isIPv6 } from 'node:net';
 import { Inject, Injectable } from '@nestjs/common';
 import { RpcError } from '@kumo/contracts';
 import { ApiError, type AuthContext, PolicyService } from '@kumo/service-kit';
@@ -16,6 +17,13 @@ import { type ActionName, restingPower, STATUS_TO_VM, TRANSITIONS } from './stat
 
 export function flavorSnapshot(f: FlavorRow): FlavorSnapshot {
   return { id: f.id, name: f.name, vcpus: f.vcpus, ram: f.memory_mb, disk: f.root_gb, ephemeral: f.ephemeral_gb, swap: f.swap, extra_specs: f.extra_specs ?? {} };
+}
+
+/** Nova stores access IPv6 addresses in their compressed form ('0:0::babe:220.12.22.2' → '::babe:dc0c:1602'). */
+function normalizeIpv6(v: string): string {
+  if (!v) return '';
+  if (!isIPv6(v)) throw invalid('accessIPv6', v, "is not a 'ipv6'");
+  return new URL(`http://[${v}]/`).hostname.slice(1, -1);
 }
 
 function lastSegment(ref: string): string {
@@ -76,13 +84,13 @@ export class ServersService {
     const maxCount = intField(b, 'max_count', { min: 1, fallback: minCount })!;
     if (minCount > maxCount) throw ApiError.badRequest('min_count must be <= max_count');
     const returnReservationId = boolish(b.return_reservation_id, 'return_reservation_id') ?? false;
+    const adminPass = b.adminPass === undefined ? undefined : stringField(b, 'adminPass');
     const metadata = b.metadata === undefined ? {} : metadataOf(b.metadata);
     const userData = b.user_data === undefined || b.user_data === null ? null : stringField(b, 'user_data', { max: 65535 })!;
     if (userData !== null && !/^[A-Za-z0-9+/\s]*={0,2}\s*$/.test(userData)) throw invalid('user_data', userData, 'is not base64');
     const accessIPv4 = stringField(b, 'accessIPv4') ?? '';
-    if (accessIPv4 && !/^(\d{1,3}\.){3}\d{1,3}$/.test(accessIPv4)) throw invalid('accessIPv4', accessIPv4, "is not a 'ipv4'");
-    const accessIPv6 = stringField(b, 'accessIPv6') ?? '';
-    if (accessIPv6 && !accessIPv6.includes(':')) throw invalid('accessIPv6', accessIPv6, "is not a 'ipv6'");
+    if (accessIPv4 && !isIPv4(accessIPv4)) throw invalid('accessIPv4', accessIPv4, "is not a 'ipv4'");
+    const accessIPv6 = normalizeIpv6(stringField(b, 'accessIPv6') ?? '');
     const configDrive = boolish(b.config_drive === '' ? undefined : b.config_drive, 'config_drive') ? 'True' : '';
     const az = stringField(b, 'availability_zone', { nullable: true }) ?? null;
     if (az && az.includes(':')) this.policy.enforce('servers:create_on_host', auth);
@@ -175,7 +183,7 @@ export class ServersService {
     });
     this.relay.kick();
     for (const i of instances) this.conductor.startBuild(i.id, requestId);
-    return { instances, adminPass: randomBytes(9).toString('base64url').slice(0, 12), returnReservationId };
+    return { instances, adminPass: adminPass ?? randomBytes(9).toString('base64url').slice(0, 12), returnReservationId };
   }
 
   async zones(): Promise<string[]> {
@@ -291,8 +299,12 @@ export class ServersService {
       if (!name.trim()) throw invalid('name', name, 'name must not be blank');
       patch.name = name;
     }
-    if (b.accessIPv4 !== undefined) patch.access_ipv4 = stringField(b, 'accessIPv4') ?? '';
-    if (b.accessIPv6 !== undefined) patch.access_ipv6 = stringField(b, 'accessIPv6') ?? '';
+    if (b.accessIPv4 !== undefined) {
+      const v4 = stringField(b, 'accessIPv4') ?? '';
+      if (v4 && !isIPv4(v4)) throw invalid('accessIPv4', v4, "is not a 'ipv4'");
+      patch.access_ipv4 = v4;
+    }
+    if (b.accessIPv6 !== undefined) patch.access_ipv6 = normalizeIpv6(stringField(b, 'accessIPv6') ?? '');
     const out = await this.db.transaction(async (tx) => {
       const i = await this.find(auth, id, tx);
       this.policy.enforce('servers:update', auth, { project_id: i.project_id });
@@ -481,7 +493,7 @@ export class ServersService {
     if (body.name !== undefined) patch.name = stringField(body, 'name', { min: 1 });
     if (body.metadata !== undefined) patch.metadata = metadataOf(body.metadata);
     if (body.accessIPv4 !== undefined) patch.access_ipv4 = stringField(body, 'accessIPv4') ?? '';
-    if (body.accessIPv6 !== undefined) patch.access_ipv6 = stringField(body, 'accessIPv6') ?? '';
+    if (body.accessIPv6 !== undefined) patch.access_ipv6 = normalizeIpv6(stringField(body, 'accessIPv6') ?? '');
     return this.act(auth, id, 'rebuild', requestId, async (_tx, cur) => ({ ...patch, spec_version: cur.spec_version + 1, target_vm_state: cur.vm_state === 'error' ? 'active' : cur.vm_state }), 'rebuild');
   }
 }
