@@ -42,6 +42,11 @@ export interface AgentSyncRequest {
   rebootSeq: number;
   rebootHard?: boolean;
   spec: InstanceSpec;
+  /**
+   * Set while a createImage task runs: the agent writes the instance's disk into its snapshot
+   * directory and fills this (queued) image with `image.import_file`, once per image id.
+   */
+  snapshot?: { imageId: string };
 }
 
 /** What the agent saw after converging (or failing to). */

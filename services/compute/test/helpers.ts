@@ -1,5 +1,6 @@
 import http from 'node:http';
 import os from 'node:os';
+import path from 'node:path';
 import { FakeDriver } from '@kumo/hypervisor';
 import { createTestDatabase, createTestVhost, startTestService, type TestDatabase, TestIdentity, type TestService, type TestVhost, waitUntil } from '@kumo/service-kit/testing';
 import { ComputeAgent, type AgentHostOptions } from '../src/agent/agent.js';
@@ -54,6 +55,7 @@ export async function startComputeEnv(opts: EnvOptions = {}): Promise<ComputeEnv
       amqpUrl: vhost.url,
       reportIntervalMs: 1000,
       instancesDir: os.tmpdir(),
+      snapshotDir: path.join(os.tmpdir(), `kumo-compute-snapshots-${suffix}`),
       hosts: opts.hosts.map((host) => {
         const driver = opts.driverFor?.(host) ?? new FakeDriver({ host, checkFiles: false });
         drivers.set(host, driver);

@@ -1,4 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { CONTRACT_VERSION, type Envelope, type ImageRecord } from '@kumo/contracts';
 import amqp from 'amqplib';
 
@@ -82,6 +85,11 @@ export async function startFakeImage(amqpUrl: string, privateOwner = 'nobody') {
   images.set(privateId, imageRecord(privateId, { visibility: 'private', owner: privateOwner, name: 'private' }));
   images.set(queuedId, imageRecord(queuedId, { status: 'queued', name: 'queued' }));
   images.set(bigId, imageRecord(bigId, { minRam: 100000, name: 'big' }));
+  // The public image has data on disk, like the file store's: agents snapshot FakeDriver domains by copying it.
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kumo-compute-images-'));
+  fs.writeFileSync(path.join(dataDir, publicId), 'fake image data');
+  const pathOf = (id: string) => path.join(dataDir, id);
+  const imported: { imageId: string; content: string }[] = [];
   const visible = (req: { imageId: string; asProject?: string; asAdmin?: boolean }) => {
     const img = images.get(req.imageId);
     if (!img || (img.visibility === 'private' && img.owner !== req.asProject && !req.asAdmin)) throw { code: 'not_found', message: `Image ${req.imageId} not found` };
@@ -89,13 +97,21 @@ export async function startFakeImage(amqpUrl: string, privateOwner = 'nobody') {
   };
   const peer = await FakePeer.start(amqpUrl, 'image', {
     get: (req) => visible(req),
-    get_location: (req) => ({ image: visible(req), store: 'file', path: `/var/lib/kumo/images/${req.imageId}`, url: `http://127.0.0.1:9292/v2/images/${req.imageId}/file` }),
+    get_location: (req) => ({ image: visible(req), store: 'file', path: pathOf(req.imageId), url: `http://127.0.0.1:9292/v2/images/${req.imageId}/file` }),
     create: (req) => {
       const id = req.id ?? randomUUID();
       const img = imageRecord(id, { name: req.name, owner: req.owner, status: 'queued', visibility: 'private', properties: req.properties ?? {} });
       images.set(id, img);
       return img;
     },
+    import_file: (req: { imageId: string; path: string; removeSource?: boolean }) => {
+      const img = images.get(req.imageId);
+      if (!img) throw { code: 'not_found', message: `No image found with ID ${req.imageId}` };
+      imported.push({ imageId: req.imageId, content: fs.readFileSync(req.path, 'utf8') });
+      if (req.removeSource) fs.rmSync(req.path);
+      img.status = 'active';
+      return img;
+    },
   });
-  return { peer, images, publicId, privateId, queuedId, bigId };
+  return { peer, images, imported, publicId, privateId, queuedId, bigId, dataDir };
 }

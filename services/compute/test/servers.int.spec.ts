@@ -9,6 +9,8 @@ let c: ReturnType<typeof client>;
 beforeAll(async () => {
   env = await startComputeEnv({ hosts: ['fake-1', 'fake-2'] });
   c = client(env);
+  // Many small servers in one project; the quota itself is tested in concurrency.int.spec.ts.
+  await c.r('PUT', `/os-quota-sets/${env.a.id}`, env.admin, { json: { quota_set: { instances: 50, cores: 50 } } });
 });
 afterAll(() => env?.close());
 
@@ -147,6 +149,9 @@ describe('server lifecycle', () => {
     const imageId = r.headers.location!.split('/').pop()!;
     expect(env.image.images.get(imageId)).toMatchObject({ name: 'snap-1', owner: env.a.id, properties: expect.objectContaining({ image_type: 'snapshot', instance_uuid: s.id, k: 'v' }) });
     await c.waitStatus(env.a, s.id, 'ACTIVE');
+    // The agent wrote the snapshot and the image service imported it: the image is active.
+    expect(env.image.images.get(imageId)!.status).toBe('active');
+    expect(env.image.imported).toEqual([{ imageId, content: 'fake image data' }]);
     const out = await c.action(env.a, s.id, { 'os-getConsoleOutput': { length: 5 } });
     expect(out.status).toBe(200);
     expectSchema('servers.get_console_output', out);
@@ -155,6 +160,16 @@ describe('server lifecycle', () => {
     expect(rb.status).toBe(202);
     expectSchema('servers.rebuild_server_with_admin_pass', rb);
     expect((await c.waitStatus(env.a, s.id, 'ACTIVE')).name).toBe('rebuilt');
+  });
+
+  it('keeps a given adminPass, stores accessIPv6 compressed, and answers restore with 409', async () => {
+    const r = await c.boot(env.a, { name: 'misc', adminPass: 'testpassword', accessIPv6: '0000:0000:0000:0000:0000:babe:220.12.22.2' });
+    expect(r.json.server.adminPass).toBe('testpassword');
+    const s = await c.waitStatus(env.a, r.json.server.id, 'ACTIVE');
+    expect(s.accessIPv6).toBe('::babe:dc0c:1602');
+    expect((await c.r('PUT', `/servers/${s.id}`, env.a, { json: { server: { accessIPv4: '300.1.1.1' } } })).status).toBe(400);
+    expect((await c.action(env.a, s.id, { restore: null })).status).toBe(409);
+    expect((await c.action(env.a, '00000000-0000-0000-0000-000000000000', { restore: null })).status).toBe(404);
   });
 
   it('delete ends in 404, destroys the domain and frees the host; force-delete works too', async () => {

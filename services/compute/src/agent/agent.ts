@@ -1,4 +1,6 @@
+import fs from 'node:fs/promises';
 import os from 'node:os';
+import path from 'node:path';
 import { type AgentReport, type AgentSyncRequest, agentQueue, CONTRACT_VERSION, type ConsoleOutputRequest, type Envelope, type HostReport, isCompatible, serviceQueue } from '@kumo/contracts';
 import type { HypervisorDriver } from '@kumo/hypervisor';
 import { AmqpConnection, AmqpRpcTransport } from '@kumo/service-kit';
@@ -23,6 +25,11 @@ export interface AgentOptions {
   /** Heartbeat/capacity report interval. */
   reportIntervalMs: number;
   instancesDir: string;
+  /**
+   * Where snapshots are written before the image service imports them (must be one of its
+   * KUMO_IMAGE_IMPORT_DIRS). Unset: createImage fails on this agent.
+   */
+  snapshotDir?: string;
   log?: (level: 'info' | 'warn' | 'error', msg: string) => void;
 }
 
@@ -44,12 +51,31 @@ export class ComputeAgent {
     this.connection = new AmqpConnection({ url: options.amqpUrl, name: `compute-agent@${os.hostname()}`, heartbeatSeconds: 30, reconnectSeconds: 1 });
     this.transport = new AmqpRpcTransport(this.connection, 'compute-agent', 30000);
     for (const h of options.hosts) {
-      this.syncers.set(h.host, new HostSyncer(h.host, h.driver, (r) => this.sendReport(r), options.instancesDir));
+      this.syncers.set(h.host, new HostSyncer(h.host, h.driver, (r) => this.sendReport(r), options.instancesDir, options.snapshotDir ? (d) => this.snapshot(d) : undefined));
     }
   }
 
   private async sendReport(r: AgentReport): Promise<void> {
     await this.transport.cast(serviceQueue('compute'), 'compute.agent_report', r);
+  }
+
+  /**
+   * createImage: the instance's disk goes into the snapshot directory, then `image.import_file`
+   * fills the queued image (checksums and inspection as for an upload). A FakeDriver domain has no
+   * disk of its own, so its snapshot is the image it booted from.
+   */
+  private async snapshot(d: AgentSyncRequest): Promise<void> {
+    const imageId = d.snapshot!.imageId;
+    const source = d.spec.image?.path;
+    if (!source) throw new Error(`instance ${d.instanceId} has no local disk image to snapshot`);
+    await fs.mkdir(this.options.snapshotDir!, { recursive: true });
+    const target = path.join(this.options.snapshotDir!, `${imageId}.snapshot`);
+    await fs.copyFile(source, target);
+    try {
+      await this.transport.client('image').call('import_file', { imageId, path: target, removeSource: true }, { timeoutMs: 600000 });
+    } finally {
+      await fs.rm(target, { force: true });
+    }
   }
 
   async start(): Promise<void> {

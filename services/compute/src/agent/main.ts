@@ -13,6 +13,8 @@ import { ComputeAgent } from './agent.js';
  *   KUMO_AGENT_CPU_RATIO, KUMO_AGENT_RAM_RATIO, KUMO_AGENT_DISK_RATIO  allocation ratios
  *   KUMO_AGENT_REPORT_S      heartbeat interval (default 10)
  *   KUMO_AGENT_STATE_DIR     instance directories (default /var/lib/kumo/instances)
+ *   KUMO_AGENT_SNAPSHOT_DIR  where createImage writes snapshots for the image service to import
+ *                            (one of its KUMO_IMAGE_IMPORT_DIRS); unset: no snapshots
  */
 const env = process.env;
 // Like the services: KUMO_CONFIG_FILE (KEY=VALUE lines, written by ./kumo) fills what the environment does not set.
@@ -46,6 +48,7 @@ const agent = new ComputeAgent({
   amqpUrl: env.KUMO_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672/',
   reportIntervalMs: num('KUMO_AGENT_REPORT_S', 10) * 1000,
   instancesDir: stateDir,
+  snapshotDir: env.KUMO_AGENT_SNAPSHOT_DIR || undefined,
   log,
   hosts: hosts.map((host) => ({
     host,

@@ -7,6 +7,9 @@ interface Applied {
   rebootSeq: number;
 }
 
+/** Writes an instance's disk into a queued image (the agent decides how; see agent.ts). */
+export type Snapshotter = (req: AgentSyncRequest) => Promise<void>;
+
 /**
  * Kubernetes-style reconcile loop of one host: a sync message only records the instance's latest
  * desired state and marks its id dirty; workers converge the hypervisor to it, one operation at a
@@ -18,6 +21,8 @@ export class HostSyncer {
   private readonly applied = new Map<string, Applied>();
   private readonly dirty = new Set<string>();
   private readonly busy = new Set<string>();
+  /** Images already filled (a redelivered sync must not upload twice). */
+  private readonly snapshots = new Set<string>();
   private active = 0;
   private closed = false;
 
@@ -26,6 +31,7 @@ export class HostSyncer {
     readonly driver: HypervisorDriver,
     private readonly report: (r: AgentReport) => Promise<void>,
     private readonly instancesDir: string,
+    private readonly snapshotter?: Snapshotter,
     private readonly concurrency = 16,
   ) {}
 
@@ -68,6 +74,11 @@ export class HostSyncer {
     let r: AgentReport;
     try {
       const state = await this.converge(d);
+      if (d.snapshot && !this.snapshots.has(d.snapshot.imageId)) {
+        if (!this.snapshotter) throw new Error('this agent cannot take snapshots (no KUMO_AGENT_SNAPSHOT_DIR)');
+        await this.snapshotter(d);
+        this.snapshots.add(d.snapshot.imageId);
+      }
       r = { host: this.host, instanceId: id, generation: d.generation, state };
     } catch (err) {
       const e = err as Error & { spawnFailed?: boolean };

@@ -85,7 +85,7 @@ export class ConductorService implements OnApplicationShutdown {
       let imageMeta = i.image_meta;
       if (i.image_ref) {
         const loc = await this.image.location(i.image_ref, i.project_id, false);
-        imageMeta = { id: loc.image.id, path: loc.path, url: loc.url, checksum: loc.image.checksum, properties: loc.image.properties ?? {} };
+        imageMeta = { id: loc.image.id, path: loc.path, url: loc.url, checksum: loc.image.checksum, properties: loc.image.properties ?? {}, diskFormat: loc.image.diskFormat, containerFormat: loc.image.containerFormat };
       }
       i = await this.tx(async (tx) => {
         const cur = await this.instances.lock(tx, instanceId);
@@ -139,6 +139,7 @@ export class ConductorService implements OnApplicationShutdown {
       rebootSeq: i.reboot_seq,
       rebootHard: i.reboot_hard,
       spec: this.specOf(i),
+      ...(i.task_state === 'image_snapshot' && i.snapshot_image_id ? { snapshot: { imageId: i.snapshot_image_id } } : {}),
     };
     try {
       await this.transport.cast(agentQueue('compute', i.host), 'compute_agent.sync', req, { requestId });
@@ -169,7 +170,7 @@ export class ConductorService implements OnApplicationShutdown {
           return;
         }
         if (i.task_state === 'image_snapshot') {
-          await this.instances.update(tx, i, { task_state: null, power_state: powerStateOf(r.state) });
+          await this.instances.update(tx, i, { task_state: null, snapshot_image_id: null, power_state: powerStateOf(r.state) });
           await this.instances.finishAction(tx, i.id, false, r.error);
           return;
         }
@@ -183,7 +184,7 @@ export class ConductorService implements OnApplicationShutdown {
         await this.instances.finishAction(tx, i.id, false, r.error);
         return;
       }
-      const patch: Record<string, unknown> = { task_state: null, power_state: powerStateOf(r.state), fault: null };
+      const patch: Record<string, unknown> = { task_state: null, power_state: powerStateOf(r.state), fault: null, snapshot_image_id: null };
       switch (i.task_state) {
         case 'spawning':
         case 'rebuilding':

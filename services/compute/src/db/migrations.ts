@@ -184,6 +184,19 @@ export class ComputeSchema1764600000000 implements MigrationInterface {
   }
 }
 
+/** The image a running createImage task fills (sent to the agent with every sync until the task ends). */
+export class SnapshotImage1764600000002 implements MigrationInterface {
+  name = 'SnapshotImage1764600000002';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(`ALTER TABLE ${schemaOf(q)}.instance ADD COLUMN IF NOT EXISTS snapshot_image_id uuid`);
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query(`ALTER TABLE ${schemaOf(q)}.instance DROP COLUMN IF EXISTS snapshot_image_id`);
+  }
+}
+
 /** The standard flavors every Nova deployment documents (m1.*) plus a tiny one for tests and demos. */
 export class SeedFlavors1764600000001 implements MigrationInterface {
   name = 'SeedFlavors1764600000001';

@@ -43,7 +43,8 @@ export interface InstanceRow {
   memory_mb: number;
   root_gb: number;
   image_ref: string | null;
-  image_meta: { id: string; path?: string; url?: string; checksum?: string | null; properties: Record<string, string>; minRam?: number; minDisk?: number } | null;
+  image_meta: { id: string; path?: string; url?: string; checksum?: string | null; properties: Record<string, string>; diskFormat?: string | null; containerFormat?: string | null } | null;
+  snapshot_image_id: string | null;
   key_name: string | null;
   key_data: string | null;
   user_data: string | null;

@@ -158,7 +158,7 @@ export class ServersService {
             snap.ram,
             snap.disk,
             imageRef,
-            JSON.stringify({ id: image.id, checksum: image.checksum, properties: image.properties ?? {} }),
+            JSON.stringify({ id: image.id, checksum: image.checksum, properties: image.properties ?? {}, diskFormat: image.diskFormat, containerFormat: image.containerFormat }),
             keyName,
             keyData,
             userData,
@@ -417,14 +417,15 @@ export class ServersService {
         const img = await this.images.create({
           owner: i.project_id,
           name,
-          diskFormat: 'qcow2',
-          containerFormat: 'bare',
+          // The agent snapshots the instance disk in the base image's format.
+          diskFormat: base?.diskFormat ?? 'qcow2',
+          containerFormat: base?.containerFormat ?? 'bare',
           minDisk: i.flavor.disk,
           minRam: 0,
           properties: { ...metadata, image_type: 'snapshot', instance_uuid: i.id, user_id: auth.userId, ...(base ? { base_image_ref: base.id } : {}) },
         });
         imageId = img.id;
-        return {};
+        return { snapshot_image_id: img.id };
       },
       'createImage',
     );
@@ -488,7 +489,7 @@ export class ServersService {
     const loc = await this.images.location(imageId, i.project_id, isAdmin(auth));
     const patch: Record<string, unknown> = {
       image_ref: imageId,
-      image_meta: { id: image.id, path: loc.path, url: loc.url, checksum: image.checksum, properties: image.properties ?? {} },
+      image_meta: { id: image.id, path: loc.path, url: loc.url, checksum: image.checksum, properties: image.properties ?? {}, diskFormat: image.diskFormat, containerFormat: image.containerFormat },
     };
     if (body.name !== undefined) patch.name = stringField(body, 'name', { min: 1 });
     if (body.metadata !== undefined) patch.metadata = metadataOf(body.metadata);
