@@ -22,6 +22,9 @@ describe('discovery and microversions', () => {
     const v = await request(env.url, 'GET', '/v2.1');
     expect(v.json.version.id).toBe('v2.1');
     expectSchema('versions.get_one_version', v);
+    const legacy = await request(env.url, 'GET', '/v2/');
+    expectSchema('versions.get_one_version', legacy);
+    expect(legacy.json.version.id).toBe('v2.0');
     for (const r of [root, v]) {
       expect(r.headers['openstack-api-version']).toBe('compute 2.1');
       expect(r.headers['x-openstack-nova-api-version']).toBe('2.1');
