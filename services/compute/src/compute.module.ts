@@ -17,9 +17,10 @@ import { ServerGroupsController } from './server-groups/server-groups.controller
 import { InstancesRepository } from './servers/instances.repository.js';
 import { ServersController } from './servers/servers.controller.js';
 import { ServersService } from './servers/servers.service.js';
+import { UsageController } from './usage/usage.controller.js';
 
 @Module({
-  controllers: [FlavorsController, KeypairsController, QuotasController, ServersController, HostsController, ServerGroupsController, AgentReportsController],
+  controllers: [FlavorsController, KeypairsController, QuotasController, ServersController, HostsController, ServerGroupsController, UsageController, AgentReportsController],
   providers: [
     Db,
     EventRelay,

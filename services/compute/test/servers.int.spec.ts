@@ -183,6 +183,19 @@ describe('server lifecycle', () => {
     await waitUntil('forced gone', async () => (await c.show(env.a, f.id)).status === 404);
   });
 
+  it('os-simple-tenant-usage reports resource-hours per project; another project is refused', async () => {
+    await c.bootActive(env.a, { name: 'usage' });
+    const u = await c.r('GET', `/os-simple-tenant-usage/${env.a.id}`, env.a);
+    expect(tempestErrors('tenant_usages.get_tenant_usage', u.status, u.json)).toEqual([]);
+    expect(u.json.tenant_usage.server_usages.length).toBeGreaterThan(0);
+    expect(u.json.tenant_usage.total_vcpus_usage).toBeGreaterThan(0);
+    const all = await c.r('GET', '/os-simple-tenant-usage?detailed=1', env.admin);
+    expect(tempestErrors('tenant_usages.list_tenant_usage', all.status, all.json)).toEqual([]);
+    expect((await c.r('GET', `/os-simple-tenant-usage/${env.a.id}`, env.b)).status).toBe(403);
+    expect((await c.r('GET', '/os-simple-tenant-usage', env.a)).status).toBe(403);
+    expect((await c.r('GET', `/os-simple-tenant-usage/${env.a.id}?start=garbage`, env.a)).status).toBe(400);
+  });
+
   it('publishes instance events on kumo.events', async () => {
     const conn = await amqp.connect(env.vhost.url);
     const ch = await conn.createChannel();
