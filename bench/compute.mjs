@@ -141,6 +141,24 @@ async function run(c) {
   return out;
 }
 
+/** Scheduler decisions from the service's /metrics histogram: bucket counts by upper bound. */
+async function scheduleBuckets(c) {
+  const res = await fetch(c.url.replace(/\/v2\.1$/, '') + '/metrics');
+  const out = new Map();
+  for (const line of (await res.text()).split('\n')) {
+    const m = /^kumo_compute_schedule_seconds_bucket\{.*outcome="placed".*le="([^"]+)"\} (\d+)/.exec(line);
+    if (m) out.set(m[1], Number(m[2]));
+  }
+  return out;
+}
+
+function p99Of(before, after) {
+  const les = [...after.keys()].sort((a, b) => (a === '+Inf' ? 1 : b === '+Inf' ? -1 : Number(a) - Number(b)));
+  const total = (after.get('+Inf') ?? 0) - (before.get('+Inf') ?? 0);
+  for (const le of les) if ((after.get(le) ?? 0) - (before.get(le) ?? 0) >= 0.99 * total) return le === '+Inf' ? Infinity : Number(le) * 1000;
+  return NaN;
+}
+
 async function scale(c) {
   // 100 more fake hosts in one agent process, 1 000 boots, no overcommit.
   const hosts = Array.from({ length: 100 }, (_, i) => `scale-${i + 1}`);
@@ -157,6 +175,7 @@ async function scale(c) {
       await sleep(500);
     }
     const N = Number(env.BENCH_SCALE_BOOTS ?? 1000);
+    const before = await scheduleBuckets(c);
     const t0 = performance.now();
     const ids = [];
     for (let i = 0; i < N; i += 50) ids.push(...(await Promise.all(Array.from({ length: Math.min(50, N - i) }, (_, k) => boot(c, `bench-scale-${i + k}`)))));
@@ -166,7 +185,7 @@ async function scale(c) {
     const secs = (performance.now() - t0) / 1000;
     const hv = (await api(c.url, c.token, 'GET', '/os-hypervisors/detail')).json.hypervisors;
     const over = hv.filter((h) => h.vcpus_used > h.vcpus * (h.hypervisor_hostname.startsWith('scale-') ? 2 : 4) || h.memory_mb_used > h.memory_mb).length;
-    const result = { boots: N, secs, perSec: N / secs, active: states.filter((s) => s === 'ACTIVE').length, overcommitted: over };
+    const result = { boots: N, secs, perSec: N / secs, active: states.filter((s) => s === 'ACTIVE').length, overcommitted: over, decisionP99: p99Of(before, await scheduleBuckets(c)) };
     await deleteAll(c, ids);
     return result;
   } finally {
@@ -209,6 +228,7 @@ async function main() {
       const s = await scale(kumo);
       rows.push([`${s.boots} boots on 100 extra fake hosts, boots/s`, s.perSec, '–', '–']);
       rows.push([`  of which ACTIVE / hosts over capacity`, `${s.active} / ${s.overcommitted}`, '–', '–']);
+      rows.push([`  scheduler decision p99 (histogram bucket bound), ms`, `≤ ${s.decisionP99}`, '–', '–']);
     }
   } finally {
     await api(url, auth.token, 'PUT', `/os-quota-sets/${auth.projectId}`, { quota_set: { instances: quota.json.quota_set.instances, cores: quota.json.quota_set.cores, ram: quota.json.quota_set.ram } });

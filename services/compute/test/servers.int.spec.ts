@@ -1,6 +1,6 @@
 import amqp from 'amqplib';
 import { waitUntil } from '@kumo/service-kit/testing';
-import { client, type ComputeEnv, startComputeEnv } from './helpers.js';
+import { client, type ComputeEnv, request, startComputeEnv } from './helpers.js';
 import { tempestErrors } from './tempest/schemas.js';
 
 let env: ComputeEnv;
@@ -36,6 +36,8 @@ describe('server lifecycle', () => {
     expectSchema('servers.list_servers_detail', detail);
     expect(detail.json.servers.map((s: { id: string }) => s.id)).toContain(id);
     expectSchema('servers.list_addresses', await c.r('GET', `/servers/${id}/ips`, env.a));
+    const metrics = await request(env.url, 'GET', '/metrics');
+    expect(metrics.text).toMatch(/kumo_compute_schedule_seconds_count\{[^}]*outcome="placed"[^}]*\} [1-9]/);
   });
 
   it('filters by name regex and status, and pages with limit/marker', async () => {

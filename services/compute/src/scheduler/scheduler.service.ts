@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { KUMO_CONFIG } from '@kumo/service-kit';
+import { KUMO_CONFIG, MetricsService } from '@kumo/service-kit';
+import { Histogram } from 'prom-client';
 import type { ComputeConfig } from '../config.js';
 import { Db, type Sql } from '../db/db.js';
 import type { InstanceRow } from '../servers/instance.model.js';
@@ -21,14 +22,23 @@ export class NoValidHost extends Error {
  */
 @Injectable()
 export class SchedulerService {
-  /** Decision times (ms) of recent schedules, for bench/metrics. */
-  readonly decisions: number[] = [];
+  /** Time from "schedule this instance" to a committed claim (or No valid host), on /metrics. */
+  private readonly decisions: Histogram<'outcome'>;
 
   constructor(
     private readonly db: Db,
     private readonly instances: InstancesRepository,
     @Inject(KUMO_CONFIG) private readonly config: ComputeConfig,
-  ) {}
+    metrics: MetricsService,
+  ) {
+    this.decisions = new Histogram({
+      name: 'kumo_compute_schedule_seconds',
+      help: 'Scheduler decision time (ranking + claim transaction), by outcome',
+      labelNames: ['outcome'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [metrics.registry],
+    });
+  }
 
   async hosts(sql: Sql = this.db): Promise<HostState[]> {
     const rows = await sql.rows(`SELECT * FROM ${this.db.t('compute_node')}`);
@@ -67,7 +77,18 @@ export class SchedulerService {
 
   /** Claims resources for a new instance; sets host/AZ on the row. Returns the host. */
   async schedule(instanceId: string): Promise<string> {
-    const started = Date.now();
+    const stop = this.decisions.startTimer();
+    try {
+      const host = await this.place(instanceId);
+      stop({ outcome: 'placed' });
+      return host;
+    } catch (err) {
+      stop({ outcome: err instanceof NoValidHost ? 'no_valid_host' : 'error' });
+      throw err;
+    }
+  }
+
+  private async place(instanceId: string): Promise<string> {
     const i = await this.instances.get(instanceId);
     if (!i) throw new NoValidHost('The instance is gone.');
     const spec: RequestSpec = { ...this.specOf(i), group: await this.groupOf(this.db, i, false) };
@@ -86,11 +107,7 @@ export class SchedulerService {
         await this.instances.update(tx, current, { host: fresh.host, availability_zone: fresh.availabilityZone, task_state: 'spawning', task_updated_at: new Date() });
         return true;
       });
-      if (ok) {
-        this.decisions.push(Date.now() - started);
-        if (this.decisions.length > 10000) this.decisions.splice(0, 5000);
-        return candidate.host;
-      }
+      if (ok) return candidate.host;
     }
     throw new NoValidHost(ranked.length ? 'There are not enough hosts available (capacity taken by concurrent requests).' : 'There are not enough hosts available.');
   }
