@@ -146,8 +146,9 @@ async function scheduleBuckets(c) {
   const res = await fetch(c.url.replace(/\/v2\.1$/, '') + '/metrics');
   const out = new Map();
   for (const line of (await res.text()).split('\n')) {
-    const m = /^kumo_compute_schedule_seconds_bucket\{.*outcome="placed".*le="([^"]+)"\} (\d+)/.exec(line);
-    if (m) out.set(m[1], Number(m[2]));
+    const m = /^kumo_compute_schedule_seconds_bucket\{([^}]*)\} (\d+)/.exec(line);
+    const le = m && m[1].includes('outcome="placed"') ? /le="([^"]+)"/.exec(m[1])?.[1] : undefined;
+    if (le) out.set(le, Number(m[2]));
   }
   return out;
 }

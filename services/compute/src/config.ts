@@ -12,6 +12,11 @@ export const computeConfigShape = {
   KUMO_COMPUTE_HOST_DOWN_S: seconds(60),
   /** Builds tried on this many hosts before ERROR "No valid host". */
   KUMO_COMPUTE_MAX_ATTEMPTS: z.coerce.number().int().min(1).default(3),
+  /**
+   * The scheduler picks randomly among this many best hosts (Nova's host_subset_size), so
+   * concurrent boots do not all queue on the row lock of the single best host.
+   */
+  KUMO_COMPUTE_HOST_SUBSET_SIZE: z.coerce.number().int().min(1).default(3),
   /** Public URL of this API (links); default: from the request. */
   KUMO_COMPUTE_URL: z.string().optional(),
 };
@@ -21,5 +26,6 @@ export type ComputeConfig = BaseConfig & {
   KUMO_COMPUTE_TASK_TIMEOUT_S: number;
   KUMO_COMPUTE_HOST_DOWN_S: number;
   KUMO_COMPUTE_MAX_ATTEMPTS: number;
+  KUMO_COMPUTE_HOST_SUBSET_SIZE: number;
   KUMO_COMPUTE_URL?: string;
 };

@@ -93,6 +93,12 @@ export class SchedulerService {
     if (!i) throw new NoValidHost('The instance is gone.');
     const spec: RequestSpec = { ...this.specOf(i), group: await this.groupOf(this.db, i, false) };
     const ranked = rankHosts(await this.hosts(), spec);
+    // host_subset_size: a random one of the best few first, the rest in rank order.
+    const k = Math.min(this.config.KUMO_COMPUTE_HOST_SUBSET_SIZE, ranked.length);
+    if (k > 1) {
+      const j = Math.floor(Math.random() * k);
+      if (j > 0) [ranked[0], ranked[j]] = [ranked[j]!, ranked[0]!];
+    }
     for (const candidate of ranked) {
       const ok = await this.db.transaction(async (tx) => {
         const group = await this.groupOf(tx, i, true);
