@@ -7,7 +7,7 @@ import { EventRelay } from '../events/event-relay.js';
 import { NoValidHost, SchedulerService } from '../scheduler/scheduler.service.js';
 import type { InstanceRow, PortRecord } from '../servers/instance.model.js';
 import { InstancesRepository } from '../servers/instances.repository.js';
-import { powerStateOf, restingPower } from '../servers/state-machine.js';
+import { powerStateOf } from '../servers/state-machine.js';
 import { IMAGE_CLIENT, type ImageClient, NETWORK_CLIENT, type NetworkClient } from './peers.js';
 
 function nowZ(): string {
@@ -252,11 +252,6 @@ export class ConductorService implements OnApplicationShutdown {
         r.diskAllocationRatio ?? null,
       ],
     );
-  }
-
-  /** The power state an idle instance should be in (used when re-sending after a lost sync). */
-  restingPower(i: InstanceRow) {
-    return restingPower(i.vm_state);
   }
 
   async consoleOutput(i: InstanceRow, maxLines?: number): Promise<string> {

@@ -350,7 +350,7 @@ export class ServersService {
     const snap = flavorSnapshot(flavor);
     await this.act(auth, id, 'resize', requestId, async (tx, i) => {
       if (i.flavor.id === flavor.id) throw ApiError.badRequest('When resizing, instances must change flavor!');
-      if (flavor.root_gb < i.flavor.disk) throw ApiError.badRequest('Resize to zero disk flavor is not allowed.'.replace('zero disk', 'a smaller disk'));
+      if (flavor.root_gb < i.flavor.disk) throw ApiError.badRequest('Resizing to a flavor with a smaller disk is not allowed.');
       await this.quotas.lockProject(tx, i.project_id);
       await this.quotas.instancesAllowed(tx, i.project_id, Math.max(0, snap.vcpus - i.vcpus), Math.max(0, snap.ram - i.memory_mb), 1, 1, { instances: -1 });
       if (!(await this.scheduler.claimResize(tx, i, snap))) throw ApiError.badRequest(`No valid host was found. Host ${i.host} has not enough capacity for flavor ${flavor.name}.`);
