@@ -49,8 +49,14 @@ WS_NAME="kumo-$(echo "$WS" | tr -c 'A-Za-z0-9\n' '-')"
 tempest workspace remove --name "$WS_NAME" >/dev/null 2>&1 || true
 tempest init --name "$WS_NAME" "$WS" >/dev/null
 CONF="$WS/etc/tempest.conf"
+# Compute tests boot servers: they need a real image id (the seeded kumo-test image by default).
+IMAGE_REF=${TEMPEST_IMAGE_REF:-none}
+if [ "$IMAGE_REF" = none ] && { [ "$GROUP" = compute ] || [ "$GROUP" = all ]; }; then
+  IMAGE_REF=$(openstack image show "${TEMPEST_IMAGE_NAME:-kumo-test}" -f value -c id 2>/dev/null || echo none)
+fi
 sed -e "s/@@ADMIN_PASSWORD@@/${OS_PASSWORD//\//\\/}/" \
-    -e 's/@@IMAGE_UUID@@/none/;s/@@IMAGE_UUID_ALT@@/none/;s/@@FLAVOR_ID@@/1/;s/@@FLAVOR_ID_ALT@@/2/;s/@@PUBLIC_NET_UUID@@//' \
+    -e "s/@@IMAGE_UUID@@/$IMAGE_REF/;s/@@IMAGE_UUID_ALT@@/$IMAGE_REF/" \
+    -e 's/@@FLAVOR_ID@@/1/;s/@@FLAVOR_ID_ALT@@/2/;s/@@PUBLIC_NET_UUID@@//' \
     "$HERE/tempest.conf.template" > "$CONF"
 
 # Point the template at this cloud and switch on the services under test.

@@ -7,3 +7,4 @@ export * from './client.js';
 export * from './identity.js';
 export * from './image.js';
 export * from './network.js';
+export * from './compute.js';

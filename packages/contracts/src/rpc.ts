@@ -3,6 +3,7 @@ import type { ServiceName } from './names.js';
 import type { RevocationList } from './identity.js';
 import type { ImageRpcMethods } from './image.js';
 import type { NetworkRpcMethods } from './network.js';
+import type { ComputeRpcMethods } from './compute.js';
 
 /**
  * Every RPC method of every service, by service. `pattern` on the wire is `<service>.<method>`.
@@ -18,7 +19,7 @@ export interface RpcMethods {
   image: { ping: { request: PingRequest; reply: PingReply } } & ImageRpcMethods;
   network: { ping: { request: PingRequest; reply: PingReply } } & NetworkRpcMethods;
   volume: { ping: { request: PingRequest; reply: PingReply } };
-  compute: { ping: { request: PingRequest; reply: PingReply } };
+  compute: { ping: { request: PingRequest; reply: PingReply } } & ComputeRpcMethods;
 }
 
 export type MethodOf<S extends ServiceName> = keyof RpcMethods[S] & string;

@@ -1,4 +1,8 @@
 import type { ServiceDefinition } from '@kumo/service-kit';
+import { ComputeModule } from './compute.module.js';
+import { computeConfigShape } from './config.js';
+import { computeDatabase } from './db/database.js';
+import { computePolicy } from './policy.js';
 import { VersionsModule } from './versions/versions.module.js';
 
 export const VERSION = '0.1.0';
@@ -8,6 +12,9 @@ export const computeService: ServiceDefinition = {
   family: 'nova',
   version: VERSION,
   port: { variable: 'KUMO_COMPUTE_PORT', default: 8774 },
-  database: { schema: 'compute', entities: [], migrations: [] },
-  modules: () => [VersionsModule],
+  config: computeConfigShape,
+  database: computeDatabase,
+  modules: () => [VersionsModule, ComputeModule],
+  policy: computePolicy,
+  requestIdHeaders: ['x-compute-request-id'],
 };

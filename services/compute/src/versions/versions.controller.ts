@@ -36,6 +36,18 @@ export class VersionsController {
     return { versions: versionsOf(requestBaseUrl(req)) };
   }
 
+  /** The legacy v2.0 document (clients and Tempest follow every `self` link of the list). */
+  @Get('v2')
+  v2(@Req() req: Request) {
+    const v = versionsOf(requestBaseUrl(req))[0]!;
+    return {
+      version: {
+        ...v,
+        'media-types': [{ base: 'application/json', type: 'application/vnd.openstack.compute+json;version=2' }],
+      },
+    };
+  }
+
   @Get('v2.1')
   v21(@Req() req: Request) {
     const v = versionsOf(requestBaseUrl(req))[1]!;

@@ -5,6 +5,6 @@ import { VersionsController } from './versions.controller.js';
 @Module({ controllers: [VersionsController] })
 export class VersionsModule implements NestModule {
   configure(consumer: MiddlewareConsumer) {
-    consumer.apply(microversionHeaders).forRoutes('*path');
+    consumer.apply(microversionHeaders).forRoutes('{*path}');
   }
 }

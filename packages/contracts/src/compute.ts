@@ -1,0 +1,131 @@
+/**
+ * The compute service's AMQP contract: what the compute service (API + scheduler + conductor)
+ * and its node agents say to each other, and the events it publishes on `kumo.events`.
+ *
+ * Version history (of this file's payloads; the envelope version is in envelope.ts):
+ *   1.0 - Initial version: agent sync/console_output/snapshot; agent_report, host_report;
+ *         instance.created/state_changed/deleted.
+ *
+ * Agents never touch the database. The service casts the *desired* state of one instance to
+ * `kumo.compute.<host>` (`compute_agent.sync`); the agent's syncer converges the hypervisor to it
+ * and casts what it observed back to `kumo.compute` (`compute.agent_report`). Every sync carries the
+ * instance's `generation` (bumped by each task): a report closes the task only when its
+ * generation is the current one, so late or redelivered messages are harmless.
+ */
+
+/** Power state the agent must converge a domain to; `absent` = destroyed. */
+export type DesiredPower = 'running' | 'shutoff' | 'paused' | 'suspended' | 'absent';
+
+/** What an agent needs to run one instance (mapped to the hypervisor's DomainSpec by the agent). */
+export interface InstanceSpec {
+  instanceId: string;
+  name: string;
+  vcpus: number;
+  memoryMb: number;
+  diskGb: number;
+  /** Flavor extra specs (hw:cpu_policy, hw:cpu_sockets, ...), mapped by the agent. */
+  extraSpecs: Record<string, string>;
+  image: { id: string; path?: string; url?: string; checksum?: string | null; properties: Record<string, string> } | null;
+  userData?: string | null;
+  keyData?: string | null;
+  ports: { id: string; macAddress: string; networkId: string; mtu: number }[];
+}
+
+export interface AgentSyncRequest {
+  host: string;
+  instanceId: string;
+  generation: number;
+  power: DesiredPower;
+  /** Bumped when the domain must be re-created from `spec` (resize, revert, rebuild). */
+  specVersion: number;
+  /** Bumped for every reboot request. */
+  rebootSeq: number;
+  rebootHard?: boolean;
+  spec: InstanceSpec;
+  /**
+   * Set while a createImage task runs: the agent writes the instance's disk into its snapshot
+   * directory and fills this (queued) image with `image.import_file`, once per image id.
+   */
+  snapshot?: { imageId: string };
+}
+
+/** What the agent saw after converging (or failing to). */
+export interface AgentReport {
+  host: string;
+  instanceId: string;
+  generation: number;
+  /** Observed: running | paused | suspended | shutoff | crashed | absent */
+  state: string;
+  /** Set when the agent could not converge; the task ends in ERROR (or a reschedule). */
+  error?: string;
+  /** True when the failure happened while creating the domain (the scheduler may retry elsewhere). */
+  spawnFailed?: boolean;
+}
+
+export interface HostReport {
+  host: string;
+  hypervisorType: string;
+  hypervisorVersion: string;
+  vcpus: number;
+  memoryMb: number;
+  localGb: number;
+  /** Instances the hypervisor runs (for the reconciler: unknown ones are reported, not killed). */
+  instances: string[];
+  cpuInfo?: Record<string, unknown>;
+  /** Overcommit ratios of this host (Nova's cpu/ram/disk_allocation_ratio, set on the node). */
+  cpuAllocationRatio?: number;
+  ramAllocationRatio?: number;
+  diskAllocationRatio?: number;
+  availabilityZone?: string;
+}
+
+export interface ConsoleOutputRequest {
+  host: string;
+  instanceId: string;
+  maxLines?: number;
+}
+
+export interface AgentSnapshotRequest {
+  host: string;
+  instanceId: string;
+  imageId: string;
+}
+
+export interface ComputeRpcMethods {
+  /** Agent -> service (cast): result of a sync. */
+  agent_report: { request: AgentReport; reply: void };
+  /** Agent -> service (cast): heartbeat + capacity of one host. */
+  host_report: { request: HostReport; reply: void };
+}
+
+/** Methods served by an agent on `agentQueue('compute', host)` = `kumo.compute.<host>` (pattern `compute_agent.<method>`). */
+export interface ComputeAgentMethods {
+  sync: { request: AgentSyncRequest; reply: void };
+  console_output: { request: ConsoleOutputRequest; reply: { output: string } };
+  snapshot: { request: AgentSnapshotRequest; reply: { ok: true } };
+}
+
+export const AGENT_PATTERN_PREFIX = 'compute_agent.';
+
+
+export interface InstanceEvent {
+  id: string;
+  projectId: string;
+  userId: string;
+  name: string;
+  status: string;
+  vmState: string;
+  taskState: string | null;
+  powerState: number;
+  host: string | null;
+  flavorId: string;
+  imageRef: string | null;
+  updatedAt: string;
+}
+
+export interface ComputeEventPayloads {
+  'instance.created': { instance: InstanceEvent };
+  /** Every change of vm_state, task_state or power_state. */
+  'instance.state_changed': { instance: InstanceEvent; previous: { vmState: string; taskState: string | null } };
+  'instance.deleted': { instance: InstanceEvent };
+}

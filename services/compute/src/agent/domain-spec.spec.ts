@@ -1,0 +1,26 @@
+import { parseDomainSpec } from '@kumo/hypervisor';
+import { domainSpecOf } from './domain-spec.js';
+
+const base = { instanceId: '0b6f4a0e-6a64-4a2e-9d43-3b0d3c1f6b5a', name: 'vm 1', vcpus: 4, memoryMb: 2048, diskGb: 10, extraSpecs: {}, image: { id: 'i', properties: {} }, ports: [] };
+
+describe('InstanceSpec → DomainSpec', () => {
+  it('produces a spec the hypervisor accepts', () => {
+    const spec = parseDomainSpec(domainSpecOf(base, '/var/lib/kumo/instances'));
+    expect(spec.cpu.vcpus).toBe(4);
+    expect(spec.memory.sizeMb).toBe(2048);
+    expect(spec.disks[0]!.path).toBe(`/var/lib/kumo/instances/${base.instanceId}/disk.qcow2`);
+  });
+
+  it('maps flavor extra specs: topology, CPU model, hugepages; NICs from ports', () => {
+    const spec = parseDomainSpec(
+      domainSpecOf(
+        { ...base, extraSpecs: { 'hw:cpu_sockets': '2', 'hw:cpu_cores': '2', 'hw:cpu_model': 'Skylake-Server', 'hw:mem_page_size': '2MB' }, ports: [{ id: 'abcdef12-3456', macAddress: 'FA:16:3E:00:00:01', networkId: 'n', mtu: 1450 }] },
+        '/x',
+      ),
+    );
+    expect(spec.cpu.topology).toEqual({ sockets: 2, cores: 2, threads: 1 });
+    expect(spec.cpu.model).toBe('Skylake-Server');
+    expect(spec.memory.hugepages?.pageSize).toBe('2M');
+    expect(spec.nics[0]).toMatchObject({ mac: 'fa:16:3e:00:00:01', tap: { ifname: 'tapabcdef12-34' }, mtu: 1450 });
+  });
+});

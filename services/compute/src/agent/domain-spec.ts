@@ -1,0 +1,37 @@
+import path from 'node:path';
+import type { InstanceSpec } from '@kumo/contracts';
+import type { DomainSpecInput } from '@kumo/hypervisor';
+
+/**
+ * InstanceSpec (what the conductor sends) → the hypervisor's DomainSpec. Pure. Flavor extra specs
+ * mapped here: hw:cpu_sockets/cores/threads (topology), hw:cpu_model (custom model),
+ * hw:mem_page_size (hugepages). Disks live in `<instancesDir>/<id>/`; NICs get a TAP named after
+ * the port (Neutron's `tap<port-id[:11]>`).
+ */
+export function domainSpecOf(s: InstanceSpec, instancesDir: string): DomainSpecInput {
+  const e = s.extraSpecs ?? {};
+  const cpu: Record<string, unknown> = { vcpus: s.vcpus };
+  const sockets = Number(e['hw:cpu_sockets'] ?? 0);
+  const cores = Number(e['hw:cpu_cores'] ?? 0);
+  const threads = Number(e['hw:cpu_threads'] ?? 0);
+  if (sockets || cores || threads) {
+    const t = threads || 1;
+    const c = cores || Math.max(1, Math.floor(s.vcpus / ((sockets || 1) * t)));
+    const so = sockets || Math.max(1, Math.floor(s.vcpus / (c * t)));
+    if (so * c * t === s.vcpus) cpu.topology = { sockets: so, cores: c, threads: t };
+  }
+  if (e['hw:cpu_model']) Object.assign(cpu, { mode: 'custom', model: e['hw:cpu_model'] });
+  const memory: Record<string, unknown> = { sizeMb: Math.max(16, s.memoryMb) };
+  const page = e['hw:mem_page_size'];
+  if (page === '2MB' || page === '2048' || page === 'large') memory.hugepages = { pageSize: '2M' };
+  if (page === '1GB' || page === '1048576') memory.hugepages = { pageSize: '1G' };
+  const dir = path.join(instancesDir, s.instanceId);
+  return {
+    id: s.instanceId,
+    uuid: s.instanceId,
+    cpu,
+    memory,
+    disks: s.image ? [{ id: 'root', path: path.join(dir, 'disk.qcow2'), format: 'qcow2', bootIndex: 0 }] : [],
+    nics: s.ports.map((p, i) => ({ id: `nic${i}`, mac: p.macAddress.toLowerCase(), tap: { ifname: `tap${p.id.slice(0, 11)}` }, mtu: p.mtu >= 576 ? p.mtu : undefined })),
+  } as unknown as DomainSpecInput;
+}

@@ -1,0 +1,71 @@
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { FakeDriver, type HypervisorDriver, QemuDriver } from '@kumo/hypervisor';
+import { ComputeAgent } from './agent.js';
+
+/**
+ * `node dist/agent/main.js` — the compute agent.
+ *   KUMO_AMQP_URL            broker (or from KUMO_CONFIG_FILE)
+ *   KUMO_AGENT_HOSTS         comma-separated host names served by this process (default: KUMO_AGENT_HOST or the hostname)
+ *   KUMO_AGENT_DRIVER        fake (default) | qemu
+ *   KUMO_AGENT_VCPUS, KUMO_AGENT_MEMORY_MB, KUMO_AGENT_DISK_GB   capacity reported per host
+ *   KUMO_AGENT_CPU_RATIO, KUMO_AGENT_RAM_RATIO, KUMO_AGENT_DISK_RATIO  allocation ratios
+ *   KUMO_AGENT_REPORT_S      heartbeat interval (default 10)
+ *   KUMO_AGENT_STATE_DIR     instance directories (default /var/lib/kumo/instances)
+ *   KUMO_AGENT_SNAPSHOT_DIR  where createImage writes snapshots for the image service to import
+ *                            (one of its KUMO_IMAGE_IMPORT_DIRS); unset: no snapshots
+ */
+const env = process.env;
+// Like the services: KUMO_CONFIG_FILE (KEY=VALUE lines, written by ./kumo) fills what the environment does not set.
+if (env.KUMO_CONFIG_FILE) {
+  for (const line of readFileSync(env.KUMO_CONFIG_FILE, 'utf8').split('\n')) {
+    const m = /^\s*([A-Z0-9_]+)=(.*)$/.exec(line);
+    if (m && env[m[1]!] === undefined) env[m[1]!] = m[2]!.replace(/^"(.*)"$/, '$1');
+  }
+}
+const log = (level: string, msg: string) => process.stdout.write(JSON.stringify({ level, time: new Date().toISOString(), service: 'compute-agent', msg }) + '\n');
+const num = (name: string, fallback: number) => {
+  const v = env[name];
+  if (v === undefined || v === '') return fallback;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) {
+    log('error', `${name}=${v} is not a positive number`);
+    process.exit(78);
+  }
+  return n;
+};
+const hosts = (env.KUMO_AGENT_HOSTS ?? env.KUMO_AGENT_HOST ?? os.hostname().toLowerCase()).split(',').map((h) => h.trim()).filter(Boolean);
+const driverKind = env.KUMO_AGENT_DRIVER ?? 'fake';
+if (!['fake', 'qemu'].includes(driverKind)) {
+  log('error', `KUMO_AGENT_DRIVER=${driverKind}: use fake or qemu`);
+  process.exit(78);
+}
+const stateDir = env.KUMO_AGENT_STATE_DIR ?? '/var/lib/kumo/instances';
+const driverFor = (host: string): HypervisorDriver =>
+  driverKind === 'fake' ? new FakeDriver({ host, checkFiles: false }) : new QemuDriver({ stateDir: path.join(stateDir, host) } as ConstructorParameters<typeof QemuDriver>[0]);
+const agent = new ComputeAgent({
+  amqpUrl: env.KUMO_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672/',
+  reportIntervalMs: num('KUMO_AGENT_REPORT_S', 10) * 1000,
+  instancesDir: stateDir,
+  snapshotDir: env.KUMO_AGENT_SNAPSHOT_DIR || undefined,
+  log,
+  hosts: hosts.map((host) => ({
+    host,
+    driver: driverFor(host),
+    vcpus: num('KUMO_AGENT_VCPUS', 16),
+    memoryMb: num('KUMO_AGENT_MEMORY_MB', 32768),
+    localGb: num('KUMO_AGENT_DISK_GB', 500),
+    cpuAllocationRatio: env.KUMO_AGENT_CPU_RATIO ? num('KUMO_AGENT_CPU_RATIO', 4) : undefined,
+    ramAllocationRatio: env.KUMO_AGENT_RAM_RATIO ? num('KUMO_AGENT_RAM_RATIO', 1) : undefined,
+    diskAllocationRatio: env.KUMO_AGENT_DISK_RATIO ? num('KUMO_AGENT_DISK_RATIO', 1) : undefined,
+  })),
+});
+await agent.start();
+const stop = async (sig: string) => {
+  log('info', `${sig}: stopping`);
+  await agent.close();
+  process.exit(0);
+};
+process.on('SIGTERM', () => void stop('SIGTERM'));
+process.on('SIGINT', () => void stop('SIGINT'));

@@ -1,0 +1,180 @@
+import type { AgentReport, AgentSyncRequest } from '@kumo/contracts';
+import { DomainNotFound, type DomainState, type HypervisorDriver } from '@kumo/hypervisor';
+import { domainSpecOf } from './domain-spec.js';
+
+interface Applied {
+  specVersion: number;
+  rebootSeq: number;
+}
+
+/** Writes an instance's disk into a queued image (the agent decides how; see agent.ts). */
+export type Snapshotter = (req: AgentSyncRequest) => Promise<void>;
+
+/**
+ * Kubernetes-style reconcile loop of one host: a sync message only records the instance's latest
+ * desired state and marks its id dirty; workers converge the hypervisor to it, one operation at a
+ * time per instance, and report what they observe. Newer messages overwrite older ones (highest
+ * generation wins), so redeliveries and reordering are harmless.
+ */
+export class HostSyncer {
+  private readonly desired = new Map<string, AgentSyncRequest>();
+  private readonly applied = new Map<string, Applied>();
+  private readonly dirty = new Set<string>();
+  private readonly busy = new Set<string>();
+  /** Images already filled (a redelivered sync must not upload twice). */
+  private readonly snapshots = new Set<string>();
+  private active = 0;
+  private closed = false;
+
+  constructor(
+    readonly host: string,
+    readonly driver: HypervisorDriver,
+    private readonly report: (r: AgentReport) => Promise<void>,
+    private readonly instancesDir: string,
+    private readonly snapshotter?: Snapshotter,
+    private readonly concurrency = 16,
+  ) {}
+
+  enqueue(req: AgentSyncRequest): void {
+    const cur = this.desired.get(req.instanceId);
+    if (cur && cur.generation > req.generation) return;
+    this.desired.set(req.instanceId, req);
+    this.dirty.add(req.instanceId);
+    this.pump();
+  }
+
+  /** Resolves when nothing is queued or running (tests). */
+  async idle(): Promise<void> {
+    while (this.dirty.size || this.active) await new Promise((r) => setTimeout(r, 10));
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+
+  private pump(): void {
+    if (this.closed) return;
+    for (const id of this.dirty) {
+      if (this.active >= this.concurrency) return;
+      if (this.busy.has(id)) continue;
+      this.dirty.delete(id);
+      this.busy.add(id);
+      this.active++;
+      void this.run(id).finally(() => {
+        this.busy.delete(id);
+        this.active--;
+        this.pump();
+      });
+    }
+  }
+
+  private async run(id: string): Promise<void> {
+    const d = this.desired.get(id);
+    if (!d) return;
+    let r: AgentReport;
+    try {
+      const state = await this.converge(d);
+      if (d.snapshot && !this.snapshots.has(d.snapshot.imageId)) {
+        if (!this.snapshotter) throw new Error('this agent cannot take snapshots (no KUMO_AGENT_SNAPSHOT_DIR)');
+        await this.snapshotter(d);
+        this.snapshots.add(d.snapshot.imageId);
+      }
+      r = { host: this.host, instanceId: id, generation: d.generation, state };
+    } catch (err) {
+      const e = err as Error & { spawnFailed?: boolean };
+      r = { host: this.host, instanceId: id, generation: d.generation, state: await this.stateOf(id), error: `${e.name}: ${e.message}`, spawnFailed: e.spawnFailed === true };
+    }
+    if (d.power === 'absent') {
+      this.desired.delete(id);
+      this.applied.delete(id);
+    }
+    try {
+      await this.report(r);
+    } catch {
+      // The report is lost; the reconciler re-sends the sync and we answer again.
+    }
+  }
+
+  private async stateOf(id: string): Promise<string> {
+    try {
+      return (await this.driver.getInfo(id)).state;
+    } catch {
+      return 'absent';
+    }
+  }
+
+  private async info(id: string): Promise<DomainState | undefined> {
+    try {
+      return (await this.driver.getInfo(id)).state;
+    } catch (err) {
+      if (err instanceof DomainNotFound) return undefined;
+      throw err;
+    }
+  }
+
+  private async converge(d: AgentSyncRequest): Promise<string> {
+    const id = d.instanceId;
+    let state = await this.info(id);
+    if (d.power === 'absent') {
+      if (state !== undefined) await this.driver.destroy(id);
+      return 'absent';
+    }
+    let applied = this.applied.get(id);
+    if (state !== undefined && !applied) {
+      // Restarted agent meeting a domain it already runs: adopt it as it is.
+      applied = { specVersion: d.specVersion, rebootSeq: d.rebootSeq };
+      this.applied.set(id, applied);
+    }
+    if (state !== undefined && applied && d.specVersion > applied.specVersion) {
+      // Resize / revert / rebuild: re-create the domain from the new definition.
+      await this.driver.destroy(id);
+      state = undefined;
+    }
+    if (state === undefined) {
+      try {
+        await this.driver.spawn(domainSpecOf(d.spec, this.instancesDir));
+      } catch (err) {
+        (err as { spawnFailed?: boolean }).spawnFailed = true;
+        throw err;
+      }
+      applied = { specVersion: d.specVersion, rebootSeq: d.rebootSeq };
+      this.applied.set(id, applied);
+      state = 'running';
+    }
+    if (applied && d.rebootSeq > applied.rebootSeq) {
+      if (state === 'paused') await this.driver.resume(id);
+      if (state === 'suspended') await this.driver.restore(id);
+      if (state === 'shutoff' || state === 'crashed') await this.driver.start(id);
+      else await this.driver.reboot(id, { hard: d.rebootHard === true });
+      applied.rebootSeq = d.rebootSeq;
+    }
+    for (let step = 0; step < 4; step++) {
+      state = (await this.info(id))!;
+      if (state === d.power) return state;
+      switch (state) {
+        case 'running':
+          if (d.power === 'paused') await this.driver.pause(id);
+          else if (d.power === 'suspended') await this.driver.suspend(id);
+          else if (d.power === 'shutoff') await this.driver.shutdown(id, { timeoutMs: 60000 });
+          break;
+        case 'paused':
+          if (d.power === 'running') await this.driver.resume(id);
+          else if (d.power === 'suspended') await this.driver.suspend(id);
+          else await this.driver.shutdown(id, { timeoutMs: 60000 });
+          break;
+        case 'suspended':
+          await this.driver.restore(id);
+          break;
+        case 'shutoff':
+        case 'crashed':
+          await this.driver.start(id);
+          break;
+        default:
+          throw new Error(`domain ${id} is ${state}; cannot converge to ${d.power}`);
+      }
+    }
+    state = (await this.info(id))!;
+    if (state !== d.power) throw new Error(`domain ${id} is ${state} after converging to ${d.power}`);
+    return state;
+  }
+}

@@ -1,0 +1,38 @@
+import { Module } from '@nestjs/common';
+import { AgentReportsController } from './conductor/agent-reports.controller.js';
+import { AmqpImageClient, AmqpNetworkClient } from './conductor/amqp-peers.js';
+import { ConductorService } from './conductor/conductor.service.js';
+import { IMAGE_CLIENT, NETWORK_CLIENT } from './conductor/peers.js';
+import { Reconciler } from './conductor/reconciler.js';
+import { Db } from './db/db.js';
+import { EventRelay } from './events/event-relay.js';
+import { FlavorsController } from './flavors/flavors.controller.js';
+import { FlavorsService } from './flavors/flavors.service.js';
+import { HostsController } from './hosts/hosts.controller.js';
+import { KeypairsController } from './keypairs/keypairs.controller.js';
+import { QuotasController } from './quotas/quotas.controller.js';
+import { QuotaService } from './quotas/quota.service.js';
+import { SchedulerService } from './scheduler/scheduler.service.js';
+import { ServerGroupsController } from './server-groups/server-groups.controller.js';
+import { InstancesRepository } from './servers/instances.repository.js';
+import { ServersController } from './servers/servers.controller.js';
+import { ServersService } from './servers/servers.service.js';
+import { UsageController } from './usage/usage.controller.js';
+
+@Module({
+  controllers: [FlavorsController, KeypairsController, QuotasController, ServersController, HostsController, ServerGroupsController, UsageController, AgentReportsController],
+  providers: [
+    Db,
+    EventRelay,
+    FlavorsService,
+    QuotaService,
+    InstancesRepository,
+    SchedulerService,
+    ConductorService,
+    Reconciler,
+    ServersService,
+    { provide: NETWORK_CLIENT, useClass: AmqpNetworkClient },
+    { provide: IMAGE_CLIENT, useClass: AmqpImageClient },
+  ],
+})
+export class ComputeModule {}

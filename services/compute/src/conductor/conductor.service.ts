@@ -1,0 +1,261 @@
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { type AgentReport, type AgentSyncRequest, agentQueue, type HostReport, type InstanceSpec, RpcError } from '@kumo/contracts';
+import { AmqpRpcTransport, KUMO_CONFIG } from '@kumo/service-kit';
+import type { ComputeConfig } from '../config.js';
+import { Db, type Sql } from '../db/db.js';
+import { EventRelay } from '../events/event-relay.js';
+import { NoValidHost, SchedulerService } from '../scheduler/scheduler.service.js';
+import type { InstanceRow, PortRecord } from '../servers/instance.model.js';
+import { InstancesRepository } from '../servers/instances.repository.js';
+import { powerStateOf } from '../servers/state-machine.js';
+import { IMAGE_CLIENT, type ImageClient, NETWORK_CLIENT, type NetworkClient } from './peers.js';
+
+function nowZ(): string {
+  return new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/**
+ * Orchestrates every task across scheduler, network, image and the node agents (Nova's
+ * conductor): the API only records intent (vm_state/task_state + generation) and calls in here.
+ * Agents receive the desired state of an instance (`compute_agent.sync`) and report what they
+ * observe; a report ends the task it answers (same generation) and nothing else.
+ */
+@Injectable()
+export class ConductorService implements OnApplicationShutdown {
+  private readonly log = new Logger('conductor');
+  /** Builds running in this process (a graceful stop waits for them; the reconciler redoes lost ones). */
+  private readonly inFlight = new Set<Promise<void>>();
+
+  constructor(
+    private readonly db: Db,
+    private readonly instances: InstancesRepository,
+    private readonly scheduler: SchedulerService,
+    private readonly transport: AmqpRpcTransport,
+    private readonly relay: EventRelay,
+    @Inject(NETWORK_CLIENT) private readonly network: NetworkClient,
+    @Inject(IMAGE_CLIENT) private readonly image: ImageClient,
+    @Inject(KUMO_CONFIG) private readonly config: ComputeConfig,
+  ) {}
+
+  /** Runs `fn` in a transaction, then publishes the events it queued. */
+  private async tx<T>(fn: (tx: Sql) => Promise<T>): Promise<T> {
+    const r = await this.db.transaction(fn);
+    this.relay.kick();
+    return r;
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.allSettled([...this.inFlight]);
+  }
+
+  /** Starts the boot pipeline in the background; never rejects. */
+  startBuild(instanceId: string, requestId?: string): void {
+    const p = this.build(instanceId, requestId).catch((err: unknown) => this.log.error(`build of ${instanceId} stopped: ${(err as Error).message} (the reconciler retries)`));
+    this.inFlight.add(p);
+    void p.finally(() => this.inFlight.delete(p));
+  }
+
+  /** Boot pipeline of one instance: every failure ends in ERROR with a fault. */
+  async build(instanceId: string, requestId?: string): Promise<void> {
+    try {
+      await this.scheduler.schedule(instanceId);
+    } catch (err) {
+      await this.fail(instanceId, err instanceof NoValidHost ? err.message : `Build failed while scheduling: ${(err as Error).message}`, requestId);
+      if (!(err instanceof NoValidHost)) this.log.error(`scheduling ${instanceId}: ${(err as Error).stack}`);
+      return;
+    }
+    let i = await this.instances.get(instanceId);
+    if (!i || i.vm_state !== 'building') return;
+    try {
+      let ports: PortRecord[] = i.ports ?? [];
+      if (i.requested_networks !== 'none' && ports.length === 0) {
+        const optional = i.requested_networks === 'default';
+        const allocated = await this.network
+          .allocate(
+            { projectId: i.project_id, serverId: i.id, networks: optional ? 'auto' : (i.requested_networks as 'auto'), securityGroups: i.security_groups, host: i.host ?? undefined },
+            requestId,
+          )
+          .catch((err: unknown) => {
+            // No usable network (or a network service without port allocation): boot without a NIC, as Nova does below 2.37.
+            if (optional && err instanceof RpcError && ['not_found', 'conflict', 'bad_request', 'unknown_method'].includes(err.code)) return [];
+            throw err;
+          });
+        ports = allocated.map((p) => ({ id: p.id, networkId: p.networkId, networkName: p.networkName, macAddress: p.macAddress, mtu: p.mtu, fixedIps: p.fixedIps, floatingIps: p.floatingIps }));
+      }
+      let imageMeta = i.image_meta;
+      if (i.image_ref) {
+        const loc = await this.image.location(i.image_ref, i.project_id, false);
+        imageMeta = { id: loc.image.id, path: loc.path, url: loc.url, checksum: loc.image.checksum, properties: loc.image.properties ?? {}, diskFormat: loc.image.diskFormat, containerFormat: loc.image.containerFormat };
+      }
+      i = await this.tx(async (tx) => {
+        const cur = await this.instances.lock(tx, instanceId);
+        if (!cur || cur.vm_state !== 'building') return undefined;
+        return this.instances.update(tx, cur, { ports, image_meta: imageMeta, task_updated_at: new Date() }, requestId);
+      });
+      if (i) await this.sync(i, requestId);
+    } catch (err) {
+      const msg = err instanceof RpcError ? `${err.service ?? 'peer'}: ${err.message}` : (err as Error).message;
+      await this.fail(instanceId, `Build of instance ${instanceId} aborted: ${msg}`, requestId);
+    }
+  }
+
+  /** ERROR with a fault; claims released (the instance keeps its ports until it is deleted). */
+  async fail(instanceId: string, message: string, requestId?: string, code = 500): Promise<void> {
+    await this.tx(async (tx) => {
+      const i = await this.instances.lock(tx, instanceId);
+      if (!i || i.vm_state === 'deleted') return;
+      await this.instances.releaseAllClaims(tx, i.id);
+      // A build that failed on other hosts first says why (Nova: "Exceeded maximum number of retries").
+      const full = i.vm_state === 'building' && i.fault ? `${message} Last build error: ${i.fault.message}` : message;
+      await this.instances.update(tx, i, { vm_state: 'error', task_state: null, fault: { code, message: full, created: nowZ() } }, requestId);
+      await this.instances.finishAction(tx, i.id, false, full);
+    });
+  }
+
+  specOf(i: InstanceRow): InstanceSpec {
+    return {
+      instanceId: i.id,
+      name: i.name,
+      vcpus: i.flavor.vcpus,
+      memoryMb: i.flavor.ram,
+      diskGb: i.flavor.disk,
+      extraSpecs: i.flavor.extra_specs ?? {},
+      image: i.image_meta ? { id: i.image_meta.id, path: i.image_meta.path, url: i.image_meta.url, checksum: i.image_meta.checksum ?? null, properties: i.image_meta.properties ?? {} } : null,
+      userData: i.user_data,
+      keyData: i.key_data,
+      ports: (i.ports ?? []).map((p) => ({ id: p.id, macAddress: p.macAddress, networkId: p.networkId, mtu: p.mtu })),
+    };
+  }
+
+  /** Sends the instance's desired state to its host's agent (idempotent; re-sent by the reconciler). */
+  async sync(i: InstanceRow, requestId?: string): Promise<void> {
+    if (!i.host) return;
+    const req: AgentSyncRequest = {
+      host: i.host,
+      instanceId: i.id,
+      generation: i.generation,
+      power: i.desired_power as AgentSyncRequest['power'],
+      specVersion: i.spec_version,
+      rebootSeq: i.reboot_seq,
+      rebootHard: i.reboot_hard,
+      spec: this.specOf(i),
+      ...(i.task_state === 'image_snapshot' && i.snapshot_image_id ? { snapshot: { imageId: i.snapshot_image_id } } : {}),
+    };
+    try {
+      await this.transport.cast(agentQueue('compute', i.host), 'compute_agent.sync', req, { requestId });
+    } catch (err) {
+      this.log.warn(`sync of ${i.id} to ${i.host} not sent (the reconciler retries): ${(err as Error).message}`);
+    }
+  }
+
+  /** An agent's report: ends the task it answers, or records a power-state change. */
+  async onReport(r: AgentReport): Promise<void> {
+    let rebuild = false;
+    let deallocate: InstanceRow | undefined;
+    await this.tx(async (tx) => {
+      const i = await this.instances.lock(tx, r.instanceId);
+      if (!i || i.host !== r.host || i.generation !== r.generation) return; // stale or foreign report
+      if (i.vm_state === 'deleted') return;
+      if (!i.task_state) {
+        const ps = powerStateOf(r.state);
+        if (ps !== i.power_state) await this.instances.update(tx, i, { power_state: ps });
+        return;
+      }
+      if (r.error) {
+        if (i.task_state === 'spawning' && r.spawnFailed && i.attempts + 1 < this.config.KUMO_COMPUTE_MAX_ATTEMPTS) {
+          // Retry on another host (Nova's reschedule): release this claim, exclude the host.
+          await this.instances.releaseAllClaims(tx, i.id);
+          await this.instances.update(tx, i, { host: null, task_state: 'scheduling', attempts: i.attempts + 1, tried_hosts: [...(i.tried_hosts ?? []), r.host], generation: i.generation + 1, task_updated_at: new Date(), fault: { code: 500, message: `${r.host}: ${r.error}`, created: nowZ() } });
+          rebuild = true;
+          return;
+        }
+        if (i.task_state === 'image_snapshot') {
+          await this.instances.update(tx, i, { task_state: null, snapshot_image_id: null, power_state: powerStateOf(r.state) });
+          await this.instances.finishAction(tx, i.id, false, r.error);
+          return;
+        }
+        if (i.task_state === 'spawning' || i.task_state === 'rebuilding') await this.instances.releaseAllClaims(tx, i.id);
+        await this.instances.update(tx, i, {
+          vm_state: 'error',
+          task_state: null,
+          power_state: powerStateOf(r.state),
+          fault: { code: 500, message: r.error, created: nowZ() },
+        });
+        await this.instances.finishAction(tx, i.id, false, r.error);
+        return;
+      }
+      const patch: Record<string, unknown> = { task_state: null, power_state: powerStateOf(r.state), fault: null, snapshot_image_id: null };
+      switch (i.task_state) {
+        case 'spawning':
+        case 'rebuilding':
+          patch.vm_state = i.target_vm_state ?? 'active';
+          patch.launched_at = new Date();
+          break;
+        case 'deleting':
+          await this.instances.releaseAllClaims(tx, i.id);
+          Object.assign(patch, { vm_state: 'deleted', terminated_at: new Date(), deleted_at: new Date(), power_state: 0 });
+          deallocate = i;
+          break;
+        default:
+          patch.vm_state = i.target_vm_state ?? i.vm_state;
+      }
+      await this.instances.update(tx, i, patch);
+      await this.instances.finishAction(tx, i.id, true);
+    });
+    if (rebuild) this.startBuild(r.instanceId);
+    if (deallocate) await this.deallocate(deallocate);
+  }
+
+  /** Gives the server's ports back (best effort: the network service also cleans up on `instance.deleted`). */
+  async deallocate(i: InstanceRow): Promise<void> {
+    if (!(i.ports ?? []).length && (i.requested_networks === 'none' || i.requested_networks === 'default')) return;
+    try {
+      await this.network.deallocate(i.id);
+    } catch (err) {
+      this.log.warn(`ports of deleted server ${i.id} not released: ${(err as Error).message}`);
+    }
+  }
+
+  /** Delete without an agent (never scheduled, or its host is down): Nova's "local delete". */
+  async localDelete(instanceId: string, requestId?: string): Promise<void> {
+    let gone: InstanceRow | undefined;
+    await this.tx(async (tx) => {
+      const i = await this.instances.lock(tx, instanceId);
+      if (!i || i.vm_state === 'deleted') return;
+      await this.instances.releaseAllClaims(tx, i.id);
+      gone = await this.instances.update(tx, i, { vm_state: 'deleted', task_state: null, power_state: 0, terminated_at: new Date(), deleted_at: new Date() }, requestId);
+      await this.instances.finishAction(tx, i.id, true);
+    });
+    if (gone) await this.deallocate(gone);
+  }
+
+  /** Heartbeat + capacity of one host (creates the compute node on first contact). */
+  async onHostReport(r: HostReport): Promise<void> {
+    await this.db.exec(
+      `INSERT INTO ${this.db.t('compute_node')} AS n (host, hypervisor_type, hypervisor_version, vcpus, memory_mb, local_gb, cpu_info, availability_zone, cpu_allocation_ratio, ram_allocation_ratio, disk_allocation_ratio, last_heartbeat)
+       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,COALESCE($9, 4.0),COALESCE($10, 1.0),COALESCE($11, 1.0),now())
+       ON CONFLICT (host) DO UPDATE SET hypervisor_type = EXCLUDED.hypervisor_type, hypervisor_version = EXCLUDED.hypervisor_version, vcpus = EXCLUDED.vcpus,
+         memory_mb = EXCLUDED.memory_mb, local_gb = EXCLUDED.local_gb, cpu_info = EXCLUDED.cpu_info, last_heartbeat = now(),
+         availability_zone = COALESCE($8, n.availability_zone),
+         cpu_allocation_ratio = COALESCE($9, n.cpu_allocation_ratio), ram_allocation_ratio = COALESCE($10, n.ram_allocation_ratio), disk_allocation_ratio = COALESCE($11, n.disk_allocation_ratio)`,
+      [
+        r.host,
+        r.hypervisorType,
+        r.hypervisorVersion,
+        r.vcpus,
+        r.memoryMb,
+        r.localGb,
+        JSON.stringify(r.cpuInfo ?? {}),
+        r.availabilityZone ?? 'nova',
+        r.cpuAllocationRatio ?? null,
+        r.ramAllocationRatio ?? null,
+        r.diskAllocationRatio ?? null,
+      ],
+    );
+  }
+
+  async consoleOutput(i: InstanceRow, maxLines?: number): Promise<string> {
+    const reply = (await this.transport.request(agentQueue('compute', i.host!), 'compute_agent.console_output', { host: i.host, instanceId: i.id, maxLines }, { timeoutMs: 15000 })) as { output: string };
+    return reply.output;
+  }
+}

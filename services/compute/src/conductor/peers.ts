@@ -1,0 +1,22 @@
+import type { ImageLocation, ImageRecord, ServerPort } from '@kumo/contracts';
+import type { AllocateForServerRequest } from '@kumo/contracts';
+
+/**
+ * The other services the conductor talks to, as interfaces: production uses AMQP RPC
+ * (amqp-peers.ts); tests that run without a network service boot with `networks: "none"`, which
+ * never calls it.
+ */
+export interface NetworkClient {
+  allocate(req: AllocateForServerRequest, requestId?: string): Promise<ServerPort[]>;
+  deallocate(serverId: string, requestId?: string): Promise<void>;
+  listPorts(serverId: string): Promise<ServerPort[]>;
+}
+
+export interface ImageClient {
+  get(imageId: string, asProject: string, asAdmin: boolean): Promise<ImageRecord>;
+  location(imageId: string, asProject: string, asAdmin: boolean): Promise<ImageLocation>;
+  create(req: { owner: string; name: string; diskFormat: string; containerFormat: string; properties: Record<string, string>; minDisk?: number; minRam?: number }): Promise<ImageRecord>;
+}
+
+export const NETWORK_CLIENT = Symbol('NETWORK_CLIENT');
+export const IMAGE_CLIENT = Symbol('IMAGE_CLIENT');

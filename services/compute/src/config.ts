@@ -1,0 +1,31 @@
+import type { BaseConfig } from '@kumo/service-kit';
+import { z } from 'zod';
+
+const seconds = (fallback: number) => z.coerce.number({ message: 'must be a number of seconds' }).positive('must be > 0').default(fallback);
+
+export const computeConfigShape = {
+  /** How often the reconciler looks for tasks whose agent went silent. */
+  KUMO_COMPUTE_RECONCILE_S: seconds(10),
+  /** A task without an agent report for this long is re-sent; after 3× it ends in ERROR. */
+  KUMO_COMPUTE_TASK_TIMEOUT_S: seconds(60),
+  /** A host without a heartbeat for this long is `down`: the scheduler skips it. */
+  KUMO_COMPUTE_HOST_DOWN_S: seconds(60),
+  /** Builds tried on this many hosts before ERROR "No valid host". */
+  KUMO_COMPUTE_MAX_ATTEMPTS: z.coerce.number().int().min(1).default(3),
+  /**
+   * The scheduler picks randomly among this many best hosts (Nova's host_subset_size), so
+   * concurrent boots do not all queue on the row lock of the single best host.
+   */
+  KUMO_COMPUTE_HOST_SUBSET_SIZE: z.coerce.number().int().min(1).default(3),
+  /** Public URL of this API (links); default: from the request. */
+  KUMO_COMPUTE_URL: z.string().optional(),
+};
+
+export type ComputeConfig = BaseConfig & {
+  KUMO_COMPUTE_RECONCILE_S: number;
+  KUMO_COMPUTE_TASK_TIMEOUT_S: number;
+  KUMO_COMPUTE_HOST_DOWN_S: number;
+  KUMO_COMPUTE_MAX_ATTEMPTS: number;
+  KUMO_COMPUTE_HOST_SUBSET_SIZE: number;
+  KUMO_COMPUTE_URL?: string;
+};

@@ -1,0 +1,4 @@
+import type { DatabaseDefinition } from '@kumo/service-kit';
+import { ComputeSchema1764600000000, SeedFlavors1764600000001, SnapshotImage1764600000002 } from './migrations.js';
+
+export const computeDatabase: DatabaseDefinition = { schema: 'compute', entities: [], migrations: [ComputeSchema1764600000000, SeedFlavors1764600000001, SnapshotImage1764600000002] };

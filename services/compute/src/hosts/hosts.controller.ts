@@ -1,0 +1,205 @@
+import { Body, Controller, Get, Inject, Param, Put, Query } from '@nestjs/common';
+import { ApiError, Auth, type AuthContext, KUMO_CONFIG, PolicyService } from '@kumo/service-kit';
+import type { ComputeConfig } from '../config.js';
+import { isoMicro, type Json, isAdmin } from '../common/nova.js';
+import { Db } from '../db/db.js';
+
+interface NodeRow {
+  id: number;
+  host: string;
+  availability_zone: string;
+  hypervisor_type: string;
+  hypervisor_version: string;
+  vcpus: number;
+  memory_mb: number;
+  local_gb: number;
+  vcpus_used: number;
+  memory_mb_used: number;
+  local_gb_used: number;
+  running_vms: number;
+  enabled: boolean;
+  disabled_reason: string | null;
+  cpu_info: Record<string, unknown>;
+  last_heartbeat: Date;
+}
+
+/** Hypervisors, compute services, availability zones and (empty) aggregates: views of compute_node. */
+@Controller('v2.1')
+export class HostsController {
+  constructor(
+    private readonly db: Db,
+    private readonly policy: PolicyService,
+    @Inject(KUMO_CONFIG) private readonly config: ComputeConfig,
+  ) {}
+
+  private async nodes(): Promise<NodeRow[]> {
+    return this.db.rows<NodeRow>(`SELECT * FROM ${this.db.t('compute_node')} ORDER BY id`);
+  }
+
+  private up(n: NodeRow): boolean {
+    return Date.now() - new Date(n.last_heartbeat).getTime() < this.config.KUMO_COMPUTE_HOST_DOWN_S * 1000;
+  }
+
+  private hypervisorView(n: NodeRow, detail: boolean) {
+    const base = { id: n.id, hypervisor_hostname: n.host, state: this.up(n) ? 'up' : 'down', status: n.enabled ? 'enabled' : 'disabled' };
+    if (!detail) return base;
+    const version = Number(String(n.hypervisor_version).replace(/\D/g, '')) || 1000;
+    return {
+      ...base,
+      hypervisor_type: n.hypervisor_type,
+      hypervisor_version: version,
+      host_ip: '127.0.0.1',
+      vcpus: n.vcpus,
+      vcpus_used: n.vcpus_used,
+      memory_mb: n.memory_mb,
+      memory_mb_used: n.memory_mb_used,
+      local_gb: n.local_gb,
+      local_gb_used: n.local_gb_used,
+      free_ram_mb: n.memory_mb - n.memory_mb_used,
+      free_disk_gb: n.local_gb - n.local_gb_used,
+      current_workload: 0,
+      running_vms: n.running_vms,
+      disk_available_least: n.local_gb - n.local_gb_used,
+      cpu_info: JSON.stringify(n.cpu_info ?? {}),
+      service: { host: n.host, id: n.id, disabled_reason: n.disabled_reason },
+    };
+  }
+
+  @Get('os-hypervisors')
+  async hypervisors(@Auth() auth: AuthContext) {
+    this.policy.enforce('hypervisors', auth);
+    return { hypervisors: (await this.nodes()).map((n) => this.hypervisorView(n, false)) };
+  }
+
+  @Get('os-hypervisors/detail')
+  async hypervisorsDetail(@Auth() auth: AuthContext) {
+    this.policy.enforce('hypervisors', auth);
+    return { hypervisors: (await this.nodes()).map((n) => this.hypervisorView(n, true)) };
+  }
+
+  @Get('os-hypervisors/statistics')
+  async statistics(@Auth() auth: AuthContext) {
+    this.policy.enforce('hypervisors', auth);
+    const nodes = await this.nodes();
+    const sum = (f: (n: NodeRow) => number) => nodes.reduce((a, n) => a + f(n), 0);
+    return {
+      hypervisor_statistics: {
+        count: nodes.length,
+        vcpus: sum((n) => n.vcpus),
+        vcpus_used: sum((n) => n.vcpus_used),
+        memory_mb: sum((n) => n.memory_mb),
+        memory_mb_used: sum((n) => n.memory_mb_used),
+        local_gb: sum((n) => n.local_gb),
+        local_gb_used: sum((n) => n.local_gb_used),
+        free_ram_mb: sum((n) => n.memory_mb - n.memory_mb_used),
+        free_disk_gb: sum((n) => n.local_gb - n.local_gb_used),
+        current_workload: 0,
+        running_vms: sum((n) => n.running_vms),
+        disk_available_least: sum((n) => n.local_gb - n.local_gb_used),
+      },
+    };
+  }
+
+  @Get('os-hypervisors/:id')
+  async hypervisor(@Auth() auth: AuthContext, @Param('id') id: string) {
+    this.policy.enforce('hypervisors', auth);
+    const n = (await this.nodes()).find((x) => String(x.id) === id);
+    if (!n) throw ApiError.notFound(`Hypervisor with ID ${id} could not be found.`);
+    return { hypervisor: this.hypervisorView(n, true) };
+  }
+
+  @Get('os-hypervisors/:name/servers')
+  async hypervisorServers(@Auth() auth: AuthContext, @Param('name') name: string) {
+    this.policy.enforce('hypervisors', auth);
+    const nodes = (await this.nodes()).filter((x) => x.host.includes(name));
+    if (!nodes.length) throw ApiError.notFound(`No hypervisor matching '${name}' could be found.`);
+    const out = [];
+    for (const n of nodes) {
+      const servers = await this.db.rows<{ id: string; name: string }>(`SELECT id, name FROM ${this.db.t('instance')} WHERE host = $1 AND vm_state <> 'deleted'`, [n.host]);
+      out.push({ ...this.hypervisorView(n, false), ...(servers.length ? { servers: servers.map((s) => ({ uuid: s.id, name: s.name })) } : {}) });
+    }
+    return { hypervisors: out };
+  }
+
+  @Get('os-services')
+  async services(@Auth() auth: AuthContext, @Query() q: Record<string, unknown>) {
+    this.policy.enforce('services', auth);
+    let nodes = await this.nodes();
+    if (typeof q.host === 'string') nodes = nodes.filter((n) => n.host === q.host);
+    const out = [];
+    if (q.binary === undefined || q.binary === 'nova-compute') {
+      for (const n of nodes)
+        out.push({
+          id: n.id,
+          binary: 'nova-compute',
+          host: n.host,
+          zone: n.availability_zone,
+          status: n.enabled ? 'enabled' : 'disabled',
+          state: this.up(n) ? 'up' : 'down',
+          updated_at: isoMicro(n.last_heartbeat),
+          disabled_reason: n.disabled_reason,
+        });
+    }
+    return { services: out };
+  }
+
+  /** 2.1 form: PUT /os-services/enable|disable|disable-log-reason {host, binary[, disabled_reason]}. */
+  @Put('os-services/:op')
+  async updateService(@Auth() auth: AuthContext, @Param('op') op: string, @Body() body: unknown) {
+    this.policy.enforce('services:update', auth);
+    const b = (body ?? {}) as Json;
+    if (!['enable', 'disable', 'disable-log-reason'].includes(op)) throw ApiError.notFound(`Unknown action ${op}`);
+    if (typeof b.host !== 'string' || typeof b.binary !== 'string') throw ApiError.badRequest("Invalid input: 'host' and 'binary' are required");
+    if (b.binary !== 'nova-compute') throw ApiError.notFound(`Service ${b.binary} on host ${b.host} not found.`);
+    const reason = op === 'disable-log-reason' ? String(b.disabled_reason ?? '') : null;
+    if (op === 'disable-log-reason' && (!reason || reason.length > 255)) throw ApiError.badRequest('The disabled reason must be 1 to 255 characters.');
+    const n = await this.db.exec(`UPDATE ${this.db.t('compute_node')} SET enabled = $2, disabled_reason = $3 WHERE host = $1`, [b.host, op === 'enable', reason]);
+    if (!n) throw ApiError.notFound(`Host ${b.host} could not be found.`);
+    return { service: { host: b.host, binary: b.binary, status: op === 'enable' ? 'enabled' : 'disabled', ...(reason ? { disabled_reason: reason } : {}) } };
+  }
+
+  @Get('os-availability-zone')
+  async zones(@Auth() _auth: AuthContext) {
+    const nodes = (await this.nodes()).filter((n) => n.enabled);
+    const zones = [...new Set(nodes.map((n) => n.availability_zone))];
+    if (!zones.length) zones.push('nova');
+    return { availabilityZoneInfo: zones.map((z) => ({ zoneName: z, zoneState: { available: true }, hosts: null })) };
+  }
+
+  @Get('os-availability-zone/detail')
+  async zonesDetail(@Auth() auth: AuthContext) {
+    this.policy.enforce('availability_zones:detail', auth);
+    const nodes = await this.nodes();
+    const byZone = new Map<string, Record<string, unknown>>();
+    for (const n of nodes) {
+      if (!n.enabled) continue;
+      const hosts = byZone.get(n.availability_zone) ?? {};
+      hosts[n.host] = { 'nova-compute': { available: this.up(n), active: n.enabled, updated_at: isoMicro(n.last_heartbeat) } };
+      byZone.set(n.availability_zone, hosts);
+    }
+    const info = [...byZone.entries()].map(([z, hosts]) => ({ zoneName: z, zoneState: { available: true }, hosts }));
+    info.push({ zoneName: 'internal', zoneState: { available: true }, hosts: {} });
+    return { availabilityZoneInfo: info };
+  }
+
+  /**
+   * Nova's deprecated nova-network proxy. Tempest lists it to find `fixed_network_name` when
+   * Neutron is off; Kumo has no network listing RPC, so the list is empty (servers then boot
+   * without tenant networks, as Nova does when the project has none).
+   */
+  @Get('os-networks')
+  networks(@Auth() _auth: AuthContext) {
+    return { networks: [] };
+  }
+
+  @Get('os-networks/:id')
+  network(@Auth() _auth: AuthContext, @Param('id') id: string) {
+    throw ApiError.notFound(`Network ${id} could not be found.`);
+  }
+
+  @Get('os-aggregates')
+  aggregates(@Auth() auth: AuthContext) {
+    if (!isAdmin(auth)) throw ApiError.forbidden(`Policy doesn't allow os_compute_api:os-aggregates:index to be performed.`);
+    return { aggregates: [] };
+  }
+}

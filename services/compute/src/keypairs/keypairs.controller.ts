@@ -1,0 +1,103 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { ApiError, Auth, type AuthContext, PolicyService } from '@kumo/service-kit';
+import { bodyOf, invalid, isoMicro, projectOf, stringField } from '../common/nova.js';
+import { Db } from '../db/db.js';
+import { QuotaService } from '../quotas/quota.service.js';
+import { generateRsaKeyPair, parsePublicKey } from './ssh-keys.js';
+
+interface KeypairRow {
+  user_id: string;
+  name: string;
+  project_id: string;
+  public_key: string;
+  fingerprint: string;
+  type: string;
+  id: string;
+  created_at: Date;
+}
+
+const NAME = /^[\w\- .@]+$/;
+
+/** Keypairs belong to a user (not a project), as in Nova; admins may act for another user with `?user_id=`. */
+@Controller('v2.1/os-keypairs')
+export class KeypairsController {
+  constructor(
+    private readonly db: Db,
+    private readonly policy: PolicyService,
+    private readonly quotas: QuotaService,
+  ) {}
+
+  private userOf(auth: AuthContext, q: Record<string, unknown>): string {
+    const other = typeof q.user_id === 'string' && q.user_id ? q.user_id : undefined;
+    if (other && other !== auth.userId) {
+      this.policy.enforce('keypairs:other_user', auth);
+      return other;
+    }
+    return auth.userId;
+  }
+
+  @Get()
+  async list(@Auth() auth: AuthContext, @Query() q: Record<string, unknown>) {
+    const rows = await this.db.rows<KeypairRow>(`SELECT * FROM ${this.db.t('keypair')} WHERE user_id = $1 ORDER BY name`, [this.userOf(auth, q)]);
+    return { keypairs: rows.map((k) => ({ keypair: { name: k.name, public_key: k.public_key, fingerprint: k.fingerprint } })) };
+  }
+
+  @Get(':name')
+  async show(@Auth() auth: AuthContext, @Param('name') name: string, @Query() q: Record<string, unknown>) {
+    const k = await this.get(this.userOf(auth, q), name);
+    return {
+      keypair: { name: k.name, public_key: k.public_key, fingerprint: k.fingerprint, user_id: k.user_id, id: Number(k.id), created_at: isoMicro(k.created_at), deleted: false, deleted_at: null, updated_at: null },
+    };
+  }
+
+  private async get(userId: string, name: string): Promise<KeypairRow> {
+    const rows = await this.db.rows<KeypairRow>(`SELECT * FROM ${this.db.t('keypair')} WHERE user_id = $1 AND name = $2`, [userId, name]);
+    if (!rows[0]) throw ApiError.notFound(`Keypair ${name} not found for user ${userId}`);
+    return rows[0];
+  }
+
+  @Post()
+  @HttpCode(200)
+  async create(@Auth() auth: AuthContext, @Body() body: unknown) {
+    const project = projectOf(auth);
+    const b = bodyOf(body, 'keypair');
+    for (const k of Object.keys(b)) if (!['name', 'public_key', 'type', 'user_id'].includes(k)) throw invalid('keypair', b, `Additional properties are not allowed ('${k}' was unexpected)`);
+    const name = stringField(b, 'name', { required: true, min: 1 })!;
+    if (!NAME.test(name) || name.trim() !== name) throw ApiError.badRequest('Keypair data is invalid: Keypair name contains unsafe characters');
+    const userId = this.userOf(auth, b);
+    const imported = stringField(b, 'public_key', { max: 65535 });
+    let publicKey: string;
+    let fingerprint: string;
+    let privateKey: string | undefined;
+    if (imported !== undefined) {
+      const parsed = parsePublicKey(imported);
+      if (!parsed) throw ApiError.badRequest('Keypair data is invalid: failed to generate fingerprint');
+      publicKey = imported.trim();
+      fingerprint = parsed.fingerprint;
+    } else {
+      const gen = await generateRsaKeyPair(`Generated-by-Kumo`);
+      publicKey = gen.publicKey;
+      fingerprint = gen.fingerprint;
+      privateKey = gen.privateKey;
+    }
+    await this.db.transaction(async (tx) => {
+      const [used] = await tx.rows<{ n: string }>(`SELECT count(*) AS n FROM ${this.db.t('keypair')} WHERE user_id = $1`, [userId]);
+      const limit = await this.quotas.limitOf(project, 'key_pairs');
+      if (limit >= 0 && Number(used!.n) >= limit) throw new ApiError(403, 'Quota exceeded, too many key pairs.', { type: 'forbidden' });
+      const n = await tx.exec(
+        `INSERT INTO ${this.db.t('keypair')} (user_id, name, project_id, public_key, fingerprint) VALUES ($1,$2,$3,$4,$5) ON CONFLICT DO NOTHING`,
+        [userId, name, project, publicKey, fingerprint],
+      );
+      if (!n) throw ApiError.conflict(`Key pair '${name}' already exists.`);
+    });
+    return { keypair: { name, public_key: publicKey, fingerprint, user_id: userId, ...(privateKey ? { private_key: privateKey } : {}) } };
+  }
+
+  @Delete(':name')
+  @HttpCode(202)
+  async remove(@Auth() auth: AuthContext, @Param('name') name: string, @Query() q: Record<string, unknown>) {
+    const userId = this.userOf(auth, q);
+    const n = await this.db.exec(`DELETE FROM ${this.db.t('keypair')} WHERE user_id = $1 AND name = $2`, [userId, name]);
+    if (!n) throw ApiError.notFound(`Keypair ${name} not found for user ${userId}`);
+  }
+}

@@ -1,0 +1,39 @@
+/**
+ * Default policy of the compute API (oslo.policy syntax; override by name with KUMO_POLICY_FILE),
+ * following Nova's secure-RBAC defaults: readers read, members of the owning project act, admins
+ * do anything. Which rows a project can see at all is decided by the queries (another project's
+ * server is a 404, never a 403). Targets: `project_id` is the owner of the resource.
+ */
+const READ = 'rule:admin_or_reader';
+const WRITE = 'rule:admin_or_member';
+const ADMIN = 'role:admin';
+
+export const computePolicy: Record<string, string> = {
+  'servers:index': READ,
+  'servers:show': READ,
+  'servers:create': WRITE,
+  'servers:update': WRITE,
+  'servers:delete': WRITE,
+  'servers:action': WRITE,
+  'servers:force_delete': WRITE,
+  'servers:all_tenants': ADMIN,
+  'servers:show_host': ADMIN,
+  'servers:unlock_override': ADMIN,
+  'servers:reset_state': ADMIN,
+  'servers:create_on_host': ADMIN,
+  'flavors:manage': ADMIN,
+  'flavors:list_all': ADMIN,
+  'keypairs:other_user': ADMIN,
+  'quotas:show': READ,
+  'quotas:update': ADMIN,
+  'limits:other_project': ADMIN,
+  'hypervisors': ADMIN,
+  'services': ADMIN,
+  'services:update': ADMIN,
+  'availability_zones:detail': ADMIN,
+  'server_groups:create': WRITE,
+  'server_groups:show': READ,
+  'server_groups:delete': WRITE,
+  'instance_actions': READ,
+  'instance_actions:events': ADMIN,
+};

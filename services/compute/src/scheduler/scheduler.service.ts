@@ -1,0 +1,143 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { KUMO_CONFIG, MetricsService } from '@kumo/service-kit';
+import { Histogram } from 'prom-client';
+import type { ComputeConfig } from '../config.js';
+import { Db, type Sql } from '../db/db.js';
+import type { InstanceRow } from '../servers/instance.model.js';
+import { InstancesRepository } from '../servers/instances.repository.js';
+import { hostStateOf, type HostState, type RequestSpec } from './host-state.js';
+import { CAPACITY_FILTERS, rankHosts } from './pipeline.js';
+
+export class NoValidHost extends Error {
+  constructor(reason: string) {
+    super(`No valid host was found. ${reason}`);
+  }
+}
+
+/**
+ * Picks a host and claims the instance's resources on it. The ranking reads hosts without locks;
+ * the claim then locks the chosen host's row (`SELECT … FOR UPDATE`), re-checks capacity on the
+ * fresh row and books the resources in the same transaction, so concurrent boots can never
+ * overcommit a host. A host that no longer fits is skipped for the next best.
+ */
+@Injectable()
+export class SchedulerService {
+  /** Time from "schedule this instance" to a committed claim (or No valid host), on /metrics. */
+  private readonly decisions: Histogram<'outcome'>;
+
+  constructor(
+    private readonly db: Db,
+    private readonly instances: InstancesRepository,
+    @Inject(KUMO_CONFIG) private readonly config: ComputeConfig,
+    metrics: MetricsService,
+  ) {
+    this.decisions = new Histogram({
+      name: 'kumo_compute_schedule_seconds',
+      help: 'Scheduler decision time (ranking + claim transaction), by outcome',
+      labelNames: ['outcome'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [metrics.registry],
+    });
+  }
+
+  async hosts(sql: Sql = this.db): Promise<HostState[]> {
+    const rows = await sql.rows(`SELECT * FROM ${this.db.t('compute_node')}`);
+    return rows.map((r) => hostStateOf(r, this.config.KUMO_COMPUTE_HOST_DOWN_S));
+  }
+
+  private async groupOf(sql: Sql, i: InstanceRow, lock: boolean): Promise<RequestSpec['group']> {
+    if (!i.server_group_id) return null;
+    const [g] = await sql.rows<{ policy: string }>(`SELECT policy FROM ${this.db.t('server_group')} WHERE id = $1${lock ? ' FOR UPDATE' : ''}`, [i.server_group_id]);
+    if (!g) return null;
+    const members = await sql.rows<{ host: string }>(
+      `SELECT host FROM ${this.db.t('instance')} WHERE server_group_id = $1 AND id <> $2 AND vm_state <> 'deleted' AND host IS NOT NULL`,
+      [i.server_group_id, i.id],
+    );
+    return { policy: g.policy, hosts: members.map((m) => m.host) };
+  }
+
+  specOf(i: InstanceRow, flavor = i.flavor): Omit<RequestSpec, 'group'> {
+    let az = i.requested_az;
+    let forcedHost: string | null = null;
+    if (az && az.includes(':')) {
+      const [zone, host] = az.split(':', 2);
+      az = zone || null;
+      forcedHost = host || null;
+    }
+    return {
+      vcpus: flavor.vcpus,
+      memoryMb: flavor.ram,
+      diskGb: flavor.disk,
+      availabilityZone: az,
+      forcedHost,
+      imageProperties: i.image_meta?.properties ?? {},
+      excludedHosts: i.tried_hosts ?? [],
+    };
+  }
+
+  /** Claims resources for a new instance; sets host/AZ on the row. Returns the host. */
+  async schedule(instanceId: string): Promise<string> {
+    const stop = this.decisions.startTimer();
+    try {
+      const host = await this.place(instanceId);
+      stop({ outcome: 'placed' });
+      return host;
+    } catch (err) {
+      stop({ outcome: err instanceof NoValidHost ? 'no_valid_host' : 'error' });
+      throw err;
+    }
+  }
+
+  private async place(instanceId: string): Promise<string> {
+    const i = await this.instances.get(instanceId);
+    if (!i) throw new NoValidHost('The instance is gone.');
+    const spec: RequestSpec = { ...this.specOf(i), group: await this.groupOf(this.db, i, false) };
+    const ranked = rankHosts(await this.hosts(), spec);
+    // host_subset_size: a random one of the best few first, the rest in rank order.
+    const k = Math.min(this.config.KUMO_COMPUTE_HOST_SUBSET_SIZE, ranked.length);
+    if (k > 1) {
+      const j = Math.floor(Math.random() * k);
+      if (j > 0) [ranked[0], ranked[j]] = [ranked[j]!, ranked[0]!];
+    }
+    for (const candidate of ranked) {
+      const ok = await this.db.transaction(async (tx) => {
+        const group = await this.groupOf(tx, i, true);
+        const [row] = await tx.rows(`SELECT * FROM ${this.db.t('compute_node')} WHERE host = $1 FOR UPDATE`, [candidate.host]);
+        if (!row) return false;
+        const fresh = hostStateOf(row, this.config.KUMO_COMPUTE_HOST_DOWN_S);
+        const s = { ...spec, group };
+        if (!CAPACITY_FILTERS.every((f) => f.passes(fresh, s)) || rankHosts([fresh], s).length === 0) return false;
+        const current = await this.instances.lock(tx, instanceId);
+        if (!current || current.vm_state !== 'building' || current.host) return true; // deleted meanwhile, or already placed
+        await this.book(tx, instanceId, 'instance', fresh.host, i.flavor);
+        await this.instances.update(tx, current, { host: fresh.host, availability_zone: fresh.availabilityZone, task_state: 'spawning', task_updated_at: new Date() });
+        return true;
+      });
+      if (ok) return candidate.host;
+    }
+    throw new NoValidHost(ranked.length ? 'There are not enough hosts available (capacity taken by concurrent requests).' : 'There are not enough hosts available.');
+  }
+
+  /** Books a resize claim of `flavor` on the instance's own host (resize in place). */
+  async claimResize(tx: Sql, i: InstanceRow, flavor: InstanceRow['flavor']): Promise<boolean> {
+    const [row] = await tx.rows(`SELECT * FROM ${this.db.t('compute_node')} WHERE host = $1 FOR UPDATE`, [i.host]);
+    if (!row) return false;
+    const fresh = hostStateOf(row, this.config.KUMO_COMPUTE_HOST_DOWN_S);
+    const spec: RequestSpec = { ...this.specOf(i, flavor), excludedHosts: [], group: null };
+    if (!CAPACITY_FILTERS.every((f) => f.passes(fresh, spec))) return false;
+    await this.book(tx, i.id, 'resize', fresh.host, flavor);
+    return true;
+  }
+
+  private async book(tx: Sql, instanceId: string, kind: string, host: string, flavor: InstanceRow['flavor']): Promise<void> {
+    const n = await tx.exec(
+      `INSERT INTO ${this.db.t('claim')} (instance_id, kind, host, vcpus, memory_mb, disk_gb) VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT DO NOTHING`,
+      [instanceId, kind, host, flavor.vcpus, flavor.ram, flavor.disk],
+    );
+    if (!n) return;
+    await tx.exec(
+      `UPDATE ${this.db.t('compute_node')} SET vcpus_used = vcpus_used + $2, memory_mb_used = memory_mb_used + $3, local_gb_used = local_gb_used + $4, running_vms = running_vms + $5 WHERE host = $1`,
+      [host, flavor.vcpus, flavor.ram, flavor.disk, kind === 'instance' ? 1 : 0],
+    );
+  }
+}

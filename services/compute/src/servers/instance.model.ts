@@ -1,0 +1,105 @@
+import { createHash } from 'node:crypto';
+import type { InstanceEvent } from '@kumo/contracts';
+import { statusOf } from './state-machine.js';
+
+export interface FlavorSnapshot {
+  id: string;
+  name: string;
+  vcpus: number;
+  ram: number;
+  disk: number;
+  ephemeral: number;
+  swap: number;
+  extra_specs: Record<string, string>;
+}
+
+export interface PortRecord {
+  id: string;
+  networkId: string;
+  networkName: string;
+  macAddress: string;
+  mtu: number;
+  fixedIps: { ipAddress: string; ipVersion: number }[];
+  floatingIps: string[];
+}
+
+export interface InstanceRow {
+  id: string;
+  seq: string;
+  project_id: string;
+  user_id: string;
+  name: string;
+  hostname: string;
+  vm_state: string;
+  task_state: string | null;
+  power_state: number;
+  host: string | null;
+  availability_zone: string | null;
+  requested_az: string | null;
+  flavor: FlavorSnapshot;
+  old_flavor: FlavorSnapshot | null;
+  new_flavor: FlavorSnapshot | null;
+  vcpus: number;
+  memory_mb: number;
+  root_gb: number;
+  image_ref: string | null;
+  image_meta: { id: string; path?: string; url?: string; checksum?: string | null; properties: Record<string, string>; diskFormat?: string | null; containerFormat?: string | null } | null;
+  snapshot_image_id: string | null;
+  key_name: string | null;
+  key_data: string | null;
+  user_data: string | null;
+  metadata: Record<string, string>;
+  requested_networks: unknown;
+  security_groups: string[];
+  ports: PortRecord[];
+  access_ipv4: string;
+  access_ipv6: string;
+  config_drive: string;
+  reservation_id: string;
+  launch_index: number;
+  server_group_id: string | null;
+  locked: boolean;
+  locked_by: string | null;
+  fault: { code: number; message: string; details?: string; created: string } | null;
+  generation: number;
+  spec_version: number;
+  reboot_seq: number;
+  reboot_hard: boolean;
+  desired_power: string;
+  target_vm_state: string | null;
+  attempts: number;
+  tried_hosts: string[];
+  task_updated_at: Date;
+  task_started_at: Date;
+  launched_at: Date | null;
+  terminated_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
+  deleted_at: Date | null;
+}
+
+/** Nova's hostId: an opaque per-project hash of the host (same host, same project → same id). */
+export function hostIdOf(projectId: string, host: string | null): string {
+  return host ? createHash('sha224').update(projectId + host).digest('hex') : '';
+}
+
+export function instanceName(seq: string | number): string {
+  return `instance-${Number(seq).toString(16).padStart(8, '0')}`;
+}
+
+export function eventOf(i: InstanceRow): InstanceEvent {
+  return {
+    id: i.id,
+    projectId: i.project_id,
+    userId: i.user_id,
+    name: i.name,
+    status: statusOf(i.vm_state, i.task_state),
+    vmState: i.vm_state,
+    taskState: i.task_state,
+    powerState: i.power_state,
+    host: i.host,
+    flavorId: i.flavor.id,
+    imageRef: i.image_ref,
+    updatedAt: new Date(i.updated_at).toISOString(),
+  };
+}

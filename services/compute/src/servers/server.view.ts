@@ -1,0 +1,61 @@
+import { isoMicro, isoZ, linksOf } from '../common/nova.js';
+import { hostIdOf, type InstanceRow, instanceName } from './instance.model.js';
+import { statusOf } from './state-machine.js';
+
+const PROGRESS_STATUSES = ['ACTIVE', 'BUILD', 'REBUILD', 'RESIZE', 'VERIFY_RESIZE'];
+
+export function addressesOf(i: InstanceRow, extended: boolean) {
+  const out: Record<string, Record<string, unknown>[]> = {};
+  for (const p of i.ports ?? []) {
+    const list = (out[p.networkName || p.networkId] ??= []);
+    for (const ip of p.fixedIps) list.push({ version: ip.ipVersion, addr: ip.ipAddress, ...(extended ? { 'OS-EXT-IPS:type': 'fixed', 'OS-EXT-IPS-MAC:mac_addr': p.macAddress } : {}) });
+    for (const fip of p.floatingIps ?? []) list.push({ version: fip.includes(':') ? 6 : 4, addr: fip, ...(extended ? { 'OS-EXT-IPS:type': 'floating', 'OS-EXT-IPS-MAC:mac_addr': p.macAddress } : {}) });
+  }
+  return out;
+}
+
+/** The server body at microversion 2.1 (Tempest's strict `get_server` schema: exactly these keys). */
+export function serverView(i: InstanceRow, base: string, opts: { detail: boolean; admin: boolean }) {
+  const status = statusOf(i.vm_state, i.task_state);
+  const v: Record<string, unknown> = {
+    id: i.id,
+    name: i.name,
+    status,
+    tenant_id: i.project_id,
+    user_id: i.user_id,
+    metadata: i.metadata ?? {},
+    hostId: hostIdOf(i.project_id, i.host),
+    image: i.image_ref ? { id: i.image_ref, links: [{ rel: 'bookmark', href: `${base}/images/${i.image_ref}` }] } : '',
+    flavor: { id: i.flavor.id, links: [{ rel: 'bookmark', href: `${base}/flavors/${i.flavor.id}` }] },
+    created: isoZ(i.created_at),
+    updated: isoZ(i.updated_at),
+    addresses: addressesOf(i, opts.detail),
+    accessIPv4: i.access_ipv4,
+    accessIPv6: i.access_ipv6,
+    links: linksOf(base, 'servers', i.id),
+    'OS-DCF:diskConfig': 'MANUAL',
+  };
+  if (PROGRESS_STATUSES.includes(status)) v.progress = status === 'ACTIVE' ? 100 : 0;
+  if (i.fault && (status === 'ERROR' || status === 'DELETED')) v.fault = i.fault;
+  if (!opts.detail) return v;
+  Object.assign(v, {
+    key_name: i.key_name,
+    security_groups: (i.security_groups ?? []).map((name) => ({ name })),
+    'OS-SRV-USG:launched_at': isoMicro(i.launched_at),
+    'OS-SRV-USG:terminated_at': isoMicro(i.terminated_at),
+    'OS-EXT-AZ:availability_zone': i.availability_zone ?? '',
+    'OS-EXT-STS:task_state': i.task_state,
+    'OS-EXT-STS:vm_state': i.vm_state,
+    'OS-EXT-STS:power_state': i.power_state,
+    'os-extended-volumes:volumes_attached': [],
+    config_drive: i.config_drive,
+  });
+  if (opts.admin) {
+    Object.assign(v, {
+      'OS-EXT-SRV-ATTR:host': i.host,
+      'OS-EXT-SRV-ATTR:instance_name': instanceName(i.seq),
+      'OS-EXT-SRV-ATTR:hypervisor_hostname': i.host,
+    });
+  }
+  return v;
+}

@@ -1,0 +1,256 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query, Req, Res } from '@nestjs/common';
+import { ApiError, Auth, type AuthContext, PolicyService, requestBaseUrl } from '@kumo/service-kit';
+import type { Request, Response } from 'express';
+import { ConductorService } from '../conductor/conductor.service.js';
+import { bodyOf, intField, isAdmin, isoMicro, type Json, metadataOf, nextLink } from '../common/nova.js';
+import { Db } from '../db/db.js';
+import { addressesOf, serverView } from './server.view.js';
+import { ServersService } from './servers.service.js';
+
+function requestIdOf(req: Request): string {
+  return (req as unknown as { id?: string }).id ?? String(req.headers['x-openstack-request-id'] ?? 'req-unknown');
+}
+
+@Controller('v2.1/servers')
+export class ServersController {
+  constructor(
+    private readonly servers: ServersService,
+    private readonly conductor: ConductorService,
+    private readonly policy: PolicyService,
+    private readonly db: Db,
+  ) {}
+
+  @Post()
+  @HttpCode(202)
+  async create(@Auth() auth: AuthContext, @Body() body: unknown, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
+    const base = requestBaseUrl(req);
+    const { instances, adminPass, returnReservationId } = await this.servers.create(auth, body, requestIdOf(req));
+    if (returnReservationId) return { reservation_id: instances[0]!.reservation_id };
+    const i = instances[0]!;
+    res.setHeader('Location', `${base}/v2.1/servers/${i.id}`);
+    return {
+      server: {
+        id: i.id,
+        links: [
+          { rel: 'self', href: `${base}/v2.1/servers/${i.id}` },
+          { rel: 'bookmark', href: `${base}/servers/${i.id}` },
+        ],
+        'OS-DCF:diskConfig': 'MANUAL',
+        security_groups: i.security_groups.map((name) => ({ name })),
+        adminPass,
+      },
+    };
+  }
+
+  @Get()
+  async list(@Auth() auth: AuthContext, @Query() q: Record<string, unknown>, @Req() req: Request) {
+    const base = requestBaseUrl(req);
+    const rows = await this.servers.list(auth, { detail: false, query: q });
+    const out: Record<string, unknown> = { servers: rows.map((i) => ({ id: i.id, name: i.name, links: serverView(i, base, { detail: false, admin: false }).links })) };
+    if (q.limit !== undefined && rows.length > 0 && rows.length === Math.min(Number(q.limit), 1000)) out.servers_links = nextLink(base, 'servers', q, rows[rows.length - 1]!.id);
+    return out;
+  }
+
+  @Get('detail')
+  async detail(@Auth() auth: AuthContext, @Query() q: Record<string, unknown>, @Req() req: Request) {
+    const base = requestBaseUrl(req);
+    const rows = await this.servers.list(auth, { detail: true, query: q });
+    const admin = isAdmin(auth);
+    const out: Record<string, unknown> = { servers: rows.map((i) => serverView(i, base, { detail: true, admin })) };
+    if (q.limit !== undefined && rows.length > 0 && rows.length === Math.min(Number(q.limit), 1000)) out.servers_links = nextLink(base, 'servers/detail', q, rows[rows.length - 1]!.id);
+    return out;
+  }
+
+  @Get(':id')
+  async show(@Auth() auth: AuthContext, @Param('id') id: string, @Req() req: Request) {
+    const i = await this.servers.show(auth, id);
+    return { server: serverView(i, requestBaseUrl(req), { detail: true, admin: isAdmin(auth) }) };
+  }
+
+  @Put(':id')
+  async update(@Auth() auth: AuthContext, @Param('id') id: string, @Body() body: unknown, @Req() req: Request) {
+    const i = await this.servers.update(auth, id, body, requestIdOf(req));
+    return { server: serverView(i, requestBaseUrl(req), { detail: false, admin: false }) };
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  async remove(@Auth() auth: AuthContext, @Param('id') id: string, @Req() req: Request) {
+    await this.servers.act(auth, id, 'delete', requestIdOf(req));
+  }
+
+  @Get(':id/ips')
+  async ips(@Auth() auth: AuthContext, @Param('id') id: string) {
+    return { addresses: addressesOf(await this.servers.show(auth, id), false) };
+  }
+
+  @Get(':id/ips/:network')
+  async ipsOf(@Auth() auth: AuthContext, @Param('id') id: string, @Param('network') network: string) {
+    const all = addressesOf(await this.servers.show(auth, id), false);
+    if (!(network in all)) throw ApiError.notFound('Instance is not a member of specified network');
+    return { [network]: all[network] };
+  }
+
+  @Get(':id/metadata')
+  async metadata(@Auth() auth: AuthContext, @Param('id') id: string) {
+    return { metadata: (await this.servers.show(auth, id)).metadata };
+  }
+
+  @Post(':id/metadata')
+  @HttpCode(200)
+  async addMetadata(@Auth() auth: AuthContext, @Param('id') id: string, @Body() body: unknown, @Req() req: Request) {
+    const m = metadataOf((body as Json | undefined)?.metadata);
+    return { metadata: await this.servers.setMetadata(auth, id, m, false, requestIdOf(req)) };
+  }
+
+  @Put(':id/metadata')
+  async replaceMetadata(@Auth() auth: AuthContext, @Param('id') id: string, @Body() body: unknown, @Req() req: Request) {
+    const m = metadataOf((body as Json | undefined)?.metadata);
+    return { metadata: await this.servers.setMetadata(auth, id, m, true, requestIdOf(req)) };
+  }
+
+  @Get(':id/metadata/:key')
+  async metaItem(@Auth() auth: AuthContext, @Param('id') id: string, @Param('key') key: string) {
+    const m = (await this.servers.show(auth, id)).metadata;
+    if (!(key in m)) throw ApiError.notFound('Metadata item was not found');
+    return { meta: { [key]: m[key] } };
+  }
+
+  @Put(':id/metadata/:key')
+  async putMetaItem(@Auth() auth: AuthContext, @Param('id') id: string, @Param('key') key: string, @Body() body: unknown, @Req() req: Request) {
+    const meta = metadataOf((body as Json | undefined)?.meta, 'meta');
+    if (Object.keys(meta).length !== 1) throw ApiError.badRequest('Request body contains too many items');
+    if (!(key in meta)) throw ApiError.badRequest('Request body and URI mismatch');
+    await this.servers.setMetadata(auth, id, meta, false, requestIdOf(req));
+    return { meta };
+  }
+
+  @Delete(':id/metadata/:key')
+  @HttpCode(204)
+  async deleteMetaItem(@Auth() auth: AuthContext, @Param('id') id: string, @Param('key') key: string, @Req() req: Request) {
+    await this.servers.deleteMetadata(auth, id, key, requestIdOf(req));
+  }
+
+  @Get(':id/os-instance-actions')
+  async actions(@Auth() auth: AuthContext, @Param('id') id: string) {
+    const i = await this.servers.find(auth, id);
+    this.policy.enforce('instance_actions', auth, { project_id: i.project_id });
+    const rows = await this.db.rows(`SELECT * FROM ${this.db.t('instance_action')} WHERE instance_id = $1 ORDER BY id DESC`, [i.id]);
+    return { instanceActions: rows.map((a) => actionView(a)) };
+  }
+
+  @Get(':id/os-instance-actions/:requestId')
+  async action(@Auth() auth: AuthContext, @Param('id') id: string, @Param('requestId') requestId: string) {
+    const i = await this.servers.find(auth, id);
+    this.policy.enforce('instance_actions', auth, { project_id: i.project_id });
+    const [a] = await this.db.rows(`SELECT * FROM ${this.db.t('instance_action')} WHERE instance_id = $1 AND request_id = $2 ORDER BY id DESC LIMIT 1`, [i.id, requestId]);
+    if (!a) throw ApiError.notFound(`Action for request_id ${requestId} on instance ${i.id} not found`);
+    const view: Record<string, unknown> = actionView(a);
+    if (this.policy.allows('instance_actions:events', auth, { project_id: i.project_id })) {
+      view.events = [
+        { event: `compute_${String(a.action)}`, start_time: isoMicro(a.start_time as Date), finish_time: isoMicro(a.finish_time as Date | null), result: a.result ?? null, traceback: null },
+      ];
+    }
+    return { instanceAction: view };
+  }
+
+  /** Actions answer 202, 204 or 200 depending on the action: the response is written here, not by Nest. */
+  @Post(':id/action')
+  async act(@Auth() auth: AuthContext, @Param('id') id: string, @Body() body: unknown, @Req() req: Request, @Res() res: Response) {
+    const status = { code: 202 };
+    const out = await this.runAction(auth, id, body, req, res, status);
+    if (out === undefined) res.status(status.code).end();
+    else res.status(status.code).json(out);
+  }
+
+  private async runAction(auth: AuthContext, id: string, body: unknown, req: Request, res: Response, status: { code: number }): Promise<unknown> {
+    if (!body || typeof body !== 'object' || Array.isArray(body) || Object.keys(body).length !== 1) throw ApiError.badRequest('Invalid action request: the body must name exactly one action.');
+    const [name, arg] = Object.entries(body as Json)[0]!;
+    const rid = requestIdOf(req);
+    const base = requestBaseUrl(req);
+    switch (name) {
+      case 'reboot': {
+        const type = String(bodyOf(body, 'reboot').type ?? '').toUpperCase();
+        if (type !== 'SOFT' && type !== 'HARD') throw ApiError.badRequest(`Invalid input for field/attribute type. Value: ${type}. 'type' must be one of 'SOFT', 'HARD'`);
+        await this.servers.act(auth, id, type === 'HARD' ? 'reboot_hard' : 'reboot_soft', rid, async (_tx, i) => ({ reboot_seq: i.reboot_seq + 1, reboot_hard: type === 'HARD' }), 'reboot');
+        return;
+      }
+      case 'os-stop':
+        await this.servers.act(auth, id, 'stop', rid, undefined, 'stop');
+        return;
+      case 'os-start':
+        await this.servers.act(auth, id, 'start', rid, undefined, 'start');
+        return;
+      case 'pause':
+      case 'unpause':
+      case 'suspend':
+      case 'resume':
+        await this.servers.act(auth, id, name, rid);
+        return;
+      case 'lock':
+      case 'unlock':
+        await this.servers.setLock(auth, id, name === 'lock', rid);
+        return;
+      case 'resize': {
+        const r = bodyOf(body, 'resize');
+        if (r.flavorRef === undefined || r.flavorRef === null || r.flavorRef === '') throw ApiError.badRequest("Invalid input for field/attribute flavorRef. 'flavorRef' is a required property");
+        await this.servers.resize(auth, id, String(r.flavorRef), rid);
+        return;
+      }
+      case 'confirmResize':
+        await this.servers.confirmResize(auth, id, rid);
+        status.code = 204;
+        return;
+      case 'revertResize':
+        await this.servers.revertResize(auth, id, rid);
+        return;
+      case 'createImage': {
+        const imageId = await this.servers.createImage(auth, id, bodyOf(body, 'createImage'), rid);
+        const imageBase = process.env.KUMO_IMAGE_URL ?? base.replace(/:\d+$/, ':9292');
+        res.setHeader('Location', `${imageBase}/v2/images/${imageId}`);
+        return;
+      }
+      case 'rebuild': {
+        const i = await this.servers.rebuild(auth, id, bodyOf(body, 'rebuild'), rid);
+        return { server: { ...serverView(i, base, { detail: false, admin: false }), adminPass: Math.random().toString(36).slice(2, 14) } };
+      }
+      case 'restore': {
+        // Soft delete is off (reclaim_instance_interval = 0): nothing is ever SOFT_DELETED.
+        const i = await this.servers.find(auth, id);
+        throw ApiError.conflict(`Cannot 'restore' instance ${i.id} while it is in vm_state ${i.vm_state}`);
+      }
+      case 'forceDelete':
+        await this.servers.forceDelete(auth, id, rid);
+        return;
+      case 'os-getConsoleOutput': {
+        const o = arg && typeof arg === 'object' ? (arg as Json) : {};
+        const length = o.length === undefined || o.length === null ? undefined : intField(o, 'length', { min: -1 });
+        const i = await this.servers.find(auth, id);
+        this.policy.enforce('servers:action', auth, { project_id: i.project_id });
+        if (!i.host || !['active', 'paused', 'stopped', 'suspended', 'resized'].includes(i.vm_state)) throw ApiError.conflict(`Cannot 'get_console_output' instance ${i.id} while it is in vm_state ${i.vm_state}`);
+        let output: string;
+        try {
+          output = await this.conductor.consoleOutput(i, length !== undefined && length >= 0 ? length : undefined);
+        } catch (err) {
+          throw new ApiError(409, `Console output of instance ${i.id} is not available: ${(err as Error).message}`);
+        }
+        status.code = 200;
+        return { output };
+      }
+      default:
+        throw ApiError.badRequest(`There is no such action: ${name}`);
+    }
+  }
+}
+
+function actionView(a: Record<string, unknown>) {
+  return {
+    action: a.action,
+    instance_uuid: a.instance_id,
+    request_id: a.request_id,
+    user_id: a.user_id,
+    project_id: a.project_id,
+    start_time: isoMicro(a.start_time as Date),
+    message: a.message ?? null,
+  };
+}

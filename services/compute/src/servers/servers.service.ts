@@ -1,0 +1,500 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { isIPv4, isIPv6 } from 'node:net';
+import { Inject, Injectable } from '@nestjs/common';
+import { RpcError } from '@kumo/contracts';
+import { ApiError, type AuthContext, PolicyService } from '@kumo/service-kit';
+import { IMAGE_CLIENT, type ImageClient } from '../conductor/peers.js';
+import { ConductorService } from '../conductor/conductor.service.js';
+import { boolish, intField, invalid, isAdmin, type Json, metadataOf, projectOf, stringField } from '../common/nova.js';
+import { Db, type Sql } from '../db/db.js';
+import { EventRelay } from '../events/event-relay.js';
+import { type FlavorRow, FlavorsService } from '../flavors/flavors.service.js';
+import { QuotaService } from '../quotas/quota.service.js';
+import { SchedulerService } from '../scheduler/scheduler.service.js';
+import { eventOf, type FlavorSnapshot, type InstanceRow } from './instance.model.js';
+import { InstancesRepository, isUuid } from './instances.repository.js';
+import { type ActionName, restingPower, STATUS_TO_VM, TRANSITIONS } from './state-machine.js';
+
+export function flavorSnapshot(f: FlavorRow): FlavorSnapshot {
+  return { id: f.id, name: f.name, vcpus: f.vcpus, ram: f.memory_mb, disk: f.root_gb, ephemeral: f.ephemeral_gb, swap: f.swap, extra_specs: f.extra_specs ?? {} };
+}
+
+/** Nova stores access IPv6 addresses in their compressed form ('0:0::babe:220.12.22.2' → '::babe:dc0c:1602'). */
+function normalizeIpv6(v: string): string {
+  if (!v) return '';
+  if (!isIPv6(v)) throw invalid('accessIPv6', v, "is not a 'ipv6'");
+  return new URL(`http://[${v}]/`).hostname.slice(1, -1);
+}
+
+function lastSegment(ref: string): string {
+  const m = /([^/]+)\/?$/.exec(ref);
+  return m ? m[1]! : ref;
+}
+
+export interface ListOptions {
+  detail: boolean;
+  query: Record<string, unknown>;
+}
+
+@Injectable()
+export class ServersService {
+  constructor(
+    private readonly db: Db,
+    private readonly repo: InstancesRepository,
+    private readonly policy: PolicyService,
+    private readonly flavors: FlavorsService,
+    private readonly quotas: QuotaService,
+    private readonly scheduler: SchedulerService,
+    private readonly conductor: ConductorService,
+    private readonly relay: EventRelay,
+    @Inject(IMAGE_CLIENT) private readonly images: ImageClient,
+  ) {}
+
+  /** An instance the caller may see (another project's is a 404, as in Nova). */
+  async find(auth: AuthContext, id: string, sql: Sql = this.db): Promise<InstanceRow> {
+    const i = await this.repo.get(id, sql);
+    if (!i || i.vm_state === 'deleted' || (!isAdmin(auth) && i.project_id !== auth.projectId)) throw ApiError.notFound(`Instance ${id} could not be found.`);
+    return i;
+  }
+
+  async show(auth: AuthContext, id: string): Promise<InstanceRow> {
+    const i = await this.find(auth, id);
+    this.policy.enforce('servers:show', auth, { project_id: i.project_id });
+    return i;
+  }
+
+  async create(auth: AuthContext, raw: unknown, requestId: string): Promise<{ instances: InstanceRow[]; adminPass: string; returnReservationId: boolean }> {
+    const project = projectOf(auth);
+    this.policy.enforce('servers:create', auth, { project_id: project });
+    if (!raw || typeof raw !== 'object') throw ApiError.badRequest('Invalid input for request body: expected {"server": {...}}.');
+    const b = (raw as Json).server as Json;
+    if (!b || typeof b !== 'object' || Array.isArray(b)) throw ApiError.badRequest("Invalid input for field/attribute server. 'server' is a required property");
+    const name = stringField(b, 'name', { required: true, min: 1 })!;
+    if (name.trim() === '') throw invalid('name', name, 'name must not be blank');
+    const flavorRef = b.flavorRef;
+    if (flavorRef === undefined || flavorRef === null || flavorRef === '') throw ApiError.badRequest("Invalid input for field/attribute flavorRef. 'flavorRef' is a required property");
+    if (typeof flavorRef !== 'string' && typeof flavorRef !== 'number') throw invalid('flavorRef', flavorRef, "is not of type 'string', 'integer'");
+    if (b.block_device_mapping_v2 !== undefined || b.block_device_mapping !== undefined) throw ApiError.badRequest('Block device mapping (boot from volume) is not supported by this cloud yet.');
+    const imageRefRaw = b.imageRef;
+    if (imageRefRaw === undefined || imageRefRaw === null || imageRefRaw === '') throw ApiError.badRequest('Missing imageRef attribute');
+    if (typeof imageRefRaw !== 'string') throw invalid('imageRef', imageRefRaw, "is not of type 'string'");
+    const imageRef = lastSegment(imageRefRaw);
+    if (!isUuid(imageRef)) throw ApiError.badRequest(`Invalid imageRef provided.`);
+    const minCount = intField(b, 'min_count', { min: 1, fallback: 1 })!;
+    const maxCount = intField(b, 'max_count', { min: 1, fallback: minCount })!;
+    if (minCount > maxCount) throw ApiError.badRequest('min_count must be <= max_count');
+    const returnReservationId = boolish(b.return_reservation_id, 'return_reservation_id') ?? false;
+    const adminPass = b.adminPass === undefined ? undefined : stringField(b, 'adminPass');
+    const metadata = b.metadata === undefined ? {} : metadataOf(b.metadata);
+    const userData = b.user_data === undefined || b.user_data === null ? null : stringField(b, 'user_data', { max: 65535 })!;
+    if (userData !== null && !/^[A-Za-z0-9+/\s]*={0,2}\s*$/.test(userData)) throw invalid('user_data', userData, 'is not base64');
+    const accessIPv4 = stringField(b, 'accessIPv4') ?? '';
+    if (accessIPv4 && !isIPv4(accessIPv4)) throw invalid('accessIPv4', accessIPv4, "is not a 'ipv4'");
+    const accessIPv6 = normalizeIpv6(stringField(b, 'accessIPv6') ?? '');
+    const configDrive = boolish(b.config_drive === '' ? undefined : b.config_drive, 'config_drive') ? 'True' : '';
+    const az = stringField(b, 'availability_zone', { nullable: true }) ?? null;
+    if (az && az.includes(':')) this.policy.enforce('servers:create_on_host', auth);
+    else if (az && !(await this.zones()).includes(az)) throw ApiError.badRequest(`The requested availability zone is not available`);
+    const networks = this.networksOf(b.networks);
+    const securityGroups = this.securityGroupsOf(b.security_groups);
+    // Key pair of the caller.
+    let keyData: string | null = null;
+    const keyName = stringField(b, 'key_name', { nullable: true }) ?? null;
+    if (keyName) {
+      const [k] = await this.db.rows<{ public_key: string }>(`SELECT public_key FROM ${this.db.t('keypair')} WHERE user_id = $1 AND name = $2`, [auth.userId, keyName]);
+      if (!k) throw ApiError.badRequest(`Invalid key_name provided.`);
+      keyData = k.public_key;
+    }
+    const hints = (raw as Json)['os:scheduler_hints'] ?? (raw as Json)['OS-SCH-HNT:scheduler_hints'];
+    let groupId: string | null = null;
+    if (hints !== undefined) {
+      if (!hints || typeof hints !== 'object') throw invalid('os:scheduler_hints', hints, "is not of type 'object'");
+      const g = (hints as Json).group;
+      if (g !== undefined) {
+        if (typeof g !== 'string' || !isUuid(g)) throw invalid('group', g, "is not a 'uuid'");
+        const [row] = await this.db.rows(`SELECT id FROM ${this.db.t('server_group')} WHERE id = $1 AND (project_id = $2 OR $3)`, [g, project, isAdmin(auth)]);
+        if (!row) throw ApiError.badRequest(`Invalid server group ${g}.`);
+        groupId = g;
+      }
+    }
+    const flavor = await this.flavors.usable(auth, lastSegment(String(flavorRef)));
+    if (flavor.disabled) throw ApiError.badRequest(`Flavor ${flavor.id} is disabled.`);
+    const image = await this.images.get(imageRef, project, isAdmin(auth)).catch((err: unknown) => {
+      if (err instanceof RpcError && err.code === 'not_found') throw ApiError.badRequest(`Image ${imageRef} could not be found.`);
+      if (err instanceof RpcError) throw new ApiError(503, `The image service did not answer: ${err.message}`);
+      throw err;
+    });
+    if (image.status !== 'active') throw ApiError.badRequest(`Image ${imageRef} is not active.`);
+    if (image.minRam > flavor.memory_mb) throw ApiError.badRequest("Flavor's memory is too small for requested image.");
+    if (image.minDisk > flavor.root_gb && flavor.root_gb > 0) throw ApiError.badRequest("Flavor's disk is too small for requested image.");
+    if (image.size !== null && flavor.root_gb > 0 && image.virtualSize !== null && image.virtualSize > flavor.root_gb * 1024 ** 3) throw ApiError.badRequest("Flavor's disk is too small for requested image.");
+    const snap = flavorSnapshot(flavor);
+    const reservationId = `r-${randomBytes(4).toString('hex')}`;
+    const instances = await this.db.transaction(async (tx) => {
+      await this.quotas.lockProject(tx, project);
+      const limits = await this.quotas.limits(project, tx);
+      if (limits.metadata_items! >= 0 && Object.keys(metadata).length > limits.metadata_items!) throw new ApiError(403, 'Quota exceeded for metadata_items.', { type: 'forbidden' });
+      const count = await this.quotas.instancesAllowed(tx, project, snap.vcpus, snap.ram, minCount, maxCount);
+      if (groupId) {
+        const [m] = await tx.rows<{ n: string }>(`SELECT count(*) AS n FROM ${this.db.t('instance')} WHERE server_group_id = $1 AND vm_state <> 'deleted'`, [groupId]);
+        if (limits.server_group_members! >= 0 && Number(m!.n) + count > limits.server_group_members!) throw new ApiError(403, 'Quota exceeded, too many servers in group', { type: 'forbidden' });
+      }
+      const out: InstanceRow[] = [];
+      for (let n = 0; n < count; n++) {
+        const displayName = count > 1 ? `${name}-${n + 1}` : name;
+        const [row] = await tx.rows<InstanceRow>(
+          `INSERT INTO ${this.db.t('instance')} (id, project_id, user_id, name, hostname, vm_state, task_state, flavor, vcpus, memory_mb, root_gb, image_ref, image_meta,
+             key_name, key_data, user_data, metadata, requested_networks, security_groups, access_ipv4, access_ipv6, config_drive, reservation_id, launch_index,
+             server_group_id, requested_az, availability_zone, desired_power, target_vm_state)
+           VALUES ($1,$2,$3,$4,$5,'building','scheduling',$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,'running','active') RETURNING *`,
+          [
+            randomUUID(),
+            project,
+            auth.userId,
+            displayName,
+            displayName.toLowerCase().replace(/[^a-z0-9-]+/g, '-').slice(0, 63),
+            JSON.stringify(snap),
+            snap.vcpus,
+            snap.ram,
+            snap.disk,
+            imageRef,
+            JSON.stringify({ id: image.id, checksum: image.checksum, properties: image.properties ?? {}, diskFormat: image.diskFormat, containerFormat: image.containerFormat }),
+            keyName,
+            keyData,
+            userData,
+            JSON.stringify(metadata),
+            JSON.stringify(networks),
+            JSON.stringify(securityGroups),
+            accessIPv4,
+            accessIPv6,
+            configDrive,
+            reservationId,
+            n,
+            groupId,
+            az,
+            az && !az.includes(':') ? az : az?.split(':')[0] || 'nova',
+          ],
+        );
+        await this.repo.startAction(tx, row!, 'create', auth.userId, requestId);
+        await this.repo.queueEvent(tx, 'instance.created', { instance: eventOf(row!) }, requestId);
+        out.push(row!);
+      }
+      return out;
+    });
+    this.relay.kick();
+    for (const i of instances) this.conductor.startBuild(i.id, requestId);
+    return { instances, adminPass: adminPass ?? randomBytes(9).toString('base64url').slice(0, 12), returnReservationId };
+  }
+
+  async zones(): Promise<string[]> {
+    const rows = await this.db.rows<{ z: string }>(`SELECT DISTINCT availability_zone AS z FROM ${this.db.t('compute_node')}`);
+    return ['nova', ...rows.map((r) => r.z)];
+  }
+
+  private networksOf(v: unknown): unknown {
+    // Absent (microversion < 2.37): Nova attaches the project's networks if there are any and
+    // boots without a NIC otherwise; `default` tells the conductor to do exactly that.
+    if (v === undefined || v === null) return 'default';
+    if (v === 'auto' || v === 'none') return v;
+    if (!Array.isArray(v)) throw invalid('networks', v, "is not of type 'array'");
+    return v.map((n: unknown) => {
+      if (!n || typeof n !== 'object') throw invalid('networks', v, "items must be objects");
+      const o = n as Json;
+      for (const k of Object.keys(o)) if (!['uuid', 'port', 'fixed_ip', 'tag'].includes(k)) throw invalid('networks', v, `Additional properties are not allowed ('${k}' was unexpected)`);
+      if (o.uuid !== undefined && (typeof o.uuid !== 'string' || !isUuid(o.uuid))) throw ApiError.badRequest(`Bad networks format: network uuid is not in proper format (${String(o.uuid)})`);
+      if (o.port !== undefined && o.port !== null && (typeof o.port !== 'string' || !isUuid(o.port))) throw invalid('port', o.port, "is not a 'uuid'");
+      if (o.fixed_ip !== undefined && (typeof o.fixed_ip !== 'string' || !/^[0-9a-fA-F:.]+$/.test(o.fixed_ip))) throw ApiError.badRequest(`Invalid fixed IP address (${String(o.fixed_ip)})`);
+      if (!o.uuid && !o.port) throw ApiError.badRequest('Bad networks format: a network needs a uuid or a port');
+      return { networkId: o.uuid as string | undefined, portId: (o.port as string | undefined) ?? undefined, fixedIp: o.fixed_ip as string | undefined };
+    });
+  }
+
+  private securityGroupsOf(v: unknown): string[] {
+    if (v === undefined || v === null) return ['default'];
+    if (!Array.isArray(v)) throw invalid('security_groups', v, "is not of type 'array'");
+    return v.map((g: unknown) => {
+      const name = g && typeof g === 'object' ? (g as Json).name : undefined;
+      if (typeof name !== 'string' || !name) throw invalid('security_groups', v, "each item needs a 'name'");
+      return name;
+    });
+  }
+
+  async list(auth: AuthContext, opts: ListOptions): Promise<InstanceRow[]> {
+    const q = opts.query;
+    this.policy.enforce('servers:index', auth, { project_id: auth.projectId });
+    const params: unknown[] = [];
+    const where: string[] = [];
+    const p = (v: unknown) => {
+      params.push(v);
+      return `$${params.length}`;
+    };
+    const allTenants = q.all_tenants !== undefined && (q.all_tenants === '' || boolish(q.all_tenants, 'all_tenants') !== false);
+    if (allTenants) {
+      this.policy.enforce('servers:all_tenants', auth);
+      if (typeof q.project_id === 'string' || typeof q.tenant_id === 'string') where.push(`project_id = ${p(q.project_id ?? q.tenant_id)}`);
+    } else {
+      where.push(`project_id = ${p(auth.projectId ?? '')}`);
+    }
+    const admin = isAdmin(auth);
+    const deleted = admin && q.deleted !== undefined && boolish(q.deleted, 'deleted');
+    if (q.status !== undefined) {
+      const status = String(q.status).toUpperCase();
+      const vms = STATUS_TO_VM[status];
+      if (!vms) {
+        // Nova answers an empty list for an unknown status (admins get 400 only for bad syntax).
+        return [];
+      }
+      where.push(`vm_state = ANY(${p(vms)})`);
+      if (status === 'REBOOT') where.push(`task_state = 'rebooting'`);
+      if (status === 'HARD_REBOOT') where.push(`task_state = 'rebooting_hard'`);
+    }
+    const changesSince = q['changes-since'] ?? q.changes_since;
+    if (changesSince !== undefined) {
+      const d = new Date(String(changesSince));
+      if (Number.isNaN(d.getTime())) throw ApiError.badRequest(`Invalid filter field: changes-since.`);
+      where.push(`updated_at >= ${p(d)}`);
+    } else if (!deleted && q.status !== 'DELETED') {
+      where.push(`vm_state <> 'deleted'`);
+    }
+    if (typeof q.name === 'string' && q.name) {
+      try {
+        new RegExp(q.name);
+      } catch {
+        throw ApiError.badRequest(`Invalid name filter regex: ${q.name}`);
+      }
+      where.push(`name ~ ${p(q.name)}`);
+    }
+    if (typeof q.image === 'string') where.push(`image_ref = ${p(lastSegment(q.image))}`);
+    if (typeof q.flavor === 'string') where.push(`flavor->>'id' = ${p(lastSegment(q.flavor))}`);
+    if (typeof q.reservation_id === 'string') where.push(`reservation_id = ${p(q.reservation_id)}`);
+    if (typeof q.host === 'string') {
+      if (admin) where.push(`host = ${p(q.host)}`);
+    }
+    if (typeof q.availability_zone === 'string') where.push(`availability_zone = ${p(q.availability_zone)}`);
+    if (typeof q.ip === 'string' && q.ip) {
+      where.push(`EXISTS (SELECT 1 FROM jsonb_array_elements(ports) port, jsonb_array_elements(port->'fixedIps') ip WHERE ip->>'ipAddress' ~ ${p(q.ip)})`);
+    }
+    const limitRaw = q.limit;
+    let limit = 1000;
+    if (limitRaw !== undefined) {
+      const n = Number(limitRaw);
+      if (!Number.isInteger(n) || n < 0) throw ApiError.badRequest(`Invalid input for query parameters limit. Value: ${String(limitRaw)}.`);
+      limit = Math.min(n, 1000);
+    }
+    if (typeof q.marker === 'string' && q.marker) {
+      const [m] = await this.db.rows<{ seq: string }>(`SELECT seq FROM ${this.db.t('instance')} WHERE id::text = $1`, [q.marker]);
+      if (!m) throw ApiError.badRequest(`marker [${q.marker}] not found`);
+      where.push(`seq < ${p(m.seq)}`);
+    }
+    return this.db.rows<InstanceRow>(`SELECT * FROM ${this.db.t('instance')} WHERE ${where.join(' AND ')} ORDER BY seq DESC LIMIT ${p(limit)}`, params);
+  }
+
+  async update(auth: AuthContext, id: string, raw: unknown, requestId: string): Promise<InstanceRow> {
+    const b = (raw as Json)?.server as Json;
+    if (!b || typeof b !== 'object' || Array.isArray(b)) throw ApiError.badRequest("Invalid input for field/attribute server. 'server' is a required property");
+    for (const k of Object.keys(b)) if (!['name', 'accessIPv4', 'accessIPv6', 'OS-DCF:diskConfig', 'description'].includes(k)) throw invalid('server', b, `Additional properties are not allowed ('${k}' was unexpected)`);
+    const patch: Record<string, unknown> = {};
+    if (b.name !== undefined) {
+      const name = stringField(b, 'name', { min: 1 })!;
+      if (!name.trim()) throw invalid('name', name, 'name must not be blank');
+      patch.name = name;
+    }
+    if (b.accessIPv4 !== undefined) {
+      const v4 = stringField(b, 'accessIPv4') ?? '';
+      if (v4 && !isIPv4(v4)) throw invalid('accessIPv4', v4, "is not a 'ipv4'");
+      patch.access_ipv4 = v4;
+    }
+    if (b.accessIPv6 !== undefined) patch.access_ipv6 = normalizeIpv6(stringField(b, 'accessIPv6') ?? '');
+    const out = await this.db.transaction(async (tx) => {
+      const i = await this.find(auth, id, tx);
+      this.policy.enforce('servers:update', auth, { project_id: i.project_id });
+      const locked = await this.repo.lock(tx, i.id);
+      return Object.keys(patch).length ? this.repo.update(tx, locked!, patch, requestId) : locked!;
+    });
+    return out;
+  }
+
+  /**
+   * Starts a state-machine action: checks lock, task and vm_state (409 otherwise), records the
+   * task with a new generation, then hands it to the conductor.
+   */
+  async act(auth: AuthContext, id: string, action: ActionName, requestId: string, extra: (tx: Sql, i: InstanceRow) => Promise<Record<string, unknown>> = async () => ({}), actionName: string = action): Promise<InstanceRow> {
+    const t = TRANSITIONS[action];
+    const updated = await this.db.transaction(async (tx) => {
+      const seen = await this.find(auth, id, tx);
+      this.policy.enforce(action === 'delete' ? 'servers:delete' : 'servers:action', auth, { project_id: seen.project_id });
+      const i = (await this.repo.lock(tx, seen.id))!;
+      if (i.locked && !isAdmin(auth)) throw ApiError.conflict(`Instance ${i.id} is locked`);
+      if (action === 'delete' && i.task_state === 'deleting') return i;
+      if (i.task_state && action !== 'delete') throw ApiError.conflict(`Cannot '${actionName}' instance ${i.id} while it is in task_state ${i.task_state}`);
+      if (!(t.from as readonly string[]).includes(i.vm_state)) throw ApiError.conflict(`Cannot '${actionName}' instance ${i.id} while it is in vm_state ${i.vm_state}`);
+      const more = await extra(tx, i);
+      const power = t.power === 'keep' ? (more.desired_power as string | undefined) ?? restingPower(i.vm_state) : t.power;
+      const to = t.to === 'keep' ? i.vm_state : t.to;
+      await this.repo.startAction(tx, i, actionName, auth.userId, requestId);
+      return this.repo.update(
+        tx,
+        i,
+        { task_state: t.task, desired_power: power, target_vm_state: to, generation: i.generation + 1, task_updated_at: new Date(), task_started_at: new Date(), ...more },
+        requestId,
+      );
+    });
+    this.relay.kick();
+    if (action === 'delete' && !updated.host) await this.conductor.localDelete(updated.id, requestId);
+    else await this.conductor.sync(updated, requestId);
+    return updated;
+  }
+
+  async resize(auth: AuthContext, id: string, flavorRef: string, requestId: string): Promise<void> {
+    const flavor = await this.flavors.usable(auth, lastSegment(flavorRef));
+    const snap = flavorSnapshot(flavor);
+    await this.act(auth, id, 'resize', requestId, async (tx, i) => {
+      if (i.flavor.id === flavor.id) throw ApiError.badRequest('When resizing, instances must change flavor!');
+      if (flavor.root_gb < i.flavor.disk) throw ApiError.badRequest('Resizing to a flavor with a smaller disk is not allowed.');
+      await this.quotas.lockProject(tx, i.project_id);
+      await this.quotas.instancesAllowed(tx, i.project_id, Math.max(0, snap.vcpus - i.vcpus), Math.max(0, snap.ram - i.memory_mb), 1, 1, { instances: -1 });
+      if (!(await this.scheduler.claimResize(tx, i, snap))) throw ApiError.badRequest(`No valid host was found. Host ${i.host} has not enough capacity for flavor ${flavor.name}.`);
+      return { old_flavor: i.flavor, flavor: snap, vcpus: snap.vcpus, memory_mb: snap.ram, root_gb: snap.disk, spec_version: i.spec_version + 1, target_vm_state: 'resized', desired_power: restingPower(i.vm_state) };
+    });
+  }
+
+  /** confirmResize: the new flavor's claim becomes the instance's claim (no agent work with in-place resize). */
+  async confirmResize(auth: AuthContext, id: string, requestId: string): Promise<void> {
+    await this.finishResize(auth, id, requestId, true);
+  }
+
+  async revertResize(auth: AuthContext, id: string, requestId: string): Promise<void> {
+    await this.finishResize(auth, id, requestId, false);
+  }
+
+  private async finishResize(auth: AuthContext, id: string, requestId: string, confirm: boolean): Promise<void> {
+    const action = confirm ? 'confirm_resize' : 'revert_resize';
+    const updated = await this.act(
+      auth,
+      id,
+      action,
+      requestId,
+      async (tx, i) => {
+        const restingVm = i.desired_power === 'shutoff' ? 'stopped' : 'active';
+        if (confirm) {
+          await this.repo.releaseClaim(tx, i.id, 'instance');
+          await tx.exec(`UPDATE ${this.db.t('claim')} SET kind = 'instance' WHERE instance_id = $1 AND kind = 'resize'`, [i.id]);
+          // The move of a claim keeps running_vms right: the old claim counted the VM, the new one did not.
+          await tx.exec(`UPDATE ${this.db.t('compute_node')} SET running_vms = running_vms + 1 WHERE host = $1`, [i.host]);
+          return { old_flavor: null, target_vm_state: restingVm };
+        }
+        await this.repo.releaseClaim(tx, i.id, 'resize');
+        const old = i.old_flavor ?? i.flavor;
+        return { flavor: old, old_flavor: null, vcpus: old.vcpus, memory_mb: old.ram, root_gb: old.disk, spec_version: i.spec_version + 1, target_vm_state: restingVm };
+      },
+      confirm ? 'confirmResize' : 'revertResize',
+    );
+    if (confirm) {
+      // Nothing for the agent to do: finish the task here.
+      await this.db.transaction(async (tx) => {
+        const i = await this.repo.lock(tx, updated.id);
+        if (!i || i.task_state !== 'resize_confirming') return;
+        await this.repo.update(tx, i, { task_state: null, vm_state: i.target_vm_state ?? 'active' }, requestId);
+        await this.repo.finishAction(tx, i.id, true);
+      });
+      this.relay.kick();
+    }
+  }
+
+  async createImage(auth: AuthContext, id: string, body: Json, requestId: string): Promise<string> {
+    const name = stringField(body, 'name', { required: true, min: 1 })!;
+    const metadata = body.metadata === undefined ? {} : metadataOf(body.metadata);
+    const i = await this.find(auth, id);
+    let imageId = '';
+    await this.act(
+      auth,
+      id,
+      'create_image',
+      requestId,
+      async () => {
+        // Registered before the 202 so that `GET /v2/images` lists it right away (the SDK does).
+        const base = i.image_meta;
+        const img = await this.images.create({
+          owner: i.project_id,
+          name,
+          // The agent snapshots the instance disk in the base image's format.
+          diskFormat: base?.diskFormat ?? 'qcow2',
+          containerFormat: base?.containerFormat ?? 'bare',
+          minDisk: i.flavor.disk,
+          minRam: 0,
+          properties: { ...metadata, image_type: 'snapshot', instance_uuid: i.id, user_id: auth.userId, ...(base ? { base_image_ref: base.id } : {}) },
+        });
+        imageId = img.id;
+        return { snapshot_image_id: img.id };
+      },
+      'createImage',
+    );
+    return imageId;
+  }
+
+  async setLock(auth: AuthContext, id: string, locked: boolean, requestId: string): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      const seen = await this.find(auth, id, tx);
+      this.policy.enforce('servers:action', auth, { project_id: seen.project_id });
+      const i = (await this.repo.lock(tx, seen.id))!;
+      if (!locked && i.locked && i.locked_by === 'admin' && !isAdmin(auth)) this.policy.enforce('servers:unlock_override', auth);
+      await this.repo.startAction(tx, i, locked ? 'lock' : 'unlock', auth.userId, requestId);
+      await this.repo.update(tx, i, { locked, locked_by: locked ? (isAdmin(auth) && i.project_id !== auth.projectId ? 'admin' : 'owner') : null }, requestId);
+      await this.repo.finishAction(tx, i.id, true);
+    });
+  }
+
+  async forceDelete(auth: AuthContext, id: string, requestId: string): Promise<void> {
+    this.policy.enforce('servers:force_delete', auth, { project_id: (await this.find(auth, id)).project_id });
+    await this.act(auth, id, 'delete', requestId, async () => ({}), 'forceDelete');
+  }
+
+  async setMetadata(auth: AuthContext, id: string, metadata: Record<string, string>, replace: boolean, requestId: string): Promise<Record<string, string>> {
+    return this.db.transaction(async (tx) => {
+      const seen = await this.find(auth, id, tx);
+      this.policy.enforce('servers:update', auth, { project_id: seen.project_id });
+      const i = (await this.repo.lock(tx, seen.id))!;
+      if (i.locked && !isAdmin(auth)) throw ApiError.conflict(`Instance ${i.id} is locked`);
+      const next = replace ? metadata : { ...i.metadata, ...metadata };
+      const limit = (await this.quotas.limits(i.project_id, tx)).metadata_items!;
+      if (limit >= 0 && Object.keys(next).length > limit) throw new ApiError(403, 'Quota exceeded for metadata_items.', { type: 'forbidden' });
+      const out = await this.repo.update(tx, i, { metadata: next }, requestId);
+      return out.metadata;
+    });
+  }
+
+  async deleteMetadata(auth: AuthContext, id: string, key: string, requestId: string): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      const seen = await this.find(auth, id, tx);
+      this.policy.enforce('servers:update', auth, { project_id: seen.project_id });
+      const i = (await this.repo.lock(tx, seen.id))!;
+      if (i.locked && !isAdmin(auth)) throw ApiError.conflict(`Instance ${i.id} is locked`);
+      if (!(key in i.metadata)) throw ApiError.notFound(`Metadata item was not found`);
+      const next = { ...i.metadata };
+      delete next[key];
+      await this.repo.update(tx, i, { metadata: next }, requestId);
+    });
+  }
+
+  async rebuild(auth: AuthContext, id: string, body: Json, requestId: string): Promise<InstanceRow> {
+    const ref = stringField(body, 'imageRef', { required: true, min: 1 })!;
+    const imageId = lastSegment(ref);
+    if (!isUuid(imageId)) throw ApiError.badRequest('Invalid imageRef provided.');
+    const i = await this.find(auth, id);
+    const image = await this.images.get(imageId, i.project_id, isAdmin(auth)).catch((err: unknown) => {
+      if (err instanceof RpcError && err.code === 'not_found') throw ApiError.badRequest(`Image ${imageId} could not be found.`);
+      throw err;
+    });
+    if (image.status !== 'active') throw ApiError.badRequest(`Image ${imageId} is not active.`);
+    const loc = await this.images.location(imageId, i.project_id, isAdmin(auth));
+    const patch: Record<string, unknown> = {
+      image_ref: imageId,
+      image_meta: { id: image.id, path: loc.path, url: loc.url, checksum: image.checksum, properties: image.properties ?? {}, diskFormat: image.diskFormat, containerFormat: image.containerFormat },
+    };
+    if (body.name !== undefined) patch.name = stringField(body, 'name', { min: 1 });
+    if (body.metadata !== undefined) patch.metadata = metadataOf(body.metadata);
+    if (body.accessIPv4 !== undefined) patch.access_ipv4 = stringField(body, 'accessIPv4') ?? '';
+    if (body.accessIPv6 !== undefined) patch.access_ipv6 = normalizeIpv6(stringField(body, 'accessIPv6') ?? '');
+    return this.act(auth, id, 'rebuild', requestId, async (_tx, cur) => ({ ...patch, spec_version: cur.spec_version + 1, target_vm_state: cur.vm_state === 'error' ? 'active' : cur.vm_state }), 'rebuild');
+  }
+}

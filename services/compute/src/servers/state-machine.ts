@@ -1,0 +1,143 @@
+import type { DesiredPower } from '@kumo/contracts';
+
+/**
+ * The instance state machine, in one place (cf. nova/compute/vm_states.py, task_states.py and
+ * the @check_instance_state decorators of nova/compute/api.py).
+ *
+ * An instance has a `vm_state` (stable: where it rests) and a `task_state` (what is being done
+ * to it now, or null). An action is allowed only from the vm_states listed for it and only when
+ * no task runs (409 otherwise). It sets `task`, the power state the agent must converge to, and
+ * the vm_state to settle in when the agent reports success. Every task ends: success → `to`,
+ * failure → `error` with a fault (or, for resize/snapshot, back where it was), and the
+ * reconciler ends tasks whose agent went silent.
+ */
+export type VmState = 'building' | 'active' | 'stopped' | 'paused' | 'suspended' | 'resized' | 'error' | 'deleted';
+
+export type TaskState =
+  | 'scheduling'
+  | 'spawning'
+  | 'rebooting'
+  | 'rebooting_hard'
+  | 'powering_off'
+  | 'powering_on'
+  | 'pausing'
+  | 'unpausing'
+  | 'suspending'
+  | 'resuming'
+  | 'resize_migrating'
+  | 'resize_confirming'
+  | 'resize_reverting'
+  | 'image_snapshot'
+  | 'rebuilding'
+  | 'deleting';
+
+export interface Transition {
+  from: VmState[];
+  task: TaskState;
+  /** Power state the agent must converge to; `keep` = whatever the instance has now. */
+  power: DesiredPower | 'keep';
+  /** vm_state on success; `keep` = unchanged. */
+  to: VmState | 'keep';
+}
+
+export const TRANSITIONS = {
+  reboot_soft: { from: ['active'], task: 'rebooting', power: 'running', to: 'active' },
+  reboot_hard: { from: ['active', 'stopped', 'paused', 'suspended', 'error'], task: 'rebooting_hard', power: 'running', to: 'active' },
+  stop: { from: ['active', 'error'], task: 'powering_off', power: 'shutoff', to: 'stopped' },
+  start: { from: ['stopped'], task: 'powering_on', power: 'running', to: 'active' },
+  pause: { from: ['active'], task: 'pausing', power: 'paused', to: 'paused' },
+  unpause: { from: ['paused'], task: 'unpausing', power: 'running', to: 'active' },
+  suspend: { from: ['active'], task: 'suspending', power: 'suspended', to: 'suspended' },
+  resume: { from: ['suspended'], task: 'resuming', power: 'running', to: 'active' },
+  resize: { from: ['active', 'stopped'], task: 'resize_migrating', power: 'keep', to: 'resized' },
+  confirm_resize: { from: ['resized'], task: 'resize_confirming', power: 'keep', to: 'keep' },
+  revert_resize: { from: ['resized'], task: 'resize_reverting', power: 'keep', to: 'keep' },
+  create_image: { from: ['active', 'stopped', 'paused', 'suspended'], task: 'image_snapshot', power: 'keep', to: 'keep' },
+  rebuild: { from: ['active', 'stopped', 'error'], task: 'rebuilding', power: 'keep', to: 'keep' },
+  delete: { from: ['building', 'active', 'stopped', 'paused', 'suspended', 'resized', 'error'], task: 'deleting', power: 'absent', to: 'deleted' },
+} as const satisfies Record<string, Transition>;
+
+export type ActionName = keyof typeof TRANSITIONS;
+
+/** Nova's `status` from (vm_state, task_state) (nova/api/openstack/common.py _STATE_MAP). */
+export function statusOf(vm: string, task: string | null): string {
+  switch (vm) {
+    case 'building':
+      return 'BUILD';
+    case 'active':
+      if (task === 'rebooting') return 'REBOOT';
+      if (task === 'rebooting_hard') return 'HARD_REBOOT';
+      if (task === 'rebuilding') return 'REBUILD';
+      if (task === 'resize_migrating') return 'RESIZE';
+      return 'ACTIVE';
+    case 'stopped':
+      if (task === 'resize_migrating') return 'RESIZE';
+      if (task === 'rebuilding') return 'REBUILD';
+      if (task === 'rebooting_hard') return 'HARD_REBOOT';
+      return 'SHUTOFF';
+    case 'paused':
+      return 'PAUSED';
+    case 'suspended':
+      return 'SUSPENDED';
+    case 'resized':
+      return task === 'resize_reverting' ? 'REVERT_RESIZE' : 'VERIFY_RESIZE';
+    case 'error':
+      return 'ERROR';
+    case 'deleted':
+      return 'DELETED';
+    default:
+      return 'UNKNOWN';
+  }
+}
+
+/** Nova's power_state integers. */
+export const POWER = { nostate: 0, running: 1, paused: 3, shutdown: 4, crashed: 6, suspended: 7 } as const;
+
+export function powerStateOf(observed: string): number {
+  switch (observed) {
+    case 'running':
+      return POWER.running;
+    case 'paused':
+      return POWER.paused;
+    case 'shutoff':
+      return POWER.shutdown;
+    case 'crashed':
+      return POWER.crashed;
+    case 'suspended':
+      return POWER.suspended;
+    default:
+      return POWER.nostate;
+  }
+}
+
+/** Which status filter values map to which vm_states (for `GET /servers?status=`). */
+export const STATUS_TO_VM: Record<string, VmState[]> = {
+  ACTIVE: ['active'],
+  BUILD: ['building'],
+  SHUTOFF: ['stopped'],
+  PAUSED: ['paused'],
+  SUSPENDED: ['suspended'],
+  VERIFY_RESIZE: ['resized'],
+  ERROR: ['error'],
+  DELETED: ['deleted'],
+  REBOOT: ['active'],
+  HARD_REBOOT: ['active'],
+  RESIZE: ['active', 'stopped'],
+  REBUILD: ['active', 'stopped'],
+};
+
+/** The power state an instance in `vm` rests in (what a sync without a task converges to). */
+export function restingPower(vm: string): DesiredPower {
+  switch (vm) {
+    case 'stopped':
+      return 'shutoff';
+    case 'paused':
+      return 'paused';
+    case 'suspended':
+      return 'suspended';
+    case 'deleted':
+      return 'absent';
+    default:
+      return 'running';
+  }
+}

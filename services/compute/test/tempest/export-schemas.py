@@ -1,0 +1,34 @@
+#!/usr/bin/python3
+"""Dumps the Tempest (Debian package) compute response schemas the tests validate against into
+tempest-schemas.json, so the jest tests need no Python. Re-run after a Tempest upgrade:
+    /usr/bin/python3 services/compute/test/tempest/export-schemas.py
+"""
+import json, os, re
+from tempest.lib.api_schema.response.compute.v2_1 import (servers, flavors, flavors_access, flavors_extra_specs,
+    keypairs, limits, quotas, availability_zone, hypervisors, services, server_groups, versions, tenant_usages)
+
+out = {}
+def put(name, schema):
+    body = schema.get('response_body')
+    if body is not None:
+        out[name] = {'status_code': schema.get('status_code'), 'response_body': body}
+
+for mod in (servers, flavors, flavors_access, flavors_extra_specs, keypairs, limits, quotas, availability_zone, hypervisors, services, server_groups, versions, tenant_usages):
+    short = mod.__name__.rsplit('.', 1)[1]
+    for k, v in vars(mod).items():
+        if isinstance(v, dict) and 'status_code' in v:
+            put(f'{short}.{k}', v)
+
+def fix(o):
+    # Python regexes in patternProperties/pattern use \Z etc.; JS needs $.
+    if isinstance(o, dict):
+        return {k: fix(v) for k, v in o.items()}
+    if isinstance(o, list):
+        return [fix(v) for v in o]
+    if isinstance(o, str):
+        return o.replace('\\Z', '$')
+    return o
+
+with open(os.path.join(os.path.dirname(__file__), 'tempest-schemas.json'), 'w') as f:
+    json.dump(fix(out), f, indent=1, sort_keys=True)
+print(len(out), 'schemas')
