@@ -1,0 +1,23 @@
+import { Module } from '@nestjs/common';
+import { FloatingIpsController, NetworksController, PortsController, QuotasController, RoutersController, SecurityGroupRulesController, SecurityGroupsController, SubnetsController } from './api/controllers.js';
+import { Core } from './db/core.js';
+import { Db } from './db/db.js';
+import { EventRelay } from './events/event-relay.js';
+import { FloatingIpsService } from './floatingips/floatingips.service.js';
+import { InfoController } from './info/info.controller.js';
+import { NetworksService } from './networks/networks.service.js';
+import { PortsService } from './ports/ports.service.js';
+import { QuotasService } from './quotas/quotas.service.js';
+import { RoutersService } from './routers/routers.service.js';
+import { NetworkRpcController } from './rpc/network.rpc.controller.js';
+import { SecurityGroupsService } from './security-groups/security-groups.service.js';
+import { SubnetsService } from './subnets/subnets.service.js';
+
+@Module({
+  controllers: [
+    InfoController, NetworksController, SubnetsController, PortsController, RoutersController, FloatingIpsController, SecurityGroupsController, SecurityGroupRulesController, QuotasController,
+    NetworkRpcController,
+  ],
+  providers: [Db, Core, EventRelay, NetworksService, SubnetsService, PortsService, SecurityGroupsService, RoutersService, FloatingIpsService, QuotasService],
+})
+export class NetworkModule {}
