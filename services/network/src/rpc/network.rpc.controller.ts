@@ -105,8 +105,8 @@ export class NetworkRpcController {
           if (req.host) body['binding:host_id'] = req.host;
           const net = await this.networks.get(c, r.networkId, tx);
           if (net.port_security_enabled) body.security_groups = groups;
+          if (!c.isAdmin && net.project_id !== req.projectId && !net.shared) throw new RpcError({ code: 'not_found', message: `Network ${r.networkId} is not usable by project ${req.projectId} (external networks need a floating IP).` });
           out.push(await this.ports.createIn(tx, { ...c, isAdmin: true, projectId: req.projectId }, body, { createdForServer: true }));
-          if (!c.isAdmin && net.project_id !== req.projectId && !net.shared) throw new RpcError({ code: 'not_found', message: `Network ${r.networkId} not found.` });
         } else throw bad('each requested network needs networkId or portId');
       }
       return out;
