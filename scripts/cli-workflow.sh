@@ -46,7 +46,6 @@ step floating ip show "$FIP"
 step floating ip list
 step floating ip unset --port "$FIP"
 step floating ip delete "$FIP"
-step quota show
 step availability zone list --network
 step extension list --network
 step router unset --route destination=192.168.50.0/24,gateway=10.77.0.254 "cli-router-$SUFFIX"
@@ -64,5 +63,9 @@ set -a; . "$STATE/openrc"; set +a
 step network create --external --provider-network-type flat --provider-physical-network "cli-phys-$SUFFIX" "cli-ext-$SUFFIX"
 step network show "cli-ext-$SUFFIX"
 step network delete "cli-ext-$SUFFIX"
+step quota set --networks 50 --ports 400 demo
+step quota list --network --detail --project demo
+step quota list --network
+step network agent list
 echo
 echo "cli-workflow: every step passed"

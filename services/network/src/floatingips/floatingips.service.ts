@@ -38,6 +38,7 @@ export class FloatingIpsService {
         id: r.id,
         floating_ip_address: r.floating_ip_address,
         floating_network_id: r.floating_network_id,
+        subnet_id: r.subnet_id ?? null,
         fixed_ip_address: r.fixed_ip_address ?? null,
         port_id: r.port_id ?? null,
         router_id: r.router_id ?? null,
