@@ -137,6 +137,15 @@ describe('routers and floating IPs', () => {
   });
 });
 
+describe('external network deletion', () => {
+  it('takes unassociated floating IPs with it, and is refused while one is associated', async () => {
+    const other = await externalNetwork(env, '172.26.4.0/24');
+    const fip = (await c.post(env.a, '/v2.0/floatingips', { floatingip: { floating_network_id: other.net.id } })).json.floatingip;
+    expect((await c.del(env.admin, `/v2.0/networks/${other.net.id}`)).status).toBe(204);
+    expect((await c.get(env.a, `/v2.0/floatingips/${fip.id}`)).status).toBe(404);
+  });
+});
+
 describe('quotas, extensions, zones', () => {
   it('reports quotas with usage and enforces them', async () => {
     const q = await c.get(env.b, `/v2.0/quotas/${env.b.id}`);
@@ -155,6 +164,9 @@ describe('quotas, extensions, zones', () => {
     expect((await c.get(env.admin, '/v2.0/quotas')).json.quotas.map((x: { project_id: string }) => x.project_id)).toContain(env.b.id);
     expect((await c.del(env.admin, `/v2.0/quotas/${env.b.id}`)).status).toBe(204);
     expect((await c.get(env.b, `/v2.0/quotas/${env.b.id}/default`)).json.quota.network).toBe(100);
+    // Neutron's optional .json suffix (Tempest's quota client uses it)
+    expect((await c.get(env.b, `/v2.0/quotas/${env.b.id}/details.json`)).json.quota.network.limit).toBe(100);
+    expect((await c.get(env.b, '/v2.0/networks.json?fields=id')).status).toBe(200);
   });
 
   it('lists extensions, shows one by alias, 404s the unsupported', async () => {

@@ -204,6 +204,15 @@ export class NetworksService {
     await this.core.tx(async (tx) => {
       await this.owned(c, id, 'delete_network', tx);
       await tx.rows(`SELECT id FROM ${this.t('network')} WHERE id = $1 FOR UPDATE`, [id]);
+      // Unassociated floating IPs go with their external network (as in Neutron); associated ones keep it in use.
+      const fips = await tx.rows<{ id: string; project_id: string; floating_port_id: string }>(
+        `DELETE FROM ${this.t('floatingip')} WHERE floating_network_id = $1 AND port_id IS NULL RETURNING id, project_id, floating_port_id`,
+        [id],
+      );
+      for (const f of fips) {
+        await tx.exec(`DELETE FROM ${this.t('port')} WHERE id = $1`, [f.floating_port_id]);
+        await this.core.emit(tx, 'floatingip.deleted', f.project_id, f.id, { id: f.id, floating_network_id: id });
+      }
       const ports = await tx.rows<{ n: string }>(`SELECT count(*) AS n FROM ${this.t('port')} WHERE network_id = $1`, [id]);
       if (Number(ports[0]!.n) > 0) {
         throw conflict('NetworkInUse', `Unable to complete operation on network ${id}. There are one or more ports still in use on the network (${ports[0]!.n}); delete them (or detach servers and router interfaces) first.`);
