@@ -30,6 +30,9 @@ describe('subnets', () => {
     const ips = port.fixed_ips.map((f: { ip_address: string }) => f.ip_address);
     expect(ips).toContain('2001:db8:1:0:f816:3eff:fe11:2233');
     expect(port.fixed_ips.find((f: { subnet_id: string }) => f.subnet_id === v4.id)).toBeDefined();
+    // deleting a SLAAC subnet takes its derived addresses off the ports
+    expect((await c.del(env.a, `/v2.0/subnets/${slaac.id}`)).status).toBe(204);
+    expect((await c.get(env.a, `/v2.0/ports/${port.id}`)).json.port.fixed_ips).toEqual([expect.objectContaining({ subnet_id: v4.id })]);
     const net2 = await c.network(env.a);
     const stateful = await c.subnet(env.a, net2.id, 'fd00:abcd::/64', { ipv6_address_mode: 'dhcpv6-stateful', ipv6_ra_mode: 'dhcpv6-stateful' });
     const p2 = await c.port(env.a, net2.id);

@@ -233,6 +233,14 @@ export class SubnetsService {
     await this.core.tx(async (tx) => {
       const s = await this.get(c, id, tx);
       if (!c.isAdmin && s.project_id !== c.projectId) throw policyRefused('delete_subnet');
+      if (s.ipv6_address_mode === 'slaac' || s.ipv6_address_mode === 'dhcpv6-stateless') {
+        // SLAAC addresses are derived, not handed out: Neutron drops them from ordinary ports with the subnet.
+        const touched = await tx.rows<{ port_id: string; project_id: string }>(
+          `DELETE FROM ${this.t('ip_allocation')} a USING ${this.t('port')} p WHERE a.subnet_id = $1 AND p.id = a.port_id AND p.device_owner NOT IN ('network:router_interface', 'network:router_gateway') RETURNING a.port_id, p.project_id`,
+          [id],
+        );
+        for (const p of touched) await this.core.emit(tx, 'port.updated', p.project_id, p.port_id, { id: p.port_id, removed_subnet_id: id }, c.requestId);
+      }
       const used = await tx.rows<{ n: string }>(`SELECT count(*) AS n FROM ${this.t('ip_allocation')} WHERE subnet_id = $1`, [id]);
       if (Number(used[0]!.n) > 0) throw conflict('SubnetInUse', `Unable to complete operation on subnet ${id}: one or more ports have an IP allocation from this subnet (${used[0]!.n}). Delete them or remove the router interface first.`);
       await tx.exec(`DELETE FROM ${this.t('subnet')} WHERE id = $1`, [id]);
