@@ -172,4 +172,18 @@ describe('ports', () => {
     expect(new Set(ports.map((p) => p.fixed_ips[0].ip_address)).size).toBe(200);
     expect(new Set(ports.map((p) => p.mac_address)).size).toBe(200);
   }, 120000);
+
+  it('holds the port quota exactly under concurrent creates (409 OverQuota for the rest, nothing half-made)', async () => {
+    const project = { id: `projq${Math.random().toString(16).slice(2, 8)}`, token: '' };
+    project.token = await env.identity.token({ projectId: project.id, userId: `u-${project.id}`, roles: ['member'] });
+    await c.put(env.admin, `/v2.0/quotas/${project.id}`, { quota: { port: 5 } });
+    const net = await c.network(project);
+    await c.subnet(project, net.id, '10.22.0.0/24');
+    const results = await Promise.all(Array.from({ length: 12 }, () => c.post(project, '/v2.0/ports', { port: { network_id: net.id } })));
+    expect(results.filter((r) => r.status === 201)).toHaveLength(5);
+    expect(results.filter((r) => r.status !== 201).every((r) => r.status === 409 && r.json.NeutronError.type === 'OverQuota')).toBe(true);
+    expect((await c.get(project, `/v2.0/ports?network_id=${net.id}`)).json.ports).toHaveLength(5);
+    const details = (await c.get(project, `/v2.0/quotas/${project.id}/details`)).json.quota.port;
+    expect(details).toEqual({ limit: 5, used: 5, reserved: 0 });
+  });
 });

@@ -92,9 +92,11 @@ export class Core {
   }
 
   /**
-   * Refuses (409 OverQuota) when `adding` more of `resource` would exceed the project's limit.
-   * A transaction-scoped advisory lock per project and resource makes check-then-insert atomic:
-   * concurrent creates of one project queue here for the few milliseconds of their transaction.
+   * Refuses (409 OverQuota) when `adding` more of `resource` would exceed the project's limit
+   * (`adding` 0: the rows are already inserted in this transaction and counted). A
+   * transaction-scoped advisory lock per project and resource makes check-and-insert atomic:
+   * concurrent creates of one project queue here until the holder commits; under READ COMMITTED
+   * the count after the lock sees every committed row.
    */
   async checkQuota(tx: Sql, projectId: string, resource: string, adding = 1): Promise<void> {
     const limit = await this.limitOf(tx, projectId, resource);

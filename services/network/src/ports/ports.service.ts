@@ -175,7 +175,6 @@ export class PortsService {
     const pairs = b.allowed_address_pairs === undefined ? [] : pairsOf(b.allowed_address_pairs);
     if (pairs.length && !portSecurity) throw conflict('AddressPairAndPortSecurityRequired', 'Port security must be enabled in order to have allowed address pairs on a port.');
     const mac = b.mac_address === undefined || b.mac_address === null ? null : normalizeMac(b.mac_address);
-    if (!opts.internal && project) await this.core.checkQuota(tx, project, 'port');
 
     const id = randomUUID();
     const host = (str(b, 'binding:host_id') ?? '').trim();
@@ -202,6 +201,9 @@ export class PortsService {
     }
     if (groups.length && !portSecurity) throw nerr(400, 'PortSecurityAndIPRequiredForSecurityGroups', 'Port security must be enabled and port must have an IP address in order to use security groups.');
     for (const g of groups) await tx.exec(`INSERT INTO ${this.t('port_security_group')} (port_id, security_group_id) VALUES ($1, $2)`, [id, g]);
+    // Quota last: the count includes this port, and the per-project lock is held only from here
+    // to commit, so concurrent creates do their IPAM and inserts in parallel.
+    if (!opts.internal && project) await this.core.checkQuota(tx, project, 'port', 0);
     await this.emitPort(tx, 'port.created', id, c.requestId);
     return id;
   }
