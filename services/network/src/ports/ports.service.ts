@@ -121,12 +121,30 @@ export class PortsService {
   }
 
   async list(c: Caller, filters: { deviceId?: string; networkId?: string } = {}) {
-    const where: string[] = [];
+    const where: string[] = ['TRUE'];
     const params: unknown[] = [];
     // Pushed down to SQL: the two filters clients send on every server/network page.
     if (filters.deviceId !== undefined) where.push(`p.device_id = $${params.push(filters.deviceId)}`);
     if (filters.networkId !== undefined && isUuid(filters.networkId)) where.push(`p.network_id = $${params.push(filters.networkId)}`);
-    return this.render(c, await this.rows(c, where.length ? where.join(' AND ') : 'TRUE', params));
+    if (!c.isAdmin) {
+      const me = `$${params.push(c.projectId)}`;
+      where.push(`(p.project_id = ${me} OR p.network_id IN (SELECT id FROM ${this.t('network')} WHERE project_id = ${me}))`);
+    }
+    // One round trip: addresses and groups aggregated per port by PostgreSQL.
+    const rows = await this.core.db.rows(
+      `SELECT p.*,
+         COALESCE((SELECT json_agg(json_build_object('subnet_id', a.subnet_id, 'ip_address', a.ip_address) ORDER BY s.ip_version, s.created_at, a.ip_address)
+                   FROM ${this.t('ip_allocation')} a JOIN ${this.t('subnet')} s ON s.id = a.subnet_id WHERE a.port_id = p.id), '[]') AS x_fixed_ips,
+         COALESCE((SELECT array_agg(g.security_group_id::text ORDER BY g.security_group_id) FROM ${this.t('port_security_group')} g WHERE g.port_id = p.id), '{}') AS x_groups
+       FROM ${this.t('port')} p WHERE ${where.join(' AND ')} ORDER BY p.created_at, p.id`,
+      params,
+    );
+    const x: PortExtras = { fixedIps: new Map(), groups: new Map() };
+    for (const r of rows) {
+      x.fixedIps.set(r.id as string, r.x_fixed_ips as { subnet_id: string; ip_address: string }[]);
+      x.groups.set(r.id as string, r.x_groups as string[]);
+    }
+    return rows.map((r) => renderPort(r, x, c.isAdmin));
   }
 
   async get(c: Caller, id: string, sql: Sql = this.core.db): Promise<Row> {
