@@ -57,12 +57,17 @@ describe('security groups', () => {
     ['an IPv6 prefix on an IPv4 rule', { remote_ip_prefix: '::/0' }, 'SecurityGroupRuleParameterConflict'],
     ['a bad ethertype', { ethertype: 'IPv5' }, 'SecurityGroupRuleInvalidEtherType'],
     ['an ICMP type over 255', { protocol: 'icmp', port_range_min: 300 }, 'SecurityGroupInvalidIcmpValue'],
+    ['a negative port', { protocol: 'tcp', port_range_min: -16, port_range_max: 80 }, 'SecurityGroupInvalidPortValue'],
+    ['a port over 65535', { protocol: 'udp', port_range_min: 80, port_range_max: 65536 }, 'SecurityGroupInvalidPortValue'],
+    ['only a maximum port', { protocol: 'tcp', port_range_max: 6 }, 'SecurityGroupInvalidPortRange'],
+    ['an ICMP code without type', { protocol: 'icmp', port_range_max: 6 }, 'SecurityGroupMissingIcmpType'],
   ])('refuses a rule with %s (400)', async (_what, body, type) => {
     const g = (await c.post(env.a, '/v2.0/security-groups', { security_group: { name: `g-${type}` } })).json.security_group;
     const res = await c.post(env.a, '/v2.0/security-group-rules', { security_group_rule: { security_group_id: g.id, direction: 'ingress', ...body } });
     expect(res.status).toBe(400);
     expect(res.json.NeutronError.type).toBe(type);
     expect((await c.get(env.a, `/v2.0/security-groups/${g.id}`)).json.security_group.security_group_rules).toHaveLength(2);
+    expect((await c.del(env.a, `/v2.0/security-groups/${g.id}`)).status).toBe(204);
   });
 });
 

@@ -223,18 +223,22 @@ export class SecurityGroupsService {
       if (protocol === 'icmpv6') protocol = 'ipv6-icmp';
       if (ethertype === 'IPv4' && (protocol === 'ipv6-icmp' || protocol === '58')) throw nerr(400, 'SecurityGroupEthertypeConflictWithProtocol', `Ethertype IPv4 is not supported for protocol ${protocol}.`);
     }
-    const min = int(b, 'port_range_min', 0, 65535) ?? null;
-    const max = int(b, 'port_range_max', 0, 65535) ?? null;
+    const min = int(b, 'port_range_min', -2147483648, 2147483647) ?? null;
+    const max = int(b, 'port_range_max', -2147483648, 2147483647) ?? null;
     if ((min !== null || max !== null) && protocol === null) throw nerr(400, 'SecurityGroupProtocolRequiredWithPorts', 'Must also specify protocol if port range is given.');
+    // Messages as Neutron words them (clients and Tempest match on them).
     if (protocol !== null && PORTED.has(protocol)) {
-      if (min !== null && max !== null && min > max) throw nerr(400, 'SecurityGroupInvalidPortRange', `For TCP/UDP protocols, port_range_min (${min}) must be <= port_range_max (${max}).`);
-      if ((min === 0 || max === 0) && (min !== null || max !== null)) throw nerr(400, 'SecurityGroupInvalidPortValue', 'Invalid value for port 0: ports must be in 1-65535.');
+      for (const v of [min, max]) if (v !== null && (v < 1 || v > 65535)) throw nerr(400, 'SecurityGroupInvalidPortValue', `Invalid value for port ${v}.`);
+      if ((min === null && max !== null) || (min !== null && max !== null && min > max)) {
+        throw nerr(400, 'SecurityGroupInvalidPortRange', 'For TCP/UDP protocols, port_range_min must be <= port_range_max');
+      }
     } else if (protocol !== null && ICMP.has(protocol)) {
-      if (min !== null && min > 255) throw nerr(400, 'SecurityGroupInvalidIcmpValue', `Invalid value for ICMP port_range_min (type) ${min}. It must be 0 to 255.`);
-      if (max !== null && max > 255) throw nerr(400, 'SecurityGroupInvalidIcmpValue', `Invalid value for ICMP port_range_max (code) ${max}. It must be 0 to 255.`);
+      for (const [v, field, attr] of [[min, 'type', 'port_range_min'], [max, 'code', 'port_range_max']] as const) {
+        if (v !== null && (v < 0 || v > 255)) throw nerr(400, 'SecurityGroupInvalidIcmpValue', `Invalid value for ICMP ${field} (${attr}) ${v}. It must be 0 to 255.`);
+      }
       if (min === null && max !== null) throw nerr(400, 'SecurityGroupMissingIcmpType', `ICMP code (port-range-max) ${max} is provided but ICMP type (port-range-min) is missing.`);
     } else if (min !== null || max !== null) {
-      throw nerr(400, 'SecurityGroupInvalidProtocolForPortRange', `Protocol ${protocol} does not support port ranges.`);
+      throw nerr(400, 'SecurityGroupInvalidProtocolForPortRange', `Protocol ${protocol} does not support port ranges; leave port_range_min/max out.`);
     }
     let prefix: string | null = null;
     if (b.remote_ip_prefix !== undefined && b.remote_ip_prefix !== null) {
