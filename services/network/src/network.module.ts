@@ -1,6 +1,6 @@
 import { type MiddlewareConsumer, Module, type NestModule, RequestMethod } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
-import { FloatingIpsController, NetworksController, PortsController, QuotasController, RoutersController, SecurityGroupRulesController, SecurityGroupsController, SubnetsController } from './api/controllers.js';
+import { FloatingIpsController, NetworksController, PortsController, QuotasController, RoutersController, SecurityGroupRulesController, SecurityGroupsController, SubnetPoolsController, SubnetsController } from './api/controllers.js';
 import { Core } from './db/core.js';
 import { Db } from './db/db.js';
 import { EventRelay } from './events/event-relay.js';
@@ -12,6 +12,7 @@ import { QuotasService } from './quotas/quotas.service.js';
 import { RoutersService } from './routers/routers.service.js';
 import { NetworkRpcController } from './rpc/network.rpc.controller.js';
 import { SecurityGroupsService } from './security-groups/security-groups.service.js';
+import { SubnetPoolsService } from './subnetpools/subnetpools.service.js';
 import { SubnetsService } from './subnets/subnets.service.js';
 
 /** Neutron accepts a `.json` suffix on every resource path (`/v2.0/quotas/{id}/details.json`; Tempest uses it). */
@@ -24,10 +25,10 @@ function jsonSuffix(req: Request, _res: Response, next: NextFunction) {
 
 @Module({
   controllers: [
-    InfoController, NetworksController, SubnetsController, PortsController, RoutersController, FloatingIpsController, SecurityGroupsController, SecurityGroupRulesController, QuotasController,
+    InfoController, NetworksController, SubnetsController, PortsController, RoutersController, FloatingIpsController, SecurityGroupsController, SecurityGroupRulesController, QuotasController, SubnetPoolsController,
     NetworkRpcController,
   ],
-  providers: [Db, Core, EventRelay, NetworksService, SubnetsService, PortsService, SecurityGroupsService, RoutersService, FloatingIpsService, QuotasService],
+  providers: [Db, Core, EventRelay, NetworksService, SubnetsService, PortsService, SecurityGroupsService, RoutersService, FloatingIpsService, QuotasService, SubnetPoolsService],
 })
 export class NetworkModule implements NestModule {
   configure(consumer: MiddlewareConsumer) {

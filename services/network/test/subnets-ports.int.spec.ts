@@ -75,6 +75,32 @@ describe('subnets', () => {
   });
 });
 
+describe('subnet pools', () => {
+  it('carves subnets from a pool without overlap, and refuses deleting a pool in use', async () => {
+    const res = await c.post(env.a, '/v2.0/subnetpools', { subnetpool: { name: 'pool', prefixes: ['10.60.0.0/16'], default_prefixlen: 24 } });
+    expect(res.status).toBe(201);
+    const pool = res.json.subnetpool;
+    expect(pool).toMatchObject({ name: 'pool', ip_version: 4, prefixes: ['10.60.0.0/16'], default_prefixlen: 24, min_prefixlen: 8, max_prefixlen: 32, shared: false });
+    const net = await c.network(env.a);
+    const s1 = (await c.post(env.a, '/v2.0/subnets', { subnet: { network_id: net.id, ip_version: 4, subnetpool_id: pool.id } })).json.subnet;
+    const s2 = (await c.post(env.a, '/v2.0/subnets', { subnet: { network_id: net.id, ip_version: 4, subnetpool_id: pool.id, prefixlen: 26 } })).json.subnet;
+    expect(s1).toMatchObject({ cidr: '10.60.0.0/24', subnetpool_id: pool.id, gateway_ip: '10.60.0.1' });
+    expect(s2.cidr).toBe('10.60.1.0/26');
+    const clash = await c.post(env.a, '/v2.0/subnets', { subnet: { network_id: net.id, ip_version: 4, subnetpool_id: pool.id, cidr: '10.60.0.128/25' } });
+    expect(clash.status).toBe(409);
+    const outside = await c.post(env.a, '/v2.0/subnets', { subnet: { network_id: net.id, ip_version: 4, subnetpool_id: pool.id, cidr: '10.61.0.0/24' } });
+    expect(outside.status).toBe(400);
+    expect((await c.put(env.a, `/v2.0/subnetpools/${pool.id}`, { subnetpool: { name: 'renamed', prefixes: ['10.60.0.0/15'] } })).json.subnetpool).toMatchObject({ name: 'renamed', prefixes: ['10.60.0.0/15'] });
+    expect((await c.put(env.a, `/v2.0/subnetpools/${pool.id}`, { subnetpool: { prefixes: ['10.60.0.0/24'] } })).status).toBe(400);
+    expect((await c.del(env.a, `/v2.0/subnetpools/${pool.id}`)).json.NeutronError.type).toBe('SubnetPoolInUse');
+    expect((await c.get(env.b, `/v2.0/subnetpools/${pool.id}`)).status).toBe(404);
+    expect((await c.put(env.a, `/v2.0/subnetpools/${pool.id}/tags/t1`, undefined)).status).toBe(201);
+    await c.del(env.a, `/v2.0/subnets/${s1.id}`);
+    await c.del(env.a, `/v2.0/subnets/${s2.id}`);
+    expect((await c.del(env.a, `/v2.0/subnetpools/${pool.id}`)).status).toBe(204);
+  });
+});
+
 describe('ports', () => {
   it('creates a port with a MAC, an IP, the default security group and Neutron fields', async () => {
     const net = await c.network(env.a);

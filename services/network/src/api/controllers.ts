@@ -7,6 +7,7 @@ import { PortsService } from '../ports/ports.service.js';
 import { QuotasService } from '../quotas/quotas.service.js';
 import { RoutersService } from '../routers/routers.service.js';
 import { SecurityGroupsService } from '../security-groups/security-groups.service.js';
+import { SubnetPoolsService } from '../subnetpools/subnetpools.service.js';
 import { SubnetsService } from '../subnets/subnets.service.js';
 import { callerOf, unwrap } from './common.js';
 import { queryOf } from './list.js';
@@ -287,5 +288,37 @@ export class QuotasController {
   @HttpCode(204)
   async reset(@Auth() a: AuthContext, @Req() req: Request, @Param('project') project: string) {
     await this.svc.reset(callerOf(a, req), project);
+  }
+}
+
+@Controller('v2.0/subnetpools')
+export class SubnetPoolsController {
+  constructor(private readonly svc: SubnetPoolsService) {}
+
+  @Get()
+  list(@Auth() a: AuthContext, @Req() req: Request) {
+    return listBody('subnetpools', this.svc.list(callerOf(a, req)), req);
+  }
+
+  @Get(':id')
+  show(@Auth() a: AuthContext, @Req() req: Request, @Param('id') id: string) {
+    return showBody('subnetpool', this.svc.show(callerOf(a, req), id), req);
+  }
+
+  @Post()
+  @HttpCode(201)
+  create(@Auth() a: AuthContext, @Req() req: Request, @Body() body: unknown) {
+    return createBody('subnetpool', 'subnetpools', body, (items) => this.svc.create(callerOf(a, req), items));
+  }
+
+  @Put(':id')
+  async update(@Auth() a: AuthContext, @Req() req: Request, @Param('id') id: string, @Body() body: unknown) {
+    return { subnetpool: await this.svc.update(callerOf(a, req), id, updateOf(body, 'subnetpool')) };
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  async delete(@Auth() a: AuthContext, @Req() req: Request, @Param('id') id: string) {
+    await this.svc.delete(callerOf(a, req), id);
   }
 }

@@ -168,3 +168,33 @@ export class NetworkSchema1764600000000 implements MigrationInterface {
     }
   }
 }
+
+/** Subnet pools: prefixes subnets can be carved from (`subnetpool_id` + `prefixlen` instead of a cidr). */
+export class SubnetPools1764600000001 implements MigrationInterface {
+  name = 'SubnetPools1764600000001';
+
+  async up(q: QueryRunner): Promise<void> {
+    const s = schemaOf(q);
+    await q.query(`
+      CREATE TABLE ${s}.subnetpool (
+        id uuid PRIMARY KEY, ${STD},
+        ip_version smallint NOT NULL,
+        prefixes jsonb NOT NULL,
+        default_prefixlen smallint NOT NULL,
+        min_prefixlen smallint NOT NULL,
+        max_prefixlen smallint NOT NULL,
+        shared boolean NOT NULL DEFAULT false,
+        is_default boolean NOT NULL DEFAULT false,
+        default_quota integer
+      );
+      ALTER TABLE ${s}.subnet ADD COLUMN subnetpool_id uuid REFERENCES ${s}.subnetpool(id);
+      CREATE INDEX subnet_subnetpool ON ${s}.subnet (subnetpool_id);
+    `);
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    const s = schemaOf(q);
+    await q.query(`ALTER TABLE ${s}.subnet DROP COLUMN subnetpool_id`);
+    await q.query(`DROP TABLE ${s}.subnetpool`);
+  }
+}

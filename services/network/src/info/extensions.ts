@@ -27,6 +27,7 @@ export const EXTENSIONS = [
   ext('router_availability_zone', 'Router Availability Zone', 'Availability zone support for router.'),
   ext('agent', 'agent', 'The agent management extension.'),
   ext('fip-port-details', 'Floating IP Port Details Extension', 'Add port_details attribute to Floating IP resource'),
+  ext('subnet_allocation', 'Subnet Allocation', 'Enables allocation of subnets from a subnet pool'),
   ext('sorting', 'Sorting support', 'Enables sorting of resources.'),
   ext('pagination', 'Pagination support', 'Enables pagination of resources.'),
 ];

@@ -9,10 +9,11 @@ import { NetworksService } from '../networks/networks.service.js';
 import { PortsService } from '../ports/ports.service.js';
 import { RoutersService } from '../routers/routers.service.js';
 import { SecurityGroupsService } from '../security-groups/security-groups.service.js';
+import { SubnetPoolsService } from '../subnetpools/subnetpools.service.js';
 import { SubnetsService } from '../subnets/subnets.service.js';
 import { EXTENSIONS } from './extensions.js';
 
-const RESOURCES = ['network', 'subnet', 'port', 'router', 'floatingip', 'security_group', 'security_group_rule', 'quota', 'extension', 'availability_zone', 'agent'];
+const RESOURCES = ['network', 'subnet', 'subnetpool', 'port', 'router', 'floatingip', 'security_group', 'security_group_rule', 'quota', 'extension', 'availability_zone', 'agent'];
 const plural = (r: string) => (r === 'quota' ? 'quotas' : `${r}s`);
 
 /** The v2.0 root, extensions, availability zones, agents and the tags sub-resource. */
@@ -25,6 +26,7 @@ export class InfoController {
     private readonly routers: RoutersService,
     private readonly fips: FloatingIpsService,
     private readonly groups: SecurityGroupsService,
+    private readonly pools: SubnetPoolsService,
   ) {}
 
   @Get()
@@ -84,6 +86,7 @@ export class InfoController {
       floatingips: ['floatingip', () => this.fips.get(c, id)],
       'security-groups': ['security_group', () => this.groups.get(c, id)],
       security_groups: ['security_group', () => this.groups.get(c, id)],
+      subnetpools: ['subnetpool', () => this.pools.get(c, id)],
     };
     const entry = get[resource];
     if (!entry) throw notFound('HTTPNotFound', `The resource could not be found: ${resource} has no tags.`);

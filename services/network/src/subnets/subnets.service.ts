@@ -5,6 +5,7 @@ import { Core, type Row } from '../db/core.js';
 import type { Sql } from '../db/db.js';
 import { type Cidr, cidrContains, cidrsOverlap, defaultPools, formatCidr, formatIp, parseCidr, parseIp, type Range } from '../ipam/ip.js';
 import { NetworksService, updateRow } from '../networks/networks.service.js';
+import { SubnetPoolsService } from '../subnetpools/subnetpools.service.js';
 
 const CREATE_KEYS = [
   'name', 'description', 'network_id', 'ip_version', 'cidr', 'gateway_ip', 'allocation_pools', 'dns_nameservers', 'host_routes', 'enable_dhcp',
@@ -28,7 +29,7 @@ export function renderSubnet(r: Row): Record<string, unknown> {
     enable_dhcp: r.enable_dhcp,
     ipv6_ra_mode: r.ipv6_ra_mode ?? null,
     ipv6_address_mode: r.ipv6_address_mode ?? null,
-    subnetpool_id: null,
+    subnetpool_id: r.subnetpool_id ?? null,
     segment_id: null,
     service_types: [],
     ...std(r),
@@ -102,6 +103,7 @@ export class SubnetsService {
   constructor(
     readonly core: Core,
     private readonly networks: NetworksService,
+    private readonly pools: SubnetPoolsService,
   ) {}
 
   private t(n: string) {
@@ -148,14 +150,23 @@ export class SubnetsService {
   private async createOne(tx: Sql, c: Caller, b: Record<string, unknown>): Promise<string> {
     checkKeys(b, CREATE_KEYS, 'subnet');
     if (typeof b.network_id !== 'string') throw invalidInput('network_id is required: the network the subnet belongs to.');
-    if (b.subnetpool_id !== undefined && b.subnetpool_id !== null) throw nerr(400, 'InvalidInput', 'Invalid input for operation: subnet pools are not supported by this cloud; give a cidr.');
     const version = int(b, 'ip_version', 4, 6);
     if (version !== 4 && version !== 6) throw invalidInput(`ip_version must be 4 or 6, not ${String(b.ip_version)}.`);
-    if (b.cidr === undefined || b.cidr === null) throw nerr(400, 'BadRequest', 'Bad subnets request: a cidr must be specified in the absence of a subnet pool.');
-    const cidr = parseCidr(b.cidr);
-    if (!cidr) throw invalidInput(`'${String(b.cidr)}' is not a valid IP subnet.`);
-    if (cidr.version !== version) throw invalidInput(`cidr ${String(b.cidr)} is an IPv${cidr.version} CIDR, but ip_version is ${version}.`);
-    if (parseCidr(b.cidr, true) === null) throw invalidInput(`'${String(b.cidr)}' isn't a recognized IP subnet cidr, '${formatCidr(cidr)}' is recommended.`);
+    const fromPool = b.subnetpool_id !== undefined && b.subnetpool_id !== null;
+    if (!fromPool && (b.cidr === undefined || b.cidr === null)) throw nerr(400, 'BadRequest', 'Bad subnets request: a cidr must be specified in the absence of a subnet pool.');
+    let cidr: Cidr;
+    let poolId: string | null = null;
+    if (fromPool) {
+      const got = await this.pools.allocate(tx, c, String(b.subnetpool_id), version, b.cidr, b.prefixlen);
+      cidr = got.cidr;
+      poolId = got.poolId;
+    } else {
+      const parsed = parseCidr(b.cidr);
+      if (!parsed) throw invalidInput(`'${String(b.cidr)}' is not a valid IP subnet.`);
+      cidr = parsed;
+      if (cidr.version !== version) throw invalidInput(`cidr ${String(b.cidr)} is an IPv${cidr.version} CIDR, but ip_version is ${version}.`);
+      if (parseCidr(b.cidr, true) === null) throw invalidInput(`'${String(b.cidr)}' isn't a recognized IP subnet cidr, '${formatCidr(cidr)}' is recommended.`);
+    }
     if ((version === 4 && cidr.prefix > 30) || (version === 6 && cidr.prefix > 126)) throw invalidInput(`cidr ${String(b.cidr)} is too small to hold a gateway and addresses.`);
     const ra = (b.ipv6_ra_mode ?? null) as string | null;
     const am = (b.ipv6_address_mode ?? null) as string | null;
@@ -184,12 +195,12 @@ export class SubnetsService {
     await this.core.checkQuota(tx, project, 'subnet');
     const id = randomUUID();
     await tx.exec(
-      `INSERT INTO ${this.t('subnet')} (id, project_id, name, description, network_id, ip_version, cidr, gateway_ip, allocation_pools, dns_nameservers, host_routes, enable_dhcp, ipv6_ra_mode, ipv6_address_mode, tags)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+      `INSERT INTO ${this.t('subnet')} (id, project_id, name, description, network_id, ip_version, cidr, gateway_ip, allocation_pools, dns_nameservers, host_routes, enable_dhcp, ipv6_ra_mode, ipv6_address_mode, tags, subnetpool_id)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
       [
         id, project, str(b, 'name') ?? '', str(b, 'description') ?? '', net.id, version, formatCidr(cidr), gw === null ? null : formatIp(version, gw),
         JSON.stringify(poolsJson(version, pools)), JSON.stringify(b.dns_nameservers == null ? [] : dnsOf(b.dns_nameservers, version)),
-        JSON.stringify(b.host_routes == null ? [] : routesOf(b.host_routes, version)), bool(b, 'enable_dhcp') ?? true, ra, am, tagsOf(b) ?? [],
+        JSON.stringify(b.host_routes == null ? [] : routesOf(b.host_routes, version)), bool(b, 'enable_dhcp') ?? true, ra, am, tagsOf(b) ?? [], poolId,
       ],
     );
     return id;
