@@ -18,6 +18,9 @@ step network create "cli-net-$SUFFIX"
 step network list
 step subnet create --network "cli-net-$SUFFIX" --subnet-range 10.77.0.0/24 --dns-nameserver 8.8.8.8 "cli-subnet-$SUFFIX"
 step subnet create --network "cli-net-$SUFFIX" --ip-version 6 --ipv6-ra-mode slaac --ipv6-address-mode slaac --subnet-range 2001:db8:77::/64 "cli-subnet6-$SUFFIX"
+step subnet pool create --pool-prefix 10.78.0.0/16 --default-prefix-length 26 "cli-pool-$SUFFIX"
+step subnet create --network "cli-net-$SUFFIX" --subnet-pool "cli-pool-$SUFFIX" "cli-pooled-$SUFFIX"
+step subnet pool list
 step subnet list
 step subnet set --name "cli-subnet-$SUFFIX-renamed" "cli-subnet-$SUFFIX"
 step subnet show "cli-subnet-$SUFFIX-renamed"
@@ -56,7 +59,8 @@ step port delete "cli-port-$SUFFIX-vm"
 RULE=$($OS security group rule list "cli-web-$SUFFIX" --protocol tcp -f value -c ID | head -1)
 step security group rule delete "$RULE"
 step security group delete "cli-web-$SUFFIX"
-step subnet delete "cli-subnet-$SUFFIX-renamed" "cli-subnet6-$SUFFIX"
+step subnet delete "cli-subnet-$SUFFIX-renamed" "cli-subnet6-$SUFFIX" "cli-pooled-$SUFFIX"
+step subnet pool delete "cli-pool-$SUFFIX"
 step network delete "cli-net-$SUFFIX"
 
 set -a; . "$STATE/openrc"; set +a
