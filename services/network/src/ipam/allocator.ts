@@ -96,6 +96,18 @@ export async function allocateSpecific(tx: Sql, t: (n: string) => string, s: Ipa
 export async function allocateAny(tx: Sql, t: (n: string) => string, s: IpamSubnet, portId: string, mac: string): Promise<string> {
   if (isAutoAddress(s)) return allocateSpecific(tx, t, s, portId, formatIp(6, eui64(s.cidr, mac)));
   const total = poolSize(s);
+  // Cheap path first: a handful of random candidates checked with one indexed query, so a create
+  // costs O(1) queries however many addresses the subnet already has. Dense pools fall through
+  // to the exact path below (which also decides exhaustion).
+  for (let attempt = 0; attempt < 3 && total > 0n; attempt++) {
+    const candidates = [...new Set(Array.from({ length: 8 }, () => formatIp(s.version, nth(s, randomBig(total)))))];
+    const taken = new Set(
+      (await tx.rows<{ ip_address: string }>(`SELECT ip_address FROM ${t('ip_allocation')} WHERE network_id = $1 AND ip_address = ANY($2::text[])`, [s.networkId, candidates])).map((r) => r.ip_address),
+    );
+    const free = candidates.find((c) => !taken.has(c));
+    if (!free) break;
+    if (await tryInsert(tx, t, s, portId, free)) return free;
+  }
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
     const used = new Set((await tx.rows<{ ip_address: string }>(`SELECT ip_address FROM ${t('ip_allocation')} WHERE subnet_id = $1`, [s.id])).map((r) => r.ip_address));
     let candidate: string | null = null;
