@@ -11,5 +11,6 @@ export const networkService: ServiceDefinition = {
   version: VERSION,
   port: { variable: 'KUMO_NETWORK_PORT', default: 9696 },
   database: networkDatabase,
+  jsonAnyValue: true,
   modules: () => [VersionsModule, NetworkModule],
 };
