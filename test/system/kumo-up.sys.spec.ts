@@ -93,7 +93,7 @@ describe('./kumo up / status / down', () => {
     expect(stack.processes().length).toBeGreaterThanOrEqual(6);
     const down = await stack.kumo(['down']);
     expect(down.code).toBe(0);
-    expect(down.output).toMatch(/stopped 6 Kumo process/);
+    expect(down.output).toMatch(/stopped 7 Kumo process/);
     expect(stack.processes()).toEqual([]);
     await expect(fetch(`http://127.0.0.1:${stack.port(5000)}/v3`)).rejects.toThrow();
   }, 120_000);
