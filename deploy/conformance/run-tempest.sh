@@ -43,6 +43,12 @@ WS=${TEMPEST_WORKDIR:-/tmp/kumo-tempest-$GROUP}
 # Per-group settings Kumo needs (e.g. image.conf: disk formats whose content is plain bytes first).
 if [ -z "${TEMPEST_CONF_EXTRA:-}" ] && [ -f "$HERE/$GROUP.conf" ]; then TEMPEST_CONF_EXTRA="$HERE/$GROUP.conf"; fi
 
+# Floating IP and router gateway tests need the external network: `./kumo up` seeds one named public.
+PUBLIC_NET=${TEMPEST_PUBLIC_NETWORK_ID:-}
+if [ -z "$PUBLIC_NET" ] && [[ " $SERVICES " == *" neutron "* ]]; then
+  PUBLIC_NET=$("$PY" -m openstackclient.shell network show public -f value -c id 2>/dev/null || true)
+fi
+
 rm -rf "$WS"
 # Tempest keeps a registry of workspaces by name (~/.tempest/workspace.yaml); re-register ours.
 WS_NAME="kumo-$(echo "$WS" | tr -c 'A-Za-z0-9\n' '-')"
@@ -56,7 +62,8 @@ if [ "$IMAGE_REF" = none ] && { [ "$GROUP" = compute ] || [ "$GROUP" = all ]; };
 fi
 sed -e "s/@@ADMIN_PASSWORD@@/${OS_PASSWORD//\//\\/}/" \
     -e "s/@@IMAGE_UUID@@/$IMAGE_REF/;s/@@IMAGE_UUID_ALT@@/$IMAGE_REF/" \
-    -e 's/@@FLAVOR_ID@@/1/;s/@@FLAVOR_ID_ALT@@/2/;s/@@PUBLIC_NET_UUID@@//' \
+    -e 's/@@FLAVOR_ID@@/1/;s/@@FLAVOR_ID_ALT@@/2/' \
+    -e "s/@@PUBLIC_NET_UUID@@/$PUBLIC_NET/" \
     "$HERE/tempest.conf.template" > "$CONF"
 
 # Point the template at this cloud and switch on the services under test.

@@ -1,4 +1,6 @@
 import type { ServiceDefinition } from '@kumo/service-kit';
+import { networkDatabase } from './db/database.js';
+import { NetworkModule } from './network.module.js';
 import { VersionsModule } from './versions/versions.module.js';
 
 export const VERSION = '0.1.0';
@@ -8,6 +10,7 @@ export const networkService: ServiceDefinition = {
   family: 'neutron',
   version: VERSION,
   port: { variable: 'KUMO_NETWORK_PORT', default: 9696 },
-  database: { schema: 'network', entities: [], migrations: [] },
-  modules: () => [VersionsModule],
+  database: networkDatabase,
+  jsonAnyValue: true,
+  modules: () => [VersionsModule, NetworkModule],
 };

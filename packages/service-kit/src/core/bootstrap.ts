@@ -53,7 +53,7 @@ export async function createServiceApp(def: ServiceDefinition, config: LoadedCon
     next();
   });
   app.use(app.get(MetricsService).middleware());
-  app.use(express.json({ limit: config.KUMO_HTTP_BODY_LIMIT, type: [...DEFAULT_JSON_TYPES, ...(def.jsonTypes ?? [])], strict: true }));
+  app.use(express.json({ limit: config.KUMO_HTTP_BODY_LIMIT, type: [...DEFAULT_JSON_TYPES, ...(def.jsonTypes ?? [])], strict: def.jsonAnyValue !== true }));
   // Body-parser failures never reach Nest's filters: answer them here, in the API's shape.
   app.use((err: unknown, req: Request, res: Response, next: NextFunction) => {
     if (!err) return next();

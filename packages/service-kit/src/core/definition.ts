@@ -21,6 +21,11 @@ export interface ServiceDefinition<Extra extends z.ZodRawShape = z.ZodRawShape> 
   modules: (config: BaseConfig & Record<string, unknown>) => Array<Type<unknown> | DynamicModule>;
   /** Extra content types parsed as JSON (e.g. Glance's json-patch media types). */
   jsonTypes?: string[];
+  /**
+   * Accept any JSON value as a body, not only objects and arrays (default: objects/arrays only).
+   * Neutron takes a JSON string on `PUT …/tags/{tag}` (Tempest sends `"{}"`); handlers then check shapes themselves.
+   */
+  jsonAnyValue?: boolean;
   /** Extra response headers carrying the request id (Nova: `x-compute-request-id`). */
   requestIdHeaders?: string[];
   /** Additional queues for @MessagePattern handlers (e.g. one per fake host of an agent). */
