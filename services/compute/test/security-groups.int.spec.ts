@@ -55,6 +55,10 @@ describe('os-security-groups through the network service', () => {
     const icmp = await rule(env.a, { parent_group_id: web.id, ip_protocol: 'icmp', from_port: -1, to_port: -1 });
     expectSchema('security_groups.create_security_group_rule', icmp);
     expect(icmp.json.security_group_rule).toMatchObject({ ip_protocol: 'icmp', from_port: -1, to_port: -1, ip_range: { cidr: '0.0.0.0/0' } });
+    // The CIDR comes back as written (Tempest's test_security_group_rules_create_with_optional_cidr).
+    const host = await rule(env.a, { parent_group_id: web.id, ip_protocol: 'tcp', from_port: 443, to_port: 443, cidr: '10.2.3.124/24' });
+    expect(host.json.security_group_rule.ip_range).toEqual({ cidr: '10.2.3.124/24' });
+    expect((await c.r('DELETE', `/os-security-group-rules/${host.json.security_group_rule.id}`, env.a)).status).toBe(202);
     const fromGroup = await rule(env.a, { parent_group_id: web.id, ip_protocol: 'udp', from_port: 53, to_port: 53, group_id: web.id });
     expectSchema('security_groups.create_security_group_rule', fromGroup);
     expect(fromGroup.json.security_group_rule).toMatchObject({ ip_range: {}, group: { name: 'web', tenant_id: env.a.id } });

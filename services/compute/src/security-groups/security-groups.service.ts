@@ -212,7 +212,11 @@ export class SecurityGroupsService {
       });
     const map = new Map([[parent.id, parent]]);
     if (remote) map.set(remote.id, remote);
-    return this.novaRule(rule, map);
+    const out = this.novaRule(rule, map);
+    // Nova answers with the CIDR as the caller wrote it (Neutron keeps remote_ip_prefix as given and
+    // puts the network address in normalized_cidr; Kumo's network service normalises both).
+    if (cidr && out.ip_range.cidr) out.ip_range = { cidr };
+    return out;
   }
 
   async removeRule(auth: AuthContext, id: string): Promise<void> {
