@@ -12,6 +12,9 @@ import { HostsController } from './hosts/hosts.controller.js';
 import { KeypairsController } from './keypairs/keypairs.controller.js';
 import { QuotasController } from './quotas/quotas.controller.js';
 import { QuotaService } from './quotas/quota.service.js';
+import { NetworkApi } from './security-groups/network-api.js';
+import { SecurityGroupRulesController, SecurityGroupsController } from './security-groups/security-groups.controller.js';
+import { SecurityGroupsService } from './security-groups/security-groups.service.js';
 import { SchedulerService } from './scheduler/scheduler.service.js';
 import { ServerGroupsController } from './server-groups/server-groups.controller.js';
 import { InstancesRepository } from './servers/instances.repository.js';
@@ -20,7 +23,7 @@ import { ServersService } from './servers/servers.service.js';
 import { UsageController } from './usage/usage.controller.js';
 
 @Module({
-  controllers: [FlavorsController, KeypairsController, QuotasController, ServersController, HostsController, ServerGroupsController, UsageController, AgentReportsController],
+  controllers: [FlavorsController, KeypairsController, QuotasController, ServersController, HostsController, ServerGroupsController, UsageController, AgentReportsController, SecurityGroupsController, SecurityGroupRulesController],
   providers: [
     Db,
     EventRelay,
@@ -31,6 +34,8 @@ import { UsageController } from './usage/usage.controller.js';
     ConductorService,
     Reconciler,
     ServersService,
+    NetworkApi,
+    SecurityGroupsService,
     { provide: NETWORK_CLIENT, useClass: AmqpNetworkClient },
     { provide: IMAGE_CLIENT, useClass: AmqpImageClient },
   ],

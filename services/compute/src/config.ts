@@ -19,6 +19,12 @@ export const computeConfigShape = {
   KUMO_COMPUTE_HOST_SUBSET_SIZE: z.coerce.number().int().min(1).default(3),
   /** Public URL of this API (links); default: from the request. */
   KUMO_COMPUTE_URL: z.string().optional(),
+  /**
+   * The network service's REST API (Neutron v2.0), e.g. http://127.0.0.1:9696: os-security-groups
+   * and the security group checks of server create go there with the caller's token. Unset: those
+   * APIs answer 503 and server create does not check security group names.
+   */
+  KUMO_NETWORK_URL: z.string().url('must be a URL such as http://127.0.0.1:9696').optional(),
 };
 
 export type ComputeConfig = BaseConfig & {
@@ -28,4 +34,5 @@ export type ComputeConfig = BaseConfig & {
   KUMO_COMPUTE_MAX_ATTEMPTS: number;
   KUMO_COMPUTE_HOST_SUBSET_SIZE: number;
   KUMO_COMPUTE_URL?: string;
+  KUMO_NETWORK_URL?: string;
 };

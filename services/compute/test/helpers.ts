@@ -35,6 +35,8 @@ export interface EnvOptions {
   capacity?: Partial<Omit<AgentHostOptions, 'host' | 'driver'>>;
   env?: Record<string, string>;
   driverFor?: (host: string) => FakeDriver;
+  /** Started after the identity stand-in and before compute (e.g. the network service); returns more env for compute. */
+  peers?: (identityUrl: string) => Promise<Record<string, string>>;
 }
 
 export async function startComputeEnv(opts: EnvOptions = {}): Promise<ComputeEnv> {
@@ -43,10 +45,11 @@ export async function startComputeEnv(opts: EnvOptions = {}): Promise<ComputeEnv
   const project = async (id: string, roles = ['member', 'reader'], userId = `user-${id}`): Promise<Project> => ({ id, userId, token: await identity.token({ projectId: id, userId, roles }) });
   const a = await project(`proja${suffix}`);
   const image = await startFakeImage(vhost.url, a.id);
+  const peerEnv = opts.peers ? await opts.peers(identity.url) : {};
   const svc = await startTestService(computeService, {
     databaseUrl: db.url,
     amqpUrl: vhost.url,
-    env: { KUMO_IDENTITY_URL: identity.url, KUMO_COMPUTE_RECONCILE_S: '1', KUMO_COMPUTE_HOST_DOWN_S: '30', ...opts.env },
+    env: { KUMO_IDENTITY_URL: identity.url, KUMO_COMPUTE_RECONCILE_S: '1', KUMO_COMPUTE_HOST_DOWN_S: '30', ...peerEnv, ...opts.env },
   });
   const drivers = new Map<string, FakeDriver>();
   let agent: ComputeAgent | undefined;

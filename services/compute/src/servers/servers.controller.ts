@@ -4,6 +4,7 @@ import type { Request, Response } from 'express';
 import { ConductorService } from '../conductor/conductor.service.js';
 import { bodyOf, intField, isAdmin, isoMicro, type Json, metadataOf, nextLink } from '../common/nova.js';
 import { Db } from '../db/db.js';
+import { SecurityGroupsService } from '../security-groups/security-groups.service.js';
 import { addressesOf, serverView } from './server.view.js';
 import { ServersService } from './servers.service.js';
 
@@ -18,6 +19,7 @@ export class ServersController {
     private readonly conductor: ConductorService,
     private readonly policy: PolicyService,
     private readonly db: Db,
+    private readonly securityGroups: SecurityGroupsService,
   ) {}
 
   @Post()
@@ -131,6 +133,12 @@ export class ServersController {
     await this.servers.deleteMetadata(auth, id, key, requestIdOf(req));
   }
 
+  @Get(':id/os-security-groups')
+  async serverSecurityGroups(@Auth() auth: AuthContext, @Param('id') id: string) {
+    const i = await this.servers.show(auth, id);
+    return { security_groups: await this.securityGroups.forServer(auth, i.id) };
+  }
+
   @Get(':id/os-instance-actions')
   async actions(@Auth() auth: AuthContext, @Param('id') id: string) {
     const i = await this.servers.find(auth, id);
@@ -218,6 +226,19 @@ export class ServersController {
         // Soft delete is off (reclaim_instance_interval = 0): nothing is ever SOFT_DELETED.
         const i = await this.servers.find(auth, id);
         throw ApiError.conflict(`Cannot 'restore' instance ${i.id} while it is in vm_state ${i.vm_state}`);
+      }
+      case 'addSecurityGroup':
+      case 'removeSecurityGroup': {
+        if (!arg || typeof arg !== 'object' || Array.isArray(arg)) throw ApiError.badRequest('Missing parameter dict');
+        const group = (arg as Json).name;
+        if (group === undefined) throw ApiError.badRequest('Security group not specified');
+        if (typeof group !== 'string' || group.trim() === '') throw ApiError.badRequest('Security group name cannot be empty');
+        const i = await this.servers.find(auth, id);
+        this.policy.enforce('servers:action', auth, { project_id: i.project_id });
+        if (name === 'addSecurityGroup') await this.securityGroups.addToServer(auth, i.id, group);
+        else await this.securityGroups.removeFromServer(auth, i.id, group);
+        await this.servers.setSecurityGroupNames(i.id, group, name === 'addSecurityGroup');
+        return;
       }
       case 'forceDelete':
         await this.servers.forceDelete(auth, id, rid);

@@ -11,6 +11,7 @@ import { EventRelay } from '../events/event-relay.js';
 import { type FlavorRow, FlavorsService } from '../flavors/flavors.service.js';
 import { QuotaService } from '../quotas/quota.service.js';
 import { SchedulerService } from '../scheduler/scheduler.service.js';
+import { SecurityGroupsService } from '../security-groups/security-groups.service.js';
 import { eventOf, type FlavorSnapshot, type InstanceRow } from './instance.model.js';
 import { InstancesRepository, isUuid } from './instances.repository.js';
 import { type ActionName, restingPower, STATUS_TO_VM, TRANSITIONS } from './state-machine.js';
@@ -48,6 +49,7 @@ export class ServersService {
     private readonly conductor: ConductorService,
     private readonly relay: EventRelay,
     @Inject(IMAGE_CLIENT) private readonly images: ImageClient,
+    private readonly securityGroups: SecurityGroupsService,
   ) {}
 
   /** An instance the caller may see (another project's is a 404, as in Nova). */
@@ -128,6 +130,8 @@ export class ServersService {
     if (image.minRam > flavor.memory_mb) throw ApiError.badRequest("Flavor's memory is too small for requested image.");
     if (image.minDisk > flavor.root_gb && flavor.root_gb > 0) throw ApiError.badRequest("Flavor's disk is too small for requested image.");
     if (image.size !== null && flavor.root_gb > 0 && image.virtualSize !== null && image.virtualSize > flavor.root_gb * 1024 ** 3) throw ApiError.badRequest("Flavor's disk is too small for requested image.");
+    // Nova: "Security group X not found for project Y." (400); asked of the network service with the caller's token.
+    await this.securityGroups.checkForCreate(auth, securityGroups);
     const snap = flavorSnapshot(flavor);
     const reservationId = `r-${randomBytes(4).toString('hex')}`;
     const instances = await this.db.transaction(async (tx) => {
@@ -441,6 +445,16 @@ export class ServersService {
       await this.repo.startAction(tx, i, locked ? 'lock' : 'unlock', auth.userId, requestId);
       await this.repo.update(tx, i, { locked, locked_by: locked ? (isAdmin(auth) && i.project_id !== auth.projectId ? 'admin' : 'owner') : null }, requestId);
       await this.repo.finishAction(tx, i.id, true);
+    });
+  }
+
+  /** The names the server view shows after addSecurityGroup/removeSecurityGroup (the ports already changed). */
+  async setSecurityGroupNames(id: string, group: string, add: boolean): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      const i = await this.repo.lock(tx, id);
+      if (!i) return;
+      const names = (i.security_groups ?? []).filter((n) => n !== group);
+      await tx.rows(`UPDATE ${this.db.t('instance')} SET security_groups = $2::jsonb, updated_at = now() WHERE id = $1`, [id, JSON.stringify(add ? [...names, group] : names)]);
     });
   }
 
