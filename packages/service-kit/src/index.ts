@@ -8,6 +8,7 @@ export * from './amqp/server.js';
 export * from './amqp/client.js';
 export * from './amqp/metrics.js';
 export * from './database/data-source.js';
+export * from './database/sql.js';
 export * from './database/inbox.entity.js';
 export * from './database/inbox.service.js';
 export * from './health/health.controller.js';
