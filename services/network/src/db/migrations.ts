@@ -198,3 +198,60 @@ export class SubnetPools1764600000001 implements MigrationInterface {
     await q.query(`DROP TABLE ${s}.subnetpool`);
   }
 }
+
+/**
+ * A render generation per port, so rendered ports can be cached (GET /v2.0/ports is the hottest
+ * read: agents, the dashboard and every `server show` ask for it).
+ *
+ * Contract: `port.render_gen` changes in the same transaction as anything a port's API body is
+ * made of — the port row itself, its `ip_allocation` rows (fixed_ips) and its
+ * `port_security_group` rows. It is kept by triggers, not by the service code, so no write path
+ * (port update, router interface removal, subnet delete, a future one) can forget it. Values come
+ * from one sequence: a deleted and recreated id never meets an old generation.
+ */
+export class PortRenderGeneration1764600000002 implements MigrationInterface {
+  name = 'PortRenderGeneration1764600000002';
+
+  async up(q: QueryRunner): Promise<void> {
+    const s = schemaOf(q);
+    await q.query(`
+      CREATE SEQUENCE ${s}.port_render_gen;
+      ALTER TABLE ${s}.port ADD COLUMN render_gen bigint NOT NULL DEFAULT nextval('${s}.port_render_gen');
+
+      CREATE FUNCTION ${s}.port_render_gen_row() RETURNS trigger LANGUAGE plpgsql AS $fn$
+      BEGIN
+        NEW.render_gen := nextval('${s}.port_render_gen');
+        RETURN NEW;
+      END $fn$;
+      CREATE TRIGGER port_render_gen BEFORE UPDATE ON ${s}.port FOR EACH ROW EXECUTE FUNCTION ${s}.port_render_gen_row();
+
+      -- A child row changed: touch its port (whose BEFORE UPDATE trigger then takes a new value).
+      -- On a cascaded delete of the port itself the UPDATE finds no row, which is what we want.
+      CREATE FUNCTION ${s}.port_render_gen_child() RETURNS trigger LANGUAGE plpgsql AS $fn$
+      BEGIN
+        IF TG_OP <> 'INSERT' THEN
+          UPDATE ${s}.port SET render_gen = 0 WHERE id = OLD.port_id;
+        END IF;
+        IF TG_OP <> 'DELETE' AND (TG_OP = 'INSERT' OR NEW.port_id IS DISTINCT FROM OLD.port_id) THEN
+          UPDATE ${s}.port SET render_gen = 0 WHERE id = NEW.port_id;
+        END IF;
+        RETURN NULL;
+      END $fn$;
+      CREATE TRIGGER ip_allocation_render_gen AFTER INSERT OR UPDATE OR DELETE ON ${s}.ip_allocation FOR EACH ROW EXECUTE FUNCTION ${s}.port_render_gen_child();
+      CREATE TRIGGER port_security_group_render_gen AFTER INSERT OR UPDATE OR DELETE ON ${s}.port_security_group FOR EACH ROW EXECUTE FUNCTION ${s}.port_render_gen_child();
+    `);
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    const s = schemaOf(q);
+    await q.query(`
+      DROP TRIGGER IF EXISTS ip_allocation_render_gen ON ${s}.ip_allocation;
+      DROP TRIGGER IF EXISTS port_security_group_render_gen ON ${s}.port_security_group;
+      DROP TRIGGER IF EXISTS port_render_gen ON ${s}.port;
+      DROP FUNCTION IF EXISTS ${s}.port_render_gen_child();
+      DROP FUNCTION IF EXISTS ${s}.port_render_gen_row();
+      ALTER TABLE ${s}.port DROP COLUMN IF EXISTS render_gen;
+      DROP SEQUENCE IF EXISTS ${s}.port_render_gen;
+    `);
+  }
+}

@@ -59,6 +59,15 @@ export function renderPort(r: Row, x: PortExtras, admin: boolean): Record<string
   return out;
 }
 
+function extrasOf(rows: Row[]): PortExtras {
+  const x: PortExtras = { fixedIps: new Map(), groups: new Map() };
+  for (const r of rows) {
+    x.fixedIps.set(r.id as string, r.x_fixed_ips as { subnet_id: string; ip_address: string }[]);
+    x.groups.set(r.id as string, r.x_groups as string[]);
+  }
+  return x;
+}
+
 function pairsOf(v: unknown): { ip_address: string; mac_address?: string }[] {
   if (v === null) return [];
   if (!Array.isArray(v)) throw invalidInput('allowed_address_pairs must be a list of {"ip_address", "mac_address"} objects.');
@@ -120,31 +129,87 @@ export class PortsService {
     return rows.map((r) => renderPort(r, x, c.isAdmin));
   }
 
-  async list(c: Caller, filters: { deviceId?: string; networkId?: string } = {}) {
+  /**
+   * Rendered ports as JSON text, by id, valid while the port's `render_gen` is unchanged (the
+   * database bumps it on any change to the port, its fixed IPs or its groups — see
+   * PortRenderGeneration). Bounded: the oldest entries go first.
+   */
+  private readonly rendered = new Map<string, { gen: string; user?: string; admin?: string }>();
+  static readonly RENDER_CACHE_MAX = 50_000;
+
+  /**
+   * `GET /v2.0/ports` in its most common forms (no query, or `device_id`/`network_id`) as the
+   * response text: one narrow query for ids and generations, rendering only for ports that
+   * changed since they were last served. Same ports, same order (by id) and same bodies as
+   * `list()` + `listResponse()`.
+   */
+  async listJson(c: Caller, filters: { deviceId?: string; networkId?: string } = {}): Promise<string> {
+    return `{"ports":[${(await this.renderedTexts(c, filters)).join(',')}]}`;
+  }
+
+  /** The caller's ports (filtered as `listJson`) as objects, for the generic list path. */
+  async list(c: Caller, filters: { deviceId?: string; networkId?: string } = {}): Promise<Record<string, unknown>[]> {
+    return (await this.renderedTexts(c, filters)).map((t) => JSON.parse(t) as Record<string, unknown>);
+  }
+
+  /** Each visible port's body as JSON text, by id: one narrow query, rendering only what changed. */
+  private async renderedTexts(c: Caller, filters: { deviceId?: string; networkId?: string }): Promise<string[]> {
+    if (filters.networkId !== undefined && !isUuid(filters.networkId)) return [];
+    const { where, params } = this.scope(c, filters);
+    const heads = await this.core.db.rows<{ id: string; g: string }>(`SELECT p.id, p.render_gen AS g FROM ${this.t('port')} p WHERE ${where} ORDER BY p.id`, params);
+    const slot = c.isAdmin ? 'admin' : 'user';
+    const stale = heads.filter((h) => {
+      const e = this.rendered.get(h.id);
+      return !e || e.gen !== h.g || e[slot] === undefined;
+    });
+    if (stale.length) {
+      const rows = await this.fullRows('p.id = ANY($1::uuid[])', [stale.map((h) => h.id)]);
+      const x = extrasOf(rows);
+      for (const r of rows) {
+        const gen = String(r.render_gen);
+        const prev = this.rendered.get(r.id as string);
+        const entry = prev && prev.gen === gen ? prev : { gen };
+        entry[slot] = JSON.stringify(renderPort(r, x, c.isAdmin));
+        this.rendered.delete(r.id as string);
+        this.rendered.set(r.id as string, entry);
+      }
+      for (const id of this.rendered.keys()) {
+        if (this.rendered.size <= PortsService.RENDER_CACHE_MAX) break;
+        this.rendered.delete(id);
+      }
+    }
+    // A port deleted between the two queries has no entry any more: it is left out, as if the
+    // list had been read a moment later.
+    const out: string[] = [];
+    for (const h of heads) {
+      const text = this.rendered.get(h.id)?.[slot];
+      if (text !== undefined) out.push(text);
+    }
+    return out;
+  }
+
+  private scope(c: Caller, filters: { deviceId?: string; networkId?: string }) {
     const where: string[] = ['TRUE'];
     const params: unknown[] = [];
-    // Pushed down to SQL: the two filters clients send on every server/network page.
     if (filters.deviceId !== undefined) where.push(`p.device_id = $${params.push(filters.deviceId)}`);
     if (filters.networkId !== undefined && isUuid(filters.networkId)) where.push(`p.network_id = $${params.push(filters.networkId)}`);
     if (!c.isAdmin) {
       const me = `$${params.push(c.projectId)}`;
       where.push(`(p.project_id = ${me} OR p.network_id IN (SELECT id FROM ${this.t('network')} WHERE project_id = ${me}))`);
     }
-    // One round trip: addresses and groups aggregated per port by PostgreSQL.
-    const rows = await this.core.db.rows(
+    return { where: where.join(' AND '), params };
+  }
+
+  /** Port rows with their addresses and groups aggregated by PostgreSQL (one round trip). */
+  private fullRows(where: string, params: unknown[]): Promise<Row[]> {
+    return this.core.db.rows(
       `SELECT p.*,
          COALESCE((SELECT json_agg(json_build_object('subnet_id', a.subnet_id, 'ip_address', a.ip_address) ORDER BY s.ip_version, s.created_at, a.ip_address)
                    FROM ${this.t('ip_allocation')} a JOIN ${this.t('subnet')} s ON s.id = a.subnet_id WHERE a.port_id = p.id), '[]') AS x_fixed_ips,
          COALESCE((SELECT array_agg(g.security_group_id::text ORDER BY g.security_group_id) FROM ${this.t('port_security_group')} g WHERE g.port_id = p.id), '{}') AS x_groups
-       FROM ${this.t('port')} p WHERE ${where.join(' AND ')} ORDER BY p.created_at, p.id`,
+       FROM ${this.t('port')} p WHERE ${where} ORDER BY p.created_at, p.id`,
       params,
     );
-    const x: PortExtras = { fixedIps: new Map(), groups: new Map() };
-    for (const r of rows) {
-      x.fixedIps.set(r.id as string, r.x_fixed_ips as { subnet_id: string; ip_address: string }[]);
-      x.groups.set(r.id as string, r.x_groups as string[]);
-    }
-    return rows.map((r) => renderPort(r, x, c.isAdmin));
   }
 
   async get(c: Caller, id: string, sql: Sql = this.core.db): Promise<Row> {
