@@ -104,7 +104,7 @@ async function measure(name, base, tok, pids, cidr) {
   for (let i = 0; i < 20; i++) list.push((await call('GET', `/v2.0/ports?network_id=${net.id}`)).ms);
   out.list = summarize(list);
   const generic = [];
-  for (let i = 0; i < 20; i++) generic.push((await call('GET', `/v2.0/ports?network_id=${net.id}&sort_key=id`)).ms);
+  for (let i = 0; i < 20; i++) generic.push((await call('GET', `/v2.0/ports?network_id=${net.id}&sort_key=id&sort_dir=asc`)).ms);
   out.listGeneric = summarize(generic);
   const del = [];
   next = 0;
@@ -181,7 +181,7 @@ printTable({
     row(`GET /v2.0/ports (${PORTS}) p50 ms`, kumo.list.p50, base?.list.p50, speedup),
     row(`GET /v2.0/ports (${PORTS}) p99 ms`, kumo.list.p99, base?.list.p99, speedup),
     row(`GET /v2.0/ports (${PORTS}) first request ms`, kumo.listFirst, base?.listFirst, speedup),
-    row(`GET /v2.0/ports?sort_key=id (${PORTS}) p50 ms`, kumo.listGeneric.p50, base?.listGeneric.p50, speedup),
+    row(`GET /v2.0/ports?sort_key=id&sort_dir=asc (${PORTS}) p50 ms`, kumo.listGeneric.p50, base?.listGeneric.p50, speedup),
     row('port delete p50 ms', kumo.del.p50, base?.del.p50, speedup),
     row('network+subnet create/delete p50 ms', kumo.cycle.p50, base?.cycle.p50, speedup),
     row('RSS MiB (API + agents)', kumo.rss / 1048576, base ? base.rss / 1048576 : undefined, speedup),

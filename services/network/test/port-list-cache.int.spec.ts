@@ -30,7 +30,7 @@ async function consistentList(who: Project, query = '') {
   const fast = await c.get(who, `/v2.0/ports${query}`);
   expect(fast.status).toBe(200);
   expect(fast.json).toBeDefined();
-  const generic = await c.get(who, `/v2.0/ports${query ? `${query}&` : '?'}sort_key=id`);
+  const generic = await c.get(who, `/v2.0/ports${query ? `${query}&` : '?'}sort_key=id&sort_dir=asc`);
   expect(generic.json.ports).toEqual(fast.json.ports);
   for (const p of fast.json.ports) {
     const shown = await c.get(who, `/v2.0/ports/${p.id}`);
@@ -53,6 +53,10 @@ describe('port list served from rendered text', () => {
     // Unknown network ids and non-UUIDs: empty, as on the generic path.
     expect((await c.get(env.a, '/v2.0/ports?network_id=nope')).json).toEqual({ ports: [] });
     expect((await c.get(env.a, `/v2.0/ports?device_id=nobody`)).json).toEqual({ ports: [] });
+    // As Neutron: a sort key needs its direction.
+    const unsorted = await c.get(env.a, `/v2.0/ports?network_id=${net.id}&sort_key=id`);
+    expect(unsorted.status).toBe(400);
+    expect(unsorted.json.NeutronError).toMatchObject({ type: 'HTTPBadRequest', message: 'The number of sort_keys and sort_dirs must be same' });
   });
 
   it('never serves a stale port after changes made through another process', async () => {

@@ -67,7 +67,8 @@ export function listResponse(collection: string, items: Obj[], req: Request, pat
   const keys = q.sort_key ?? [];
   const dirs = q.sort_dir ?? [];
   if (dirs.some((d) => d !== 'asc' && d !== 'desc')) throw badRequest("sort_dir must be 'asc' or 'desc'.");
-  if (keys.length && dirs.length && keys.length !== dirs.length) throw badRequest('The number of sort_keys and sort_dirs must be the same.');
+  // Neutron (api_common.get_sorts) wants one direction per key, also when no direction is given.
+  if (keys.length !== dirs.length) throw badRequest('The number of sort_keys and sort_dirs must be same');
   const sortKeys = keys.map((k, i) => ({ k, dir: dirs[i] === 'desc' ? -1 : 1 }));
   for (const s of sortKeys) if (out.length && !(s.k in out[0]!)) throw badRequest(`${s.k} is an invalid attribute for sort_keys.`);
   const tie = sortKeys.length ? sortKeys[sortKeys.length - 1]!.dir : 1;
