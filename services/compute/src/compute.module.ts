@@ -2,7 +2,9 @@ import { Module } from '@nestjs/common';
 import { AgentReportsController } from './conductor/agent-reports.controller.js';
 import { AmqpImageClient, AmqpNetworkClient } from './conductor/amqp-peers.js';
 import { ConductorService } from './conductor/conductor.service.js';
+import { NetworkEventsController } from './conductor/network-events.controller.js';
 import { IMAGE_CLIENT, NETWORK_CLIENT } from './conductor/peers.js';
+import { PortsRefresher } from './conductor/ports-refresher.js';
 import { Reconciler } from './conductor/reconciler.js';
 import { Db } from './db/db.js';
 import { EventRelay } from './events/event-relay.js';
@@ -23,7 +25,7 @@ import { ServersService } from './servers/servers.service.js';
 import { UsageController } from './usage/usage.controller.js';
 
 @Module({
-  controllers: [FlavorsController, KeypairsController, QuotasController, ServersController, HostsController, ServerGroupsController, UsageController, AgentReportsController, SecurityGroupsController, SecurityGroupRulesController],
+  controllers: [FlavorsController, KeypairsController, QuotasController, ServersController, HostsController, ServerGroupsController, UsageController, AgentReportsController, NetworkEventsController, SecurityGroupsController, SecurityGroupRulesController],
   providers: [
     Db,
     EventRelay,
@@ -33,6 +35,7 @@ import { UsageController } from './usage/usage.controller.js';
     SchedulerService,
     ConductorService,
     Reconciler,
+    PortsRefresher,
     ServersService,
     NetworkApi,
     SecurityGroupsService,
