@@ -12,6 +12,7 @@ import { FlavorsController } from './flavors/flavors.controller.js';
 import { FlavorsService } from './flavors/flavors.service.js';
 import { HostsController } from './hosts/hosts.controller.js';
 import { KeypairsController } from './keypairs/keypairs.controller.js';
+import { QuotaClassesController } from './quotas/quota-classes.controller.js';
 import { QuotasController } from './quotas/quotas.controller.js';
 import { QuotaService } from './quotas/quota.service.js';
 import { NetworkApi } from './security-groups/network-api.js';
@@ -25,7 +26,7 @@ import { ServersService } from './servers/servers.service.js';
 import { UsageController } from './usage/usage.controller.js';
 
 @Module({
-  controllers: [FlavorsController, KeypairsController, QuotasController, ServersController, HostsController, ServerGroupsController, UsageController, AgentReportsController, NetworkEventsController, SecurityGroupsController, SecurityGroupRulesController],
+  controllers: [FlavorsController, KeypairsController, QuotasController, QuotaClassesController, ServersController, HostsController, ServerGroupsController, UsageController, AgentReportsController, NetworkEventsController, SecurityGroupsController, SecurityGroupRulesController],
   providers: [
     Db,
     EventRelay,

@@ -254,3 +254,27 @@ export class NetworkRefresh1795000000000 implements MigrationInterface {
     `);
   }
 }
+
+/**
+ * Nova's quota classes (os-quota-class-sets). Only the class `default` is used: its rows replace
+ * the built-in defaults (QUOTA_DEFAULTS) for every project without its own limit. Other classes
+ * are stored and shown, as in Nova, but nothing applies them.
+ */
+export class QuotaClasses1795000000001 implements MigrationInterface {
+  name = 'QuotaClasses1795000000001';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(`
+      CREATE TABLE IF NOT EXISTS ${schemaOf(q)}.quota_class (
+        class_name varchar(255) NOT NULL,
+        resource varchar(64) NOT NULL,
+        hard_limit integer NOT NULL,
+        PRIMARY KEY (class_name, resource)
+      )
+    `);
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query(`DROP TABLE IF EXISTS ${schemaOf(q)}.quota_class`);
+  }
+}
