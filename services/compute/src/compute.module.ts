@@ -2,7 +2,9 @@ import { Module } from '@nestjs/common';
 import { AgentReportsController } from './conductor/agent-reports.controller.js';
 import { AmqpImageClient, AmqpNetworkClient } from './conductor/amqp-peers.js';
 import { ConductorService } from './conductor/conductor.service.js';
+import { NetworkEventsController } from './conductor/network-events.controller.js';
 import { IMAGE_CLIENT, NETWORK_CLIENT } from './conductor/peers.js';
+import { PortsRefresher } from './conductor/ports-refresher.js';
 import { Reconciler } from './conductor/reconciler.js';
 import { Db } from './db/db.js';
 import { EventRelay } from './events/event-relay.js';
@@ -10,6 +12,7 @@ import { FlavorsController } from './flavors/flavors.controller.js';
 import { FlavorsService } from './flavors/flavors.service.js';
 import { HostsController } from './hosts/hosts.controller.js';
 import { KeypairsController } from './keypairs/keypairs.controller.js';
+import { QuotaClassesController } from './quotas/quota-classes.controller.js';
 import { QuotasController } from './quotas/quotas.controller.js';
 import { QuotaService } from './quotas/quota.service.js';
 import { NetworkApi } from './security-groups/network-api.js';
@@ -23,7 +26,7 @@ import { ServersService } from './servers/servers.service.js';
 import { UsageController } from './usage/usage.controller.js';
 
 @Module({
-  controllers: [FlavorsController, KeypairsController, QuotasController, ServersController, HostsController, ServerGroupsController, UsageController, AgentReportsController, SecurityGroupsController, SecurityGroupRulesController],
+  controllers: [FlavorsController, KeypairsController, QuotasController, QuotaClassesController, ServersController, HostsController, ServerGroupsController, UsageController, AgentReportsController, NetworkEventsController, SecurityGroupsController, SecurityGroupRulesController],
   providers: [
     Db,
     EventRelay,
@@ -33,6 +36,7 @@ import { UsageController } from './usage/usage.controller.js';
     SchedulerService,
     ConductorService,
     Reconciler,
+    PortsRefresher,
     ServersService,
     NetworkApi,
     SecurityGroupsService,

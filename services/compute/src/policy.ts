@@ -26,6 +26,8 @@ export const computePolicy: Record<string, string> = {
   'keypairs:other_user': ADMIN,
   'quotas:show': READ,
   'quotas:update': ADMIN,
+  'quota_class_sets:show': ADMIN,
+  'quota_class_sets:update': ADMIN,
   'limits:other_project': ADMIN,
   'hypervisors': ADMIN,
   'services': ADMIN,

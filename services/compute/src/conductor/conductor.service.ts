@@ -5,7 +5,7 @@ import type { ComputeConfig } from '../config.js';
 import { Db, type Sql } from '../db/db.js';
 import { EventRelay } from '../events/event-relay.js';
 import { NoValidHost, SchedulerService } from '../scheduler/scheduler.service.js';
-import type { InstanceRow, PortRecord } from '../servers/instance.model.js';
+import { type InstanceRow, type PortRecord, portRecordOf } from '../servers/instance.model.js';
 import { InstancesRepository } from '../servers/instances.repository.js';
 import { powerStateOf } from '../servers/state-machine.js';
 import { IMAGE_CLIENT, type ImageClient, NETWORK_CLIENT, type NetworkClient } from './peers.js';
@@ -80,7 +80,7 @@ export class ConductorService implements OnApplicationShutdown {
             if (optional && err instanceof RpcError && ['not_found', 'conflict', 'bad_request', 'unknown_method'].includes(err.code)) return [];
             throw err;
           });
-        ports = allocated.map((p) => ({ id: p.id, networkId: p.networkId, networkName: p.networkName, macAddress: p.macAddress, mtu: p.mtu, fixedIps: p.fixedIps, floatingIps: p.floatingIps }));
+        ports = allocated.map(portRecordOf);
       }
       let imageMeta = i.image_meta;
       if (i.image_ref) {

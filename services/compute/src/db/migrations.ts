@@ -222,3 +222,59 @@ export class SeedFlavors1764600000001 implements MigrationInterface {
     await q.query(`DELETE FROM ${s}.flavor WHERE id IN ('1','2','3','4','5','42','84')`);
   }
 }
+
+/**
+ * Refresh of an instance's ports from the network service (network events → conductor/ports-refresher.ts).
+ * `network_refresh_at` is set when an event asked for a refresh and cleared once done, so a
+ * request survives a crash of the process that received the event (the sweep redoes it);
+ * `network_refresh_seq` counts requests, so a refresh clears only the request it answered.
+ * The GIN index serves the event handler's "which instances list this port / floating IP"
+ * (`ports @> '[{"id": …}]'`, `ports @> '[{"floatingIps": [ … ]}]'`).
+ */
+export class NetworkRefresh1795000000000 implements MigrationInterface {
+  name = 'NetworkRefresh1795000000000';
+
+  async up(q: QueryRunner): Promise<void> {
+    const s = schemaOf(q);
+    await q.query(`
+      ALTER TABLE ${s}.instance ADD COLUMN IF NOT EXISTS network_refresh_at timestamptz;
+      ALTER TABLE ${s}.instance ADD COLUMN IF NOT EXISTS network_refresh_seq bigint NOT NULL DEFAULT 0;
+      CREATE INDEX IF NOT EXISTS instance_network_refresh ON ${s}.instance (network_refresh_at) WHERE network_refresh_at IS NOT NULL;
+      CREATE INDEX IF NOT EXISTS instance_ports ON ${s}.instance USING gin (ports jsonb_path_ops) WHERE vm_state <> 'deleted';
+    `);
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    const s = schemaOf(q);
+    await q.query(`
+      DROP INDEX IF EXISTS ${s}.instance_ports;
+      DROP INDEX IF EXISTS ${s}.instance_network_refresh;
+      ALTER TABLE ${s}.instance DROP COLUMN IF EXISTS network_refresh_seq;
+      ALTER TABLE ${s}.instance DROP COLUMN IF EXISTS network_refresh_at;
+    `);
+  }
+}
+
+/**
+ * Nova's quota classes (os-quota-class-sets). Only the class `default` is used: its rows replace
+ * the built-in defaults (QUOTA_DEFAULTS) for every project without its own limit. Other classes
+ * are stored and shown, as in Nova, but nothing applies them.
+ */
+export class QuotaClasses1795000000001 implements MigrationInterface {
+  name = 'QuotaClasses1795000000001';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(`
+      CREATE TABLE IF NOT EXISTS ${schemaOf(q)}.quota_class (
+        class_name varchar(255) NOT NULL,
+        resource varchar(64) NOT NULL,
+        hard_limit integer NOT NULL,
+        PRIMARY KEY (class_name, resource)
+      )
+    `);
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query(`DROP TABLE IF EXISTS ${schemaOf(q)}.quota_class`);
+  }
+}

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { ApiError } from '@kumo/service-kit';
+import { type Json, intField, invalid } from '../common/nova.js';
 import { Db, type Sql } from '../db/db.js';
 
 /** Nova's quota resources at microversion 2.1 and their defaults (nova.conf [quota]). */
@@ -20,6 +21,16 @@ export const QUOTA_DEFAULTS: Record<string, number> = {
   server_group_members: 10,
 };
 
+/** One limit of a quota update body: an integer (or numeric string) from -1 (unlimited) to 2^31-1. */
+export function limitField(o: Json, field: string): number {
+  const v = o[field];
+  if (v === null || v === '' || typeof v === 'boolean') throw invalid(field, v, `${JSON.stringify(v)} is not of type 'integer', 'string'`);
+  return intField(o, field, { min: -1 })!;
+}
+
+/** Nova's name of the quota class whose values are the defaults. */
+export const DEFAULT_CLASS = 'default';
+
 export interface Usage {
   instances: number;
   cores: number;
@@ -31,10 +42,34 @@ export interface Usage {
 export class QuotaService {
   constructor(private readonly db: Db) {}
 
-  async limits(projectId: string, sql: Sql = this.db): Promise<Record<string, number>> {
-    const rows = await sql.rows<{ resource: string; hard_limit: number }>(`SELECT resource, hard_limit FROM ${this.db.t('quota')} WHERE project_id = $1`, [projectId]);
+  /**
+   * Limits of a quota class: its rows over the built-in defaults (Nova's get_class_quotas). The
+   * class `default` is the cloud's default quota (os-quota-class-sets/default).
+   */
+  async classLimits(className: string, sql: Sql = this.db): Promise<Record<string, number>> {
+    const rows = await sql.rows<{ resource: string; hard_limit: number }>(`SELECT resource, hard_limit FROM ${this.db.t('quota_class')} WHERE class_name = $1`, [className]);
     const out = { ...QUOTA_DEFAULTS };
-    for (const r of rows) if (r.resource in out) out[r.resource] = r.hard_limit;
+    for (const r of rows) if (r.resource in out) out[r.resource] = Number(r.hard_limit);
+    return out;
+  }
+
+  /** The defaults every project without its own limit gets. */
+  defaults(sql: Sql = this.db): Promise<Record<string, number>> {
+    return this.classLimits(DEFAULT_CLASS, sql);
+  }
+
+  /** A project's limits: its own rows, else the `default` class, else the built-in defaults (one query). */
+  async limits(projectId: string, sql: Sql = this.db): Promise<Record<string, number>> {
+    const rows = await sql.rows<{ resource: string; hard_limit: number }>(
+      `SELECT resource, hard_limit FROM (
+         SELECT resource, hard_limit, 0 AS rank FROM ${this.db.t('quota_class')} WHERE class_name = $2
+         UNION ALL
+         SELECT resource, hard_limit, 1 AS rank FROM ${this.db.t('quota')} WHERE project_id = $1) q
+       ORDER BY rank`,
+      [projectId, DEFAULT_CLASS],
+    );
+    const out = { ...QUOTA_DEFAULTS };
+    for (const r of rows) if (r.resource in out) out[r.resource] = Number(r.hard_limit);
     return out;
   }
 
@@ -91,6 +126,17 @@ export class QuotaService {
         await tx.exec(
           `INSERT INTO ${this.db.t('quota')} (project_id, resource, hard_limit) VALUES ($1,$2,$3) ON CONFLICT (project_id, resource) DO UPDATE SET hard_limit = EXCLUDED.hard_limit`,
           [projectId, resource, limit],
+        );
+      }
+    });
+  }
+
+  async setClass(className: string, values: Record<string, number>): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      for (const [resource, limit] of Object.entries(values)) {
+        await tx.exec(
+          `INSERT INTO ${this.db.t('quota_class')} (class_name, resource, hard_limit) VALUES ($1,$2,$3) ON CONFLICT (class_name, resource) DO UPDATE SET hard_limit = EXCLUDED.hard_limit`,
+          [className, resource, limit],
         );
       }
     });

@@ -1,8 +1,8 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Put, Query } from '@nestjs/common';
 import { ApiError, Auth, type AuthContext, PolicyService } from '@kumo/service-kit';
-import { bodyOf, intField, isAdmin, invalid } from '../common/nova.js';
+import { bodyOf, isAdmin, invalid } from '../common/nova.js';
 import { Db } from '../db/db.js';
-import { QUOTA_DEFAULTS, QuotaService } from './quota.service.js';
+import { limitField, QUOTA_DEFAULTS, QuotaService } from './quota.service.js';
 
 @Controller('v2.1')
 export class QuotasController {
@@ -25,9 +25,9 @@ export class QuotasController {
   }
 
   @Get('os-quota-sets/:project/defaults')
-  defaults(@Auth() auth: AuthContext, @Param('project') project: string) {
+  async defaults(@Auth() auth: AuthContext, @Param('project') project: string) {
     this.policy.enforce('quotas:show', auth, { project_id: auth.projectId });
-    return { quota_set: { id: project, ...QUOTA_DEFAULTS } };
+    return { quota_set: { id: project, ...(await this.quotas.defaults()) } };
   }
 
   @Get('os-quota-sets/:project/detail')
@@ -53,7 +53,7 @@ export class QuotasController {
     for (const k of Object.keys(b)) {
       if (k === 'force' || k === 'tenant_id') continue;
       if (!(k in QUOTA_DEFAULTS)) throw invalid('quota_set', b, `Additional properties are not allowed ('${k}' was unexpected)`);
-      values[k] = intField(b, k, { min: -1 })!;
+      values[k] = limitField(b, k);
     }
     const used = await this.inUse(project, auth.userId);
     if (b.force !== true && b.force !== 'true') {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { InstanceEvent } from '@kumo/contracts';
+import type { InstanceEvent, ServerPort } from '@kumo/contracts';
 import { statusOf } from './state-machine.js';
 
 export interface FlavorSnapshot {
@@ -21,6 +21,19 @@ export interface PortRecord {
   mtu: number;
   fixedIps: { ipAddress: string; ipVersion: number }[];
   floatingIps: string[];
+}
+
+/** What compute keeps of a network port (the server's `addresses` and the agent's NICs come from it). */
+export function portRecordOf(p: ServerPort): PortRecord {
+  return {
+    id: p.id,
+    networkId: p.networkId,
+    networkName: p.networkName,
+    macAddress: p.macAddress,
+    mtu: p.mtu,
+    fixedIps: p.fixedIps.map((f) => ({ ipAddress: f.ipAddress, ipVersion: f.ipVersion })),
+    floatingIps: [...(p.floatingIps ?? [])],
+  };
 }
 
 export interface InstanceRow {
@@ -76,6 +89,9 @@ export interface InstanceRow {
   created_at: Date;
   updated_at: Date;
   deleted_at: Date | null;
+  /** Set while a refresh of `ports` from the network service is pending (see conductor/ports-refresher.ts). */
+  network_refresh_at: Date | null;
+  network_refresh_seq: string;
 }
 
 /** Nova's hostId: an opaque per-project hash of the host (same host, same project → same id). */

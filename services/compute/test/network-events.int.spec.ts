@@ -1,0 +1,138 @@
+import type { ServiceDefinition } from '@kumo/service-kit';
+import { createTestDatabase, startTestService, type TestDatabase, type TestService, waitUntil } from '@kumo/service-kit/testing';
+import { Db } from '../src/db/db.js';
+import { client, type ComputeEnv, type Project, request, startComputeEnv } from './helpers.js';
+import { tempestErrors } from './tempest/schemas.js';
+
+// The real network service (services/network), in-process on its own database but on compute's
+// vhost: compute calls its RPCs (allocate_for_server, list_server_ports) and consumes its events
+// from `kumo.events`, as in a deployment.
+const NETWORK_SERVICE = '../../network/src/service.js';
+
+let env: ComputeEnv;
+let c: ReturnType<typeof client>;
+let net: { svc: TestService; db: TestDatabase };
+let admin: Project;
+
+beforeAll(async () => {
+  const { networkService } = (await import(NETWORK_SERVICE)) as { networkService: ServiceDefinition };
+  env = await startComputeEnv({
+    hosts: ['ne-1'],
+    peers: async (identityUrl, amqpUrl) => {
+      const db = await createTestDatabase('kumo_network_test');
+      const svc = await startTestService(networkService, { databaseUrl: db.url, amqpUrl, env: { KUMO_IDENTITY_URL: identityUrl } });
+      net = { svc, db };
+      return { KUMO_NETWORK_URL: svc.url };
+    },
+  });
+  c = client(env);
+  admin = env.admin;
+}, 120000);
+afterAll(async () => {
+  await net?.svc.close();
+  await env?.close();
+  await net?.db.drop();
+});
+
+const expectSchema = (name: string, res: { status: number; json: unknown }) => expect(tempestErrors(name, res.status, res.json)).toEqual([]);
+const neutron = async (who: Project, method: string, url: string, json?: unknown) => {
+  const res = await request(net.svc.url, method, url, { token: who.token, json });
+  if (res.status >= 300) throw new Error(`${method} ${url}: ${res.status} ${res.text}`);
+  return res.json;
+};
+
+type Address = { addr: string; version: number; 'OS-EXT-IPS:type'?: string; 'OS-EXT-IPS-MAC:mac_addr'?: string };
+const addressesOf = async (who: Project, id: string): Promise<Record<string, Address[]>> => {
+  const res = await c.show(who, id);
+  expectSchema('servers.get_server', res);
+  return res.json.server.addresses;
+};
+const floatingIn = (addresses: Record<string, Address[]>, network: string) => (addresses[network] ?? []).filter((a) => a['OS-EXT-IPS:type'] === 'floating').map((a) => a.addr);
+
+/** A tenant network with a subnet behind a router whose gateway is on a fresh external network. */
+async function topology(who: Project, name: string, cidr: string, extCidr: string) {
+  const ext = (await neutron(admin, 'POST', '/v2.0/networks', { network: { name: `${name}-public`, 'router:external': true } })).network;
+  await neutron(admin, 'POST', '/v2.0/subnets', { subnet: { network_id: ext.id, cidr: extCidr, ip_version: 4 } });
+  const network = (await neutron(who, 'POST', '/v2.0/networks', { network: { name } })).network;
+  const subnet = (await neutron(who, 'POST', '/v2.0/subnets', { subnet: { network_id: network.id, cidr, ip_version: 4 } })).subnet;
+  const router = (await neutron(who, 'POST', '/v2.0/routers', { router: { name: `${name}-router`, external_gateway_info: { network_id: ext.id } } })).router;
+  await neutron(who, 'PUT', `/v2.0/routers/${router.id}/add_router_interface`, { subnet_id: subnet.id });
+  return { ext, network, subnet, router };
+}
+
+describe('server addresses follow the network service', () => {
+  it('lists a floating IP associated after boot as type floating, and drops it when disassociated or deleted', async () => {
+    const { ext, network } = await topology(env.a, 'fip-net', '10.40.0.0/24', '172.24.40.0/24');
+    const server = await c.bootActive(env.a, { name: 'fip-vm', networks: [{ uuid: network.id }] });
+    const [port] = (await neutron(env.a, 'GET', `/v2.0/ports?device_id=${server.id}`)).ports;
+    const fixed = port.fixed_ips[0].ip_address as string;
+    expect(await addressesOf(env.a, server.id)).toEqual({
+      'fip-net': [{ version: 4, addr: fixed, 'OS-EXT-IPS:type': 'fixed', 'OS-EXT-IPS-MAC:mac_addr': port.mac_address }],
+    });
+
+    // What `openstack server add floating ip` does: create, then point it at the server's port.
+    const fip = (await neutron(env.a, 'POST', '/v2.0/floatingips', { floatingip: { floating_network_id: ext.id } })).floatingip;
+    await neutron(env.a, 'PUT', `/v2.0/floatingips/${fip.id}`, { floatingip: { port_id: port.id } });
+    const addr = fip.floating_ip_address as string;
+    const withFip = await waitUntil('floating IP in the server addresses', async () => {
+      const a = await addressesOf(env.a, server.id);
+      return floatingIn(a, 'fip-net').includes(addr) ? a : undefined;
+    }, { timeoutMs: 15000, intervalMs: 100 });
+    expect(withFip['fip-net']).toEqual([
+      { version: 4, addr: fixed, 'OS-EXT-IPS:type': 'fixed', 'OS-EXT-IPS-MAC:mac_addr': port.mac_address },
+      { version: 4, addr, 'OS-EXT-IPS:type': 'floating', 'OS-EXT-IPS-MAC:mac_addr': port.mac_address },
+    ]);
+    const ips = await c.r('GET', `/servers/${server.id}/ips`, env.a);
+    expectSchema('servers.list_addresses', ips);
+    expect(ips.json).toEqual({ addresses: { 'fip-net': [{ version: 4, addr: fixed }, { version: 4, addr }] } });
+    const byNet = await c.r('GET', `/servers/${server.id}/ips/fip-net`, env.a);
+    expectSchema('servers.list_addresses_by_network', byNet);
+    expect(byNet.json['fip-net'].map((a: Address) => a.addr)).toContain(addr);
+    const detail = await c.r('GET', '/servers/detail', env.a);
+    expect(detail.json.servers.find((s: { id: string }) => s.id === server.id).addresses['fip-net'].map((a: Address) => a.addr)).toContain(addr);
+    // Another project still cannot see the server at all.
+    expect((await c.show(env.b, server.id)).status).toBe(404);
+    expect((await c.r('GET', `/servers/${server.id}/ips`, env.b)).status).toBe(404);
+
+    // Disassociate (`server remove floating ip`): the address goes away.
+    await neutron(env.a, 'PUT', `/v2.0/floatingips/${fip.id}`, { floatingip: { port_id: null } });
+    await waitUntil('floating IP gone after disassociation', async () => floatingIn(await addressesOf(env.a, server.id), 'fip-net').length === 0, { timeoutMs: 15000, intervalMs: 100 });
+    expect((await c.r('GET', `/servers/${server.id}/ips`, env.a)).json).toEqual({ addresses: { 'fip-net': [{ version: 4, addr: fixed }] } });
+
+    // Associated at creation, then deleted: shown, then gone.
+    const second = (await neutron(env.a, 'POST', '/v2.0/floatingips', { floatingip: { floating_network_id: ext.id, port_id: port.id } })).floatingip;
+    await waitUntil('second floating IP shown', async () => floatingIn(await addressesOf(env.a, server.id), 'fip-net').includes(second.floating_ip_address), { timeoutMs: 15000, intervalMs: 100 });
+    await neutron(env.a, 'DELETE', `/v2.0/floatingips/${second.id}`);
+    await waitUntil('deleted floating IP gone', async () => floatingIn(await addressesOf(env.a, server.id), 'fip-net').length === 0, { timeoutMs: 15000, intervalMs: 100 });
+  });
+
+  it('moves a floating IP from one server to another', async () => {
+    const { ext, network } = await topology(env.a, 'move-net', '10.41.0.0/24', '172.24.41.0/24');
+    const one = await c.bootActive(env.a, { name: 'one', networks: [{ uuid: network.id }] });
+    const two = await c.bootActive(env.a, { name: 'two', networks: [{ uuid: network.id }] });
+    const portOf = async (id: string) => (await neutron(env.a, 'GET', `/v2.0/ports?device_id=${id}`)).ports[0];
+    const fip = (await neutron(env.a, 'POST', '/v2.0/floatingips', { floatingip: { floating_network_id: ext.id, port_id: (await portOf(one.id)).id } })).floatingip;
+    await waitUntil('floating IP on one', async () => floatingIn(await addressesOf(env.a, one.id), 'move-net').includes(fip.floating_ip_address), { timeoutMs: 15000, intervalMs: 100 });
+    // One update: the event names the new port only; the old server is found by the address it lists.
+    await neutron(env.a, 'PUT', `/v2.0/floatingips/${fip.id}`, { floatingip: { port_id: (await portOf(two.id)).id } });
+    await waitUntil('floating IP moved to two', async () => {
+      const [a1, a2] = await Promise.all([addressesOf(env.a, one.id), addressesOf(env.a, two.id)]);
+      return floatingIn(a1, 'move-net').length === 0 && floatingIn(a2, 'move-net').includes(fip.floating_ip_address);
+    }, { timeoutMs: 15000, intervalMs: 100 });
+  });
+
+  it('redoes a refresh whose event was lost (the mark survives; the sweep picks it up)', async () => {
+    const { ext, network } = await topology(env.a, 'sweep-net', '10.42.0.0/24', '172.24.42.0/24');
+    const server = await c.bootActive(env.a, { name: 'sweep-vm', networks: [{ uuid: network.id }] });
+    const [port] = (await neutron(env.a, 'GET', `/v2.0/ports?device_id=${server.id}`)).ports;
+    const fip = (await neutron(env.a, 'POST', '/v2.0/floatingips', { floatingip: { floating_network_id: ext.id, port_id: port.id } })).floatingip;
+    await waitUntil('floating IP shown', async () => floatingIn(await addressesOf(env.a, server.id), 'sweep-net').includes(fip.floating_ip_address), { timeoutMs: 15000, intervalMs: 100 });
+    // As if the process had died between marking the instance and refreshing it: stale ports, a
+    // mark older than the sweep's threshold, and nothing queued in memory.
+    const db = env.svc.app.get(Db);
+    await db.exec(`UPDATE ${db.t('instance')} SET ports = '[]', network_refresh_at = now() - interval '1 minute' WHERE id = $1`, [server.id]);
+    expect(await addressesOf(env.a, server.id)).toEqual({});
+    await waitUntil('addresses restored by the sweep', async () => floatingIn(await addressesOf(env.a, server.id), 'sweep-net').includes(fip.floating_ip_address), { timeoutMs: 15000, intervalMs: 100 });
+    await waitUntil('mark cleared', async () => (await db.rows(`SELECT 1 FROM ${db.t('instance')} WHERE id = $1 AND network_refresh_at IS NULL`, [server.id])).length === 1);
+  });
+});
