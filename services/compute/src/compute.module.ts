@@ -20,10 +20,12 @@ import { ServerGroupsController } from './server-groups/server-groups.controller
 import { InstancesRepository } from './servers/instances.repository.js';
 import { ServersController } from './servers/servers.controller.js';
 import { ServersService } from './servers/servers.service.js';
+import { MovesService } from './servers/moves.service.js';
+import { MigrationsController } from './migrations/migrations.controller.js';
 import { UsageController } from './usage/usage.controller.js';
 
 @Module({
-  controllers: [FlavorsController, KeypairsController, QuotasController, ServersController, HostsController, ServerGroupsController, UsageController, AgentReportsController, SecurityGroupsController, SecurityGroupRulesController],
+  controllers: [FlavorsController, KeypairsController, QuotasController, ServersController, HostsController, ServerGroupsController, UsageController, AgentReportsController, SecurityGroupsController, SecurityGroupRulesController, MigrationsController],
   providers: [
     Db,
     EventRelay,
@@ -34,6 +36,7 @@ import { UsageController } from './usage/usage.controller.js';
     ConductorService,
     Reconciler,
     ServersService,
+    MovesService,
     NetworkApi,
     SecurityGroupsService,
     { provide: NETWORK_CLIENT, useClass: AmqpNetworkClient },

@@ -6,7 +6,9 @@ import { bodyOf, intField, isAdmin, isoMicro, type Json, metadataOf, nextLink } 
 import { Db } from '../db/db.js';
 import { SecurityGroupsService } from '../security-groups/security-groups.service.js';
 import { addressesOf, serverView } from './server.view.js';
+import { MovesService } from './moves.service.js';
 import { ServersService } from './servers.service.js';
+import { microversionOf } from '../versions/microversion.js';
 
 function requestIdOf(req: Request): string {
   return (req as unknown as { id?: string }).id ?? String(req.headers['x-openstack-request-id'] ?? 'req-unknown');
@@ -20,6 +22,7 @@ export class ServersController {
     private readonly policy: PolicyService,
     private readonly db: Db,
     private readonly securityGroups: SecurityGroupsService,
+    private readonly moves: MovesService,
   ) {}
 
   @Post()
@@ -156,7 +159,8 @@ export class ServersController {
     const view: Record<string, unknown> = actionView(a);
     if (this.policy.allows('instance_actions:events', auth, { project_id: i.project_id })) {
       view.events = [
-        { event: `compute_${String(a.action)}`, start_time: isoMicro(a.start_time as Date), finish_time: isoMicro(a.finish_time as Date | null), result: a.result ?? null, traceback: null },
+        // A failed action's event carries the error (Nova puts the exception's traceback there).
+        { event: `compute_${String(a.action)}`, start_time: isoMicro(a.start_time as Date), finish_time: isoMicro(a.finish_time as Date | null), result: a.result ?? null, traceback: a.result === 'Error' ? (a.message ?? null) : null },
       ];
     }
     return { instanceAction: view };
@@ -202,15 +206,21 @@ export class ServersController {
       case 'resize': {
         const r = bodyOf(body, 'resize');
         if (r.flavorRef === undefined || r.flavorRef === null || r.flavorRef === '') throw ApiError.badRequest("Invalid input for field/attribute flavorRef. 'flavorRef' is a required property");
-        await this.servers.resize(auth, id, String(r.flavorRef), rid);
+        await this.moves.resize(auth, id, String(r.flavorRef), rid);
         return;
       }
       case 'confirmResize':
-        await this.servers.confirmResize(auth, id, rid);
+        await this.moves.confirmResize(auth, id, rid);
         status.code = 204;
         return;
       case 'revertResize':
-        await this.servers.revertResize(auth, id, rid);
+        await this.moves.revertResize(auth, id, rid);
+        return;
+      case 'migrate':
+        await this.moves.migrate(auth, id, arg, rid);
+        return;
+      case 'os-migrateLive':
+        await this.moves.liveMigrate(auth, id, arg, rid, microversionOf(req));
         return;
       case 'createImage': {
         const imageId = await this.servers.createImage(auth, id, bodyOf(body, 'createImage'), rid);
