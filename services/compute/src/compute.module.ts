@@ -22,10 +22,11 @@ import { ServersController } from './servers/servers.controller.js';
 import { ServersService } from './servers/servers.service.js';
 import { MovesService } from './servers/moves.service.js';
 import { MigrationsController } from './migrations/migrations.controller.js';
+import { InterfacesController } from './interfaces/interfaces.controller.js';
 import { UsageController } from './usage/usage.controller.js';
 
 @Module({
-  controllers: [FlavorsController, KeypairsController, QuotasController, ServersController, HostsController, ServerGroupsController, UsageController, AgentReportsController, SecurityGroupsController, SecurityGroupRulesController, MigrationsController],
+  controllers: [FlavorsController, KeypairsController, QuotasController, ServersController, HostsController, ServerGroupsController, UsageController, AgentReportsController, SecurityGroupsController, SecurityGroupRulesController, MigrationsController, InterfacesController],
   providers: [
     Db,
     EventRelay,

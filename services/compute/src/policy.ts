@@ -40,4 +40,6 @@ export const computePolicy: Record<string, string> = {
   'servers:migrate_live': ADMIN,
   'servers:migrations': ADMIN,
   'os_migrations': ADMIN,
+  'servers:interfaces': READ,
+  'servers:interfaces:update': WRITE,
 };

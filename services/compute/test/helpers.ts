@@ -36,7 +36,7 @@ export interface EnvOptions {
   env?: Record<string, string>;
   driverFor?: (host: string) => FakeDriver;
   /** Started after the identity stand-in and before compute (e.g. the network service); returns more env for compute. */
-  peers?: (identityUrl: string) => Promise<Record<string, string>>;
+  peers?: (identityUrl: string, amqpUrl: string) => Promise<Record<string, string>>;
 }
 
 export async function startComputeEnv(opts: EnvOptions = {}): Promise<ComputeEnv> {
@@ -45,7 +45,7 @@ export async function startComputeEnv(opts: EnvOptions = {}): Promise<ComputeEnv
   const project = async (id: string, roles = ['member', 'reader'], userId = `user-${id}`): Promise<Project> => ({ id, userId, token: await identity.token({ projectId: id, userId, roles }) });
   const a = await project(`proja${suffix}`);
   const image = await startFakeImage(vhost.url, a.id);
-  const peerEnv = opts.peers ? await opts.peers(identity.url) : {};
+  const peerEnv = opts.peers ? await opts.peers(identity.url, vhost.url) : {};
   const svc = await startTestService(computeService, {
     databaseUrl: db.url,
     amqpUrl: vhost.url,

@@ -420,6 +420,15 @@ export class ConductorService implements OnApplicationShutdown {
     );
   }
 
+  /** Hot-plugs (or, when the domain is off, defines) the NIC of `port` on the instance's host; the agent answers when done. */
+  async attachInterface(i: InstanceRow, port: PortRecord, requestId?: string): Promise<void> {
+    await this.transport.request(agentQueue('compute', i.host!), 'compute_agent.attach_interface', { host: i.host, instanceId: i.id, port: { id: port.id, macAddress: port.macAddress, networkId: port.networkId, mtu: port.mtu } }, { requestId, timeoutMs: 60000 });
+  }
+
+  async detachInterface(i: InstanceRow, portId: string, requestId?: string): Promise<void> {
+    await this.transport.request(agentQueue('compute', i.host!), 'compute_agent.detach_interface', { host: i.host, instanceId: i.id, portId }, { requestId, timeoutMs: 60000 });
+  }
+
   async consoleOutput(i: InstanceRow, maxLines?: number): Promise<string> {
     const reply = (await this.transport.request(agentQueue('compute', i.host!), 'compute_agent.console_output', { host: i.host, instanceId: i.id, maxLines }, { timeoutMs: 15000 })) as { output: string };
     return reply.output;
