@@ -50,7 +50,7 @@ export class ServersController {
   @Get()
   async list(@Auth() auth: AuthContext, @Query() q: Record<string, unknown>, @Req() req: Request) {
     const base = requestBaseUrl(req);
-    const rows = await this.servers.list(auth, { detail: false, query: q });
+    const rows = await this.servers.list(auth, { detail: false, query: q, version: microversionOf(req) });
     const out: Record<string, unknown> = { servers: rows.map((i) => ({ id: i.id, name: i.name, links: serverView(i, base, { detail: false, admin: false }).links })) };
     if (q.limit !== undefined && rows.length > 0 && rows.length === Math.min(Number(q.limit), 1000)) out.servers_links = nextLink(base, 'servers', q, rows[rows.length - 1]!.id);
     return out;
@@ -59,9 +59,10 @@ export class ServersController {
   @Get('detail')
   async detail(@Auth() auth: AuthContext, @Query() q: Record<string, unknown>, @Req() req: Request) {
     const base = requestBaseUrl(req);
-    const rows = await this.servers.list(auth, { detail: true, query: q });
+    const rows = await this.servers.list(auth, { detail: true, query: q, version: microversionOf(req) });
     const admin = isAdmin(auth);
-    const out: Record<string, unknown> = { servers: rows.map((i) => serverView(i, base, { detail: true, admin })) };
+    const version = microversionOf(req);
+    const out: Record<string, unknown> = { servers: rows.map((i) => serverView(i, base, { detail: true, admin, version })) };
     if (q.limit !== undefined && rows.length > 0 && rows.length === Math.min(Number(q.limit), 1000)) out.servers_links = nextLink(base, 'servers/detail', q, rows[rows.length - 1]!.id);
     return out;
   }
@@ -69,7 +70,7 @@ export class ServersController {
   @Get(':id')
   async show(@Auth() auth: AuthContext, @Param('id') id: string, @Req() req: Request) {
     const i = await this.servers.show(auth, id);
-    return { server: serverView(i, requestBaseUrl(req), { detail: true, admin: isAdmin(auth) }) };
+    return { server: serverView(i, requestBaseUrl(req), { detail: true, admin: isAdmin(auth), version: microversionOf(req) }) };
   }
 
   @Put(':id')

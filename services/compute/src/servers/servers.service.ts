@@ -34,6 +34,8 @@ function lastSegment(ref: string): string {
 export interface ListOptions {
   detail: boolean;
   query: Record<string, unknown>;
+  /** Negotiated microversion (2.5: non-admins may filter by ip6). */
+  version?: number;
 }
 
 @Injectable()
@@ -275,6 +277,10 @@ export class ServersService {
     if (typeof q.availability_zone === 'string') where.push(`availability_zone = ${p(q.availability_zone)}`);
     if (typeof q.ip === 'string' && q.ip) {
       where.push(`EXISTS (SELECT 1 FROM jsonb_array_elements(ports) port, jsonb_array_elements(port->'fixedIps') ip WHERE ip->>'ipAddress' ~ ${p(q.ip)})`);
+    }
+    // ip6: admins at any version, everyone from 2.5 (Nova ignores it for others below).
+    if (typeof q.ip6 === 'string' && q.ip6 && (admin || (opts.version ?? 2001) >= 2005)) {
+      where.push(`EXISTS (SELECT 1 FROM jsonb_array_elements(ports) port, jsonb_array_elements(port->'fixedIps') ip WHERE (ip->>'ipVersion')::int = 6 AND ip->>'ipAddress' ~ ${p(q.ip6)})`);
     }
     const limitRaw = q.limit;
     let limit = 1000;
