@@ -5,6 +5,9 @@
  * Version history (of this file's payloads; the envelope version is in envelope.ts):
  *   1.0 - Initial version: agent sync/console_output/snapshot; agent_report, host_report;
  *         instance.created/state_changed/deleted.
+ *   1.1 - Moves and hot-plug: `sync.liveMigration`; agent RPCs prepare_incoming, finish_incoming,
+ *         abort_incoming, domain_state (agent to agent, for live migration) and attach_interface,
+ *         detach_interface (service to agent). Additive: 1.0 agents ignore what they do not know.
  *
  * Agents never touch the database. The service casts the *desired* state of one instance to
  * `kumo.compute.<host>` (`compute_agent.sync`); the agent's syncer converges the hypervisor to it
@@ -47,6 +50,37 @@ export interface AgentSyncRequest {
    * directory and fills this (queued) image with `image.import_file`, once per image id.
    */
   snapshot?: { imageId: string };
+  /**
+   * Set while a live migration runs: the agent of `host` (the source) has the destination's agent
+   * prepare an incoming domain, streams the running domain to it, lets it finish, and reports the
+   * destination's state (or the error; the source then still runs the domain). Idempotent: a
+   * source that no longer has the domain asks the destination whether it does.
+   */
+  liveMigration?: { destHost: string; migrationId: number };
+}
+
+/** Agent → agent: the destination of a live migration starts a domain waiting for the stream. */
+export interface PrepareIncomingRequest {
+  host: string;
+  spec: InstanceSpec;
+}
+
+export interface DomainRef {
+  host: string;
+  instanceId: string;
+}
+
+/** Service → agent: hot-plug a port's NIC into the domain (or into its definition when it is off). */
+export interface AttachInterfaceRequest {
+  host: string;
+  instanceId: string;
+  port: InstanceSpec['ports'][number];
+}
+
+export interface DetachInterfaceRequest {
+  host: string;
+  instanceId: string;
+  portId: string;
 }
 
 /** What the agent saw after converging (or failing to). */
@@ -103,6 +137,13 @@ export interface ComputeAgentMethods {
   sync: { request: AgentSyncRequest; reply: void };
   console_output: { request: ConsoleOutputRequest; reply: { output: string } };
   snapshot: { request: AgentSnapshotRequest; reply: { ok: true } };
+  prepare_incoming: { request: PrepareIncomingRequest; reply: { uri: string } };
+  finish_incoming: { request: DomainRef; reply: { state: string } };
+  abort_incoming: { request: DomainRef; reply: { ok: true } };
+  /** `state` null when the host has no such domain. */
+  domain_state: { request: DomainRef; reply: { state: string | null } };
+  attach_interface: { request: AttachInterfaceRequest; reply: { ok: true } };
+  detach_interface: { request: DetachInterfaceRequest; reply: { ok: true } };
 }
 
 export const AGENT_PATTERN_PREFIX = 'compute_agent.';

@@ -5,6 +5,10 @@
  * Version history (of this file's payloads; the envelope version is in envelope.ts):
  *   1.0 - Initial version: allocate_for_server, deallocate_for_server, list_server_ports,
  *         bind_port, unbind_port, metadata_lookup; port.* router.* floatingip.* security_group.*.
+ *   1.1 - Interface attachments: allocate_for_server `additional` (allocate the requested ports
+ *         even when the server has some already; not idempotent, the caller gives them back on
+ *         failure); unbind_port `deleteIfCreated` (a port compute created is deleted, a user's
+ *         port is only unbound — Nova's detach). Additive.
  *
  * Authorisation: callers are Kumo services. `projectId` is the project the server belongs to:
  * the network service only lets it use networks that project may use (own, shared, or for admin
@@ -56,6 +60,8 @@ export interface AllocateForServerRequest {
   /** Host the server was scheduled to; sets `binding:host_id`. May be set later by bind_port. */
   host?: string;
   asAdmin?: boolean;
+  /** 1.1: add these ports to a server that may already have some (os-interface attach). */
+  additional?: boolean;
 }
 
 export interface AllocateForServerReply {
@@ -90,7 +96,8 @@ export interface NetworkRpcMethods {
   deallocate_for_server: { request: ServerRef; reply: { deleted: number; unbound: number } };
   list_server_ports: { request: ServerRef; reply: { ports: ServerPort[] } };
   bind_port: { request: BindPortRequest; reply: { port: ServerPort } };
-  unbind_port: { request: { portId: string }; reply: { ok: true } };
+  /** 1.1: `deleteIfCreated` deletes a port compute created for the server instead of unbinding it. */
+  unbind_port: { request: { portId: string; deleteIfCreated?: boolean }; reply: { ok: true } };
   metadata_lookup: { request: MetadataLookupRequest; reply: MetadataLookupReply };
 }
 

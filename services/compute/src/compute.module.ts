@@ -23,10 +23,13 @@ import { ServerGroupsController } from './server-groups/server-groups.controller
 import { InstancesRepository } from './servers/instances.repository.js';
 import { ServersController } from './servers/servers.controller.js';
 import { ServersService } from './servers/servers.service.js';
+import { MovesService } from './servers/moves.service.js';
+import { MigrationsController } from './migrations/migrations.controller.js';
+import { InterfacesController } from './interfaces/interfaces.controller.js';
 import { UsageController } from './usage/usage.controller.js';
 
 @Module({
-  controllers: [FlavorsController, KeypairsController, QuotasController, QuotaClassesController, ServersController, HostsController, ServerGroupsController, UsageController, AgentReportsController, NetworkEventsController, SecurityGroupsController, SecurityGroupRulesController],
+  controllers: [FlavorsController, KeypairsController, QuotasController, QuotaClassesController, ServersController, HostsController, ServerGroupsController, UsageController, AgentReportsController, NetworkEventsController, SecurityGroupsController, SecurityGroupRulesController, MigrationsController, InterfacesController],
   providers: [
     Db,
     EventRelay,
@@ -38,6 +41,7 @@ import { UsageController } from './usage/usage.controller.js';
     Reconciler,
     PortsRefresher,
     ServersService,
+    MovesService,
     NetworkApi,
     SecurityGroupsService,
     { provide: NETWORK_CLIENT, useClass: AmqpNetworkClient },

@@ -38,4 +38,10 @@ export const computePolicy: Record<string, string> = {
   'server_groups:delete': WRITE,
   'instance_actions': READ,
   'instance_actions:events': ADMIN,
+  'servers:migrate': ADMIN,
+  'servers:migrate_live': ADMIN,
+  'servers:migrations': ADMIN,
+  'os_migrations': ADMIN,
+  'servers:interfaces': READ,
+  'servers:interfaces:update': WRITE,
 };

@@ -1,11 +1,26 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { type AgentReport, type AgentSyncRequest, agentQueue, CONTRACT_VERSION, type ConsoleOutputRequest, type Envelope, type HostReport, isCompatible, serviceQueue } from '@kumo/contracts';
+import {
+  type AgentReport,
+  type AgentSyncRequest,
+  agentQueue,
+  type AttachInterfaceRequest,
+  CONTRACT_VERSION,
+  type ConsoleOutputRequest,
+  type DetachInterfaceRequest,
+  type DomainRef,
+  type Envelope,
+  type HostReport,
+  isCompatible,
+  type PrepareIncomingRequest,
+  serviceQueue,
+} from '@kumo/contracts';
 import type { HypervisorDriver } from '@kumo/hypervisor';
 import { AmqpConnection, AmqpRpcTransport } from '@kumo/service-kit';
 import type { Channel, ConsumeMessage } from 'amqplib';
-import { HostSyncer } from './syncer.js';
+import { nicOf, nicIdOf } from './domain-spec.js';
+import { HostSyncer, type MigrationPeers } from './syncer.js';
 
 export interface AgentHostOptions {
   host: string;
@@ -50,8 +65,20 @@ export class ComputeAgent {
     this.log = options.log ?? (() => undefined);
     this.connection = new AmqpConnection({ url: options.amqpUrl, name: `compute-agent@${os.hostname()}`, heartbeatSeconds: 30, reconnectSeconds: 1 });
     this.transport = new AmqpRpcTransport(this.connection, 'compute-agent', 30000);
+    // Live migration: the source's agent asks the destination's agent over its own queue (the
+    // same process when one agent serves both fake hosts).
+    const ask = async <T>(host: string, method: string, data: unknown): Promise<T> => {
+      const reply = (await this.transport.request(agentQueue('compute', host), `compute_agent.${method}`, data, { timeoutMs: 660_000 })) as T;
+      return reply;
+    };
+    const peers: MigrationPeers = {
+      prepareIncoming: async (host, spec) => (await ask<{ uri: string }>(host, 'prepare_incoming', { host, spec } satisfies PrepareIncomingRequest)).uri,
+      finishIncoming: async (host, instanceId) => (await ask<{ state: string }>(host, 'finish_incoming', { host, instanceId } satisfies DomainRef)).state,
+      abortIncoming: async (host, instanceId) => void (await ask(host, 'abort_incoming', { host, instanceId } satisfies DomainRef)),
+      domainState: async (host, instanceId) => (await ask<{ state: string | null }>(host, 'domain_state', { host, instanceId } satisfies DomainRef)).state,
+    };
     for (const h of options.hosts) {
-      this.syncers.set(h.host, new HostSyncer(h.host, h.driver, (r) => this.sendReport(r), options.instancesDir, options.snapshotDir ? (d) => this.snapshot(d) : undefined));
+      this.syncers.set(h.host, new HostSyncer(h.host, h.driver, (r) => this.sendReport(r), options.instancesDir, options.snapshotDir ? (d) => this.snapshot(d) : undefined, peers));
     }
   }
 
@@ -76,6 +103,12 @@ export class ComputeAgent {
     } finally {
       await fs.rm(target, { force: true });
     }
+  }
+
+  private syncerOf(host: string): HostSyncer {
+    const s = this.syncers.get(host);
+    if (!s) throw new Error(`host ${host} is not served here`);
+    return s;
   }
 
   async start(): Promise<void> {
@@ -156,11 +189,50 @@ export class ComputeAgent {
           reply({ ok: true, data: { output } });
           break;
         }
+        case 'compute_agent.prepare_incoming': {
+          const req = env.data as PrepareIncomingRequest;
+          reply({ ok: true, data: { uri: await this.syncerOf(req.host).prepareIncoming(req.spec) } });
+          break;
+        }
+        case 'compute_agent.finish_incoming': {
+          const req = env.data as DomainRef;
+          reply({ ok: true, data: { state: await this.syncerOf(req.host).finishIncoming(req.instanceId) } });
+          break;
+        }
+        case 'compute_agent.abort_incoming': {
+          const req = env.data as DomainRef;
+          await this.syncerOf(req.host).abortIncoming(req.instanceId);
+          reply({ ok: true, data: { ok: true } });
+          break;
+        }
+        case 'compute_agent.domain_state': {
+          const req = env.data as DomainRef;
+          reply({ ok: true, data: { state: await this.syncerOf(req.host).domainState(req.instanceId) } });
+          break;
+        }
+        case 'compute_agent.attach_interface': {
+          // Hot-plug when the domain runs or is paused, definition only when it is off (driver contract).
+          const req = env.data as AttachInterfaceRequest;
+          await this.syncerOf(req.host).driver.attachNic(req.instanceId, nicOf(req.port));
+          reply({ ok: true, data: { ok: true } });
+          break;
+        }
+        case 'compute_agent.detach_interface': {
+          const req = env.data as DetachInterfaceRequest;
+          const driver = this.syncerOf(req.host).driver;
+          const nicId = nicIdOf(req.portId);
+          // Already gone (a repeated request): nothing to do.
+          if ((await driver.getInfo(req.instanceId)).spec.nics.some((n) => n.id === nicId)) await driver.detachNic(req.instanceId, nicId, { timeoutMs: 30000 });
+          reply({ ok: true, data: { ok: true } });
+          break;
+        }
         default:
           reply({ ok: false, error: { code: 'unknown_method', message: `unknown pattern ${env.pattern}`, service: 'compute-agent' } });
       }
     } catch (err) {
-      reply({ ok: false, error: { code: (err as Error).name === 'DomainNotFound' ? 'not_found' : 'internal', message: (err as Error).message, service: 'compute-agent' } });
+      const name = (err as Error).name;
+      const code = name === 'DomainNotFound' || name === 'DeviceNotFound' ? 'not_found' : name === 'InvalidState' || name === 'DeviceAlreadyExists' ? 'conflict' : 'internal';
+      reply({ ok: false, error: { code, message: (err as Error).message, service: 'compute-agent' } });
     }
     // Acked once recorded: the sync is a trigger, the work is re-triggered by the reconciler if this process dies.
     ch.ack(msg);

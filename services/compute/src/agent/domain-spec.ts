@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { InstanceSpec } from '@kumo/contracts';
-import type { DomainSpecInput } from '@kumo/hypervisor';
+import type { DomainSpecInput, NicSpecInput } from '@kumo/hypervisor';
 
 /**
  * InstanceSpec (what the conductor sends) → the hypervisor's DomainSpec. Pure. Flavor extra specs
@@ -32,6 +32,15 @@ export function domainSpecOf(s: InstanceSpec, instancesDir: string): DomainSpecI
     cpu,
     memory,
     disks: s.image ? [{ id: 'root', path: path.join(dir, 'disk.qcow2'), format: 'qcow2', bootIndex: 0 }] : [],
-    nics: s.ports.map((p, i) => ({ id: `nic${i}`, mac: p.macAddress.toLowerCase(), tap: { ifname: `tap${p.id.slice(0, 11)}` }, mtu: p.mtu >= 576 ? p.mtu : undefined })),
+    nics: s.ports.map((p) => nicOf(p)),
   } as unknown as DomainSpecInput;
+}
+
+/** The NIC's device id follows its port, so a port can be hot-unplugged by id (os-interface). */
+export function nicIdOf(portId: string): string {
+  return `nic-${portId.slice(0, 23)}`;
+}
+
+export function nicOf(p: InstanceSpec['ports'][number]): NicSpecInput {
+  return { id: nicIdOf(p.id), mac: p.macAddress.toLowerCase(), tap: { ifname: `tap${p.id.slice(0, 11)}` }, mtu: p.mtu >= 576 ? p.mtu : undefined } as NicSpecInput;
 }

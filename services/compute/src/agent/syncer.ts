@@ -10,6 +10,14 @@ interface Applied {
 /** Writes an instance's disk into a queued image (the agent decides how; see agent.ts). */
 export type Snapshotter = (req: AgentSyncRequest) => Promise<void>;
 
+/** The other hosts' agents, as a live migration's source needs them (RPC over AMQP in agent.ts). */
+export interface MigrationPeers {
+  prepareIncoming(destHost: string, spec: AgentSyncRequest['spec']): Promise<string>;
+  finishIncoming(destHost: string, instanceId: string): Promise<string>;
+  abortIncoming(destHost: string, instanceId: string): Promise<void>;
+  domainState(destHost: string, instanceId: string): Promise<string | null>;
+}
+
 /**
  * Kubernetes-style reconcile loop of one host: a sync message only records the instance's latest
  * desired state and marks its id dirty; workers converge the hypervisor to it, one operation at a
@@ -32,6 +40,7 @@ export class HostSyncer {
     private readonly report: (r: AgentReport) => Promise<void>,
     private readonly instancesDir: string,
     private readonly snapshotter?: Snapshotter,
+    private readonly peers?: MigrationPeers,
     private readonly concurrency = 16,
   ) {}
 
@@ -73,7 +82,7 @@ export class HostSyncer {
     if (!d) return;
     let r: AgentReport;
     try {
-      const state = await this.converge(d);
+      const state = d.liveMigration ? await this.migrateOut(d) : await this.converge(d);
       if (d.snapshot && !this.snapshots.has(d.snapshot.imageId)) {
         if (!this.snapshotter) throw new Error('this agent cannot take snapshots (no KUMO_AGENT_SNAPSHOT_DIR)');
         await this.snapshotter(d);
@@ -84,7 +93,8 @@ export class HostSyncer {
       const e = err as Error & { spawnFailed?: boolean };
       r = { host: this.host, instanceId: id, generation: d.generation, state: await this.stateOf(id), error: `${e.name}: ${e.message}`, spawnFailed: e.spawnFailed === true };
     }
-    if (d.power === 'absent') {
+    if (d.power === 'absent' || (d.liveMigration && !r.error)) {
+      // Gone from this host (destroyed, or now run by the destination's agent).
       this.desired.delete(id);
       this.applied.delete(id);
     }
@@ -110,6 +120,54 @@ export class HostSyncer {
       if (err instanceof DomainNotFound) return undefined;
       throw err;
     }
+  }
+
+  /**
+   * Source side of a live migration: the destination's agent prepares an incoming domain, this
+   * driver streams the running one to it, the destination finishes. Returns the destination's
+   * state. A failed stream leaves the domain running here (the driver's contract) and the
+   * destination's half-started copy is removed. Repeated after a lost report, a source without
+   * the domain asks the destination whether it runs it.
+   */
+  private async migrateOut(d: AgentSyncRequest): Promise<string> {
+    const id = d.instanceId;
+    const dest = d.liveMigration!.destHost;
+    if (!this.peers) throw new Error('this agent cannot live-migrate (no peers)');
+    const state = await this.info(id);
+    if (state === undefined) {
+      const there = await this.peers.domainState(dest, id);
+      if (there && there !== 'migrating') return there;
+      throw new Error(`domain ${id} is neither on ${this.host} nor running on ${dest}`);
+    }
+    if (state !== 'running' && state !== 'paused') throw new Error(`domain ${id} is ${state}; only a running or paused domain migrates live`);
+    const uri = await this.peers.prepareIncoming(dest, d.spec);
+    try {
+      await this.driver.migrateOut(id, uri, { timeoutMs: 600_000 });
+    } catch (err) {
+      await this.peers.abortIncoming(dest, id).catch(() => undefined);
+      throw err;
+    }
+    return this.peers.finishIncoming(dest, id);
+  }
+
+  /** Destination side: a domain waiting for the stream (a leftover of an earlier try is replaced). */
+  async prepareIncoming(spec: AgentSyncRequest['spec']): Promise<string> {
+    const state = await this.info(spec.instanceId);
+    if (state === 'migrating') await this.driver.destroy(spec.instanceId);
+    else if (state !== undefined) throw new Error(`domain ${spec.instanceId} already exists on ${this.host} (${state})`);
+    return (await this.driver.prepareIncomingMigration(domainSpecOf(spec, this.instancesDir))).uri;
+  }
+
+  async finishIncoming(id: string): Promise<string> {
+    return (await this.driver.finishIncomingMigration(id, { timeoutMs: 600_000 })).state;
+  }
+
+  async abortIncoming(id: string): Promise<void> {
+    if ((await this.info(id)) === 'migrating') await this.driver.destroy(id);
+  }
+
+  async domainState(id: string): Promise<string | null> {
+    return (await this.info(id)) ?? null;
   }
 
   private async converge(d: AgentSyncRequest): Promise<string> {

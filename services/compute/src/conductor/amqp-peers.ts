@@ -18,6 +18,10 @@ export class AmqpNetworkClient implements NetworkClient {
   async listPorts(serverId: string): Promise<ServerPort[]> {
     return (await this.transport.client('network').call('list_server_ports', { serverId }, { timeoutMs: 10000 })).ports;
   }
+
+  async unbind(portId: string, deleteIfCreated: boolean, requestId?: string): Promise<void> {
+    await this.transport.client('network').call('unbind_port', { portId, deleteIfCreated }, { requestId, timeoutMs: 60000 });
+  }
 }
 
 @Injectable()

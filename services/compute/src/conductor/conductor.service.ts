@@ -7,7 +7,7 @@ import { EventRelay } from '../events/event-relay.js';
 import { NoValidHost, SchedulerService } from '../scheduler/scheduler.service.js';
 import { type InstanceRow, type PortRecord, portRecordOf } from '../servers/instance.model.js';
 import { InstancesRepository } from '../servers/instances.repository.js';
-import { powerStateOf } from '../servers/state-machine.js';
+import { powerStateOf, restingPower } from '../servers/state-machine.js';
 import { IMAGE_CLIENT, type ImageClient, NETWORK_CLIENT, type NetworkClient } from './peers.js';
 
 function nowZ(): string {
@@ -107,7 +107,8 @@ export class ConductorService implements OnApplicationShutdown {
       await this.instances.releaseAllClaims(tx, i.id);
       // A build that failed on other hosts first says why (Nova: "Exceeded maximum number of retries").
       const full = i.vm_state === 'building' && i.fault ? `${message} Last build error: ${i.fault.message}` : message;
-      await this.instances.update(tx, i, { vm_state: 'error', task_state: null, fault: { code, message: full, created: nowZ() } }, requestId);
+      await this.instances.setMigration(tx, i.migration_id, 'error', full);
+      await this.instances.update(tx, i, { vm_state: 'error', task_state: null, task_host: null, migration_id: null, fault: { code, message: full, created: nowZ() } }, requestId);
       await this.instances.finishAction(tx, i.id, false, full);
     });
   }
@@ -127,11 +128,35 @@ export class ConductorService implements OnApplicationShutdown {
     };
   }
 
-  /** Sends the instance's desired state to its host's agent (idempotent; re-sent by the reconciler). */
+  /**
+   * A move that cannot start (2.34 live migration whose checks failed after the 202): the task
+   * ends, the instance stays as it was, the migration and the instance action say why.
+   */
+  async endMoveFailed(instanceId: string, message: string, requestId?: string): Promise<void> {
+    await this.tx(async (tx) => {
+      const i = await this.instances.lock(tx, instanceId);
+      if (!i || !i.task_state || i.task_state === 'deleting') return;
+      await this.instances.releaseClaim(tx, i.id, 'migration');
+      await this.instances.setMigration(tx, i.migration_id, 'error', message);
+      await this.instances.update(tx, i, { task_state: null, task_host: null, migration_id: null, desired_power: restingPower(i.vm_state) }, requestId);
+      await this.instances.finishAction(tx, i.id, false, message);
+    });
+  }
+
+  /** Sends the instance's desired state to the agent that must act now (idempotent; re-sent by the reconciler). */
   async sync(i: InstanceRow, requestId?: string): Promise<void> {
-    if (!i.host) return;
+    // A move's step may be for the other host (the source powering off or cleaning up).
+    const host = i.task_host ?? i.host;
+    if (!host) return;
+    let liveMigration: AgentSyncRequest['liveMigration'];
+    if (i.task_state === 'migrating') {
+      const m = await this.instances.migration(this.db, i.migration_id);
+      // No destination: the 2.34 checks failed and endMoveFailed ends the task; nothing to send.
+      if (!m?.dest_compute || m.status === 'error') return;
+      liveMigration = { destHost: m.dest_compute, migrationId: m.id };
+    }
     const req: AgentSyncRequest = {
-      host: i.host,
+      host,
       instanceId: i.id,
       generation: i.generation,
       power: i.desired_power as AgentSyncRequest['power'],
@@ -140,21 +165,131 @@ export class ConductorService implements OnApplicationShutdown {
       rebootHard: i.reboot_hard,
       spec: this.specOf(i),
       ...(i.task_state === 'image_snapshot' && i.snapshot_image_id ? { snapshot: { imageId: i.snapshot_image_id } } : {}),
+      ...(liveMigration ? { liveMigration } : {}),
     };
     try {
-      await this.transport.cast(agentQueue('compute', i.host), 'compute_agent.sync', req, { requestId });
+      await this.transport.cast(agentQueue('compute', host), 'compute_agent.sync', req, { requestId });
     } catch (err) {
-      this.log.warn(`sync of ${i.id} to ${i.host} not sent (the reconciler retries): ${(err as Error).message}`);
+      this.log.warn(`sync of ${i.id} to ${host} not sent (the reconciler retries): ${(err as Error).message}`);
     }
+  }
+
+  /** Best effort: the agent of `host` destroys its copy of a domain the instance left behind. */
+  private async castAbsent(i: InstanceRow, host: string): Promise<void> {
+    const req: AgentSyncRequest = { host, instanceId: i.id, generation: i.generation + 1000000, power: 'absent', specVersion: i.spec_version, rebootSeq: i.reboot_seq, spec: this.specOf(i) };
+    await this.transport.cast(agentQueue('compute', host), 'compute_agent.sync', req).catch((err: unknown) => this.log.warn(`cleanup of ${i.id} on ${host} not sent: ${(err as Error).message}`));
+  }
+
+  /**
+   * One step of a move answered by an agent (no error). Returns the patch that ends or advances
+   * the task, or undefined when the step is not a move's (the caller's generic handling applies).
+   * `resync` is set when the next step is for an agent.
+   */
+  private async moveStep(tx: Sql, i: InstanceRow, r: AgentReport, out: { resync?: boolean; cleanup?: string }): Promise<Record<string, unknown> | undefined> {
+    const m = await this.instances.migration(tx, i.migration_id);
+    if (!m) return undefined;
+    const cross = m.source_compute !== m.dest_compute;
+    const base = { task_updated_at: new Date(), power_state: powerStateOf(r.state), fault: null };
+    switch (i.task_state) {
+      case 'resize_migrating':
+        if (!cross) {
+          await this.instances.setMigration(tx, m.id, 'finished');
+          return undefined;
+        }
+        // The source powered the domain off: the destination creates it with the new flavor.
+        await this.instances.setMigration(tx, m.id, 'post-migrating');
+        out.resync = true;
+        return {
+          ...base,
+          host: m.dest_compute,
+          availability_zone: await this.scheduler.zoneOf(tx, m.dest_compute!),
+          task_host: null,
+          task_state: 'resize_finish',
+          generation: i.generation + 1,
+          spec_version: i.spec_version + 1,
+          desired_power: restingPower(i.vm_state),
+        };
+      case 'resize_finish':
+        await this.instances.setMigration(tx, m.id, 'finished');
+        return { ...base, task_state: null, vm_state: 'resized' };
+      case 'resize_confirming':
+        // The source's copy is gone: its claim goes back to the host.
+        await this.instances.releaseClaim(tx, i.id, 'source');
+        await this.instances.setMigration(tx, m.id, 'confirmed');
+        return { ...base, task_state: null, task_host: null, migration_id: null, vm_state: i.target_vm_state ?? 'active', desired_power: restingPower(i.target_vm_state ?? 'active') };
+      case 'resize_reverting': {
+        if (!cross) {
+          await this.instances.setMigration(tx, m.id, 'reverted');
+          return { ...base, task_state: null, migration_id: null, vm_state: i.target_vm_state ?? 'active' };
+        }
+        if (i.host === m.dest_compute) {
+          // The destination's copy is gone: the source starts the domain it kept, as it was.
+          await this.instances.releaseClaim(tx, i.id, 'resize');
+          const old = i.old_flavor ?? i.flavor;
+          out.resync = true;
+          return {
+            ...base,
+            host: m.source_compute,
+            availability_zone: await this.scheduler.zoneOf(tx, m.source_compute!),
+            flavor: old,
+            old_flavor: null,
+            vcpus: old.vcpus,
+            memory_mb: old.ram,
+            root_gb: old.disk,
+            spec_version: m.source_spec_version ?? i.spec_version + 1,
+            generation: i.generation + 1,
+            desired_power: restingPower(i.target_vm_state ?? 'active'),
+          };
+        }
+        await this.instances.setMigration(tx, m.id, 'reverted');
+        return { ...base, task_state: null, migration_id: null, vm_state: i.target_vm_state ?? 'active' };
+      }
+      case 'migrating': {
+        // The domain runs on the destination now: so do the instance and its claim.
+        await this.instances.releaseClaim(tx, i.id, 'instance');
+        await this.instances.relabelClaim(tx, i.id, 'migration', 'instance');
+        await this.instances.setMigration(tx, m.id, 'completed');
+        out.resync = true;
+        return { ...base, host: m.dest_compute, availability_zone: await this.scheduler.zoneOf(tx, m.dest_compute!), task_state: null, migration_id: null };
+      }
+      case 'deleting':
+        // A resized instance deleted before confirm: its source's copy goes too.
+        if (cross && i.host !== m.source_compute && ['finished', 'post-migrating', 'confirming', 'reverting'].includes(m.status)) out.cleanup = m.source_compute!;
+        await this.instances.setMigration(tx, m.id, m.status === 'finished' ? 'confirmed' : 'error', 'the instance was deleted');
+        return undefined;
+      default:
+        return undefined;
+    }
+  }
+
+  /** A move step that failed: undefined when the generic handling (ERROR) applies. */
+  private async moveFailed(tx: Sql, i: InstanceRow, r: AgentReport): Promise<boolean> {
+    const m = await this.instances.migration(tx, i.migration_id);
+    if (!m) return false;
+    if (i.task_state === 'migrating' || (i.task_state === 'resize_migrating' && m.source_compute !== m.dest_compute)) {
+      // Nothing moved yet: the instance stays on the source as it was; the claim on the
+      // destination goes back; the migration and the instance action carry the error.
+      const old = i.old_flavor ?? i.flavor;
+      await this.instances.releaseClaim(tx, i.id, i.task_state === 'migrating' ? 'migration' : 'resize');
+      await this.instances.setMigration(tx, m.id, 'error', r.error);
+      const back = i.task_state === 'migrating' ? {} : { flavor: old, old_flavor: null, vcpus: old.vcpus, memory_mb: old.ram, root_gb: old.disk };
+      await this.instances.update(tx, i, { ...back, task_state: null, task_host: null, migration_id: null, power_state: powerStateOf(r.state), desired_power: restingPower(i.vm_state) });
+      await this.instances.finishAction(tx, i.id, false, r.error);
+      return true;
+    }
+    await this.instances.setMigration(tx, m.id, 'error', r.error);
+    return false;
   }
 
   /** An agent's report: ends the task it answers, or records a power-state change. */
   async onReport(r: AgentReport): Promise<void> {
     let rebuild = false;
     let deallocate: InstanceRow | undefined;
+    let next: InstanceRow | undefined;
+    let cleanup: { i: InstanceRow; host: string } | undefined;
     await this.tx(async (tx) => {
       const i = await this.instances.lock(tx, r.instanceId);
-      if (!i || i.host !== r.host || i.generation !== r.generation) return; // stale or foreign report
+      if (!i || (i.task_host ?? i.host) !== r.host || i.generation !== r.generation) return; // stale or foreign report
       if (i.vm_state === 'deleted') return;
       if (!i.task_state) {
         const ps = powerStateOf(r.state);
@@ -169,6 +304,7 @@ export class ConductorService implements OnApplicationShutdown {
           rebuild = true;
           return;
         }
+        if (i.migration_id && (await this.moveFailed(tx, i, r))) return;
         if (i.task_state === 'image_snapshot') {
           await this.instances.update(tx, i, { task_state: null, snapshot_image_id: null, power_state: powerStateOf(r.state) });
           await this.instances.finishAction(tx, i.id, false, r.error);
@@ -184,6 +320,17 @@ export class ConductorService implements OnApplicationShutdown {
         await this.instances.finishAction(tx, i.id, false, r.error);
         return;
       }
+      if (i.migration_id) {
+        const out: { resync?: boolean; cleanup?: string } = {};
+        const step = await this.moveStep(tx, i, r, out);
+        if (out.cleanup) cleanup = { i, host: out.cleanup };
+        if (step) {
+          const after = await this.instances.update(tx, i, step);
+          if (out.resync) next = after;
+          if (!after.task_state) await this.instances.finishAction(tx, i.id, true);
+          return;
+        }
+      }
       const patch: Record<string, unknown> = { task_state: null, power_state: powerStateOf(r.state), fault: null, snapshot_image_id: null };
       switch (i.task_state) {
         case 'spawning':
@@ -193,7 +340,7 @@ export class ConductorService implements OnApplicationShutdown {
           break;
         case 'deleting':
           await this.instances.releaseAllClaims(tx, i.id);
-          Object.assign(patch, { vm_state: 'deleted', terminated_at: new Date(), deleted_at: new Date(), power_state: 0 });
+          Object.assign(patch, { vm_state: 'deleted', terminated_at: new Date(), deleted_at: new Date(), power_state: 0, task_host: null, migration_id: null });
           deallocate = i;
           break;
         default:
@@ -204,6 +351,8 @@ export class ConductorService implements OnApplicationShutdown {
     });
     if (rebuild) this.startBuild(r.instanceId);
     if (deallocate) await this.deallocate(deallocate);
+    if (next) await this.sync(next);
+    if (cleanup) await this.castAbsent(cleanup.i, cleanup.host);
   }
 
   /** Gives the server's ports back (best effort: the network service also cleans up on `instance.deleted`). */
@@ -223,10 +372,27 @@ export class ConductorService implements OnApplicationShutdown {
       const i = await this.instances.lock(tx, instanceId);
       if (!i || i.vm_state === 'deleted') return;
       await this.instances.releaseAllClaims(tx, i.id);
-      gone = await this.instances.update(tx, i, { vm_state: 'deleted', task_state: null, power_state: 0, terminated_at: new Date(), deleted_at: new Date() }, requestId);
+      await this.instances.setMigration(tx, i.migration_id, 'error', 'the instance was deleted');
+      gone = await this.instances.update(tx, i, { vm_state: 'deleted', task_state: null, task_host: null, migration_id: null, power_state: 0, terminated_at: new Date(), deleted_at: new Date() }, requestId);
       await this.instances.finishAction(tx, i.id, true);
     });
     if (gone) await this.deallocate(gone);
+  }
+
+  /**
+   * confirmResize whose source host is down: its copy cannot be destroyed now, but the user's
+   * confirmation stands (Nova completes it too); the source's claim goes back.
+   */
+  async confirmLocally(instanceId: string): Promise<void> {
+    await this.tx(async (tx) => {
+      const i = await this.instances.lock(tx, instanceId);
+      if (!i || i.task_state !== 'resize_confirming') return;
+      await this.instances.releaseClaim(tx, i.id, 'source');
+      await this.instances.setMigration(tx, i.migration_id, 'confirmed');
+      const vm = i.target_vm_state ?? 'active';
+      await this.instances.update(tx, i, { task_state: null, task_host: null, migration_id: null, vm_state: vm, desired_power: restingPower(vm) });
+      await this.instances.finishAction(tx, i.id, true, `source host ${i.task_host} was down; its copy of the domain was not destroyed`);
+    });
   }
 
   /** Heartbeat + capacity of one host (creates the compute node on first contact). */
@@ -252,6 +418,15 @@ export class ConductorService implements OnApplicationShutdown {
         r.diskAllocationRatio ?? null,
       ],
     );
+  }
+
+  /** Hot-plugs (or, when the domain is off, defines) the NIC of `port` on the instance's host; the agent answers when done. */
+  async attachInterface(i: InstanceRow, port: PortRecord, requestId?: string): Promise<void> {
+    await this.transport.request(agentQueue('compute', i.host!), 'compute_agent.attach_interface', { host: i.host, instanceId: i.id, port: { id: port.id, macAddress: port.macAddress, networkId: port.networkId, mtu: port.mtu } }, { requestId, timeoutMs: 60000 });
+  }
+
+  async detachInterface(i: InstanceRow, portId: string, requestId?: string): Promise<void> {
+    await this.transport.request(agentQueue('compute', i.host!), 'compute_agent.detach_interface', { host: i.host, instanceId: i.id, portId }, { requestId, timeoutMs: 60000 });
   }
 
   async consoleOutput(i: InstanceRow, maxLines?: number): Promise<string> {

@@ -10,6 +10,8 @@ export interface NetworkClient {
   allocate(req: AllocateForServerRequest, requestId?: string): Promise<ServerPort[]>;
   deallocate(serverId: string, requestId?: string): Promise<void>;
   listPorts(serverId: string): Promise<ServerPort[]>;
+  /** Detach: a port compute created is deleted, a user's port unbound (contract 1.1). */
+  unbind(portId: string, deleteIfCreated: boolean, requestId?: string): Promise<void>;
 }
 
 export interface ImageClient {

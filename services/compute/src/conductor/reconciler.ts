@@ -47,7 +47,7 @@ export class Reconciler implements OnApplicationBootstrap, OnApplicationShutdown
         `UPDATE ${this.db.t('instance')} i SET task_updated_at = now()
           WHERE i.id IN (SELECT id FROM ${this.db.t('instance')} WHERE task_state IS NOT NULL AND task_updated_at < now() - make_interval(secs => $1)
                           ORDER BY task_updated_at LIMIT 200 FOR UPDATE SKIP LOCKED)
-          RETURNING i.*, (SELECT n.last_heartbeat > now() - make_interval(secs => $2) FROM ${this.db.t('compute_node')} n WHERE n.host = i.host) AS host_up`,
+          RETURNING i.*, (SELECT n.last_heartbeat > now() - make_interval(secs => $2) AND NOT n.forced_down FROM ${this.db.t('compute_node')} n WHERE n.host = COALESCE(i.task_host, i.host)) AS host_up`,
         [timeout, this.config.KUMO_COMPUTE_HOST_DOWN_S],
       );
       for (const i of stale) {
@@ -56,10 +56,13 @@ export class Reconciler implements OnApplicationBootstrap, OnApplicationShutdown
           if (i.task_state === 'deleting') await this.conductor.localDelete(i.id);
           else this.conductor.startBuild(i.id);
         } else if (i.host_up === false || i.host_up === null) {
+          // (a move's step waits on task_host: the source while it powers off or cleans up)
           if (i.task_state === 'deleting') await this.conductor.localDelete(i.id);
+          else if (i.task_state === 'resize_confirming') await this.conductor.confirmLocally(i.id);
           else await this.conductor.fail(i.id, `Compute host ${i.host} stopped responding; the ${i.task_state} task was abandoned.`);
         } else if (age > 3 * timeout) {
           if (i.task_state === 'deleting') await this.conductor.localDelete(i.id);
+          else if (i.task_state === 'resize_confirming') await this.conductor.confirmLocally(i.id);
           else await this.conductor.fail(i.id, `No report from compute host ${i.host} within ${Math.round(age)} s; the ${i.task_state} task was abandoned.`);
         } else {
           await this.conductor.sync(i);

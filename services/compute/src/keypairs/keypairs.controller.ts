@@ -1,4 +1,7 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { X509Certificate } from 'node:crypto';
+import { Body, Controller, Delete, Get, Param, Post, Query, Req, Res } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { microversionOf } from '../versions/microversion.js';
 import { ApiError, Auth, type AuthContext, PolicyService } from '@kumo/service-kit';
 import { bodyOf, invalid, isoMicro, projectOf, stringField } from '../common/nova.js';
 import { Db } from '../db/db.js';
@@ -27,7 +30,13 @@ export class KeypairsController {
     private readonly quotas: QuotaService,
   ) {}
 
-  private userOf(auth: AuthContext, q: Record<string, unknown>): string {
+  /**
+   * `user_id` in the create body is Nova's 2.10 (refused below). The `?user_id=` query of
+   * list/show/delete is honoured for admins at every version (Nova ignores it below 2.10; Kumo
+   * has offered it since 2.1, see docs/compute.md).
+   */
+  private userOf(auth: AuthContext, q: Record<string, unknown>, version = 2010): string {
+    if (version < 2010) return auth.userId;
     const other = typeof q.user_id === 'string' && q.user_id ? q.user_id : undefined;
     if (other && other !== auth.userId) {
       this.policy.enforce('keypairs:other_user', auth);
@@ -37,16 +46,30 @@ export class KeypairsController {
   }
 
   @Get()
-  async list(@Auth() auth: AuthContext, @Query() q: Record<string, unknown>) {
+  async list(@Auth() auth: AuthContext, @Query() q: Record<string, unknown>, @Req() req: Request) {
+    const v = microversionOf(req);
     const rows = await this.db.rows<KeypairRow>(`SELECT * FROM ${this.db.t('keypair')} WHERE user_id = $1 ORDER BY name`, [this.userOf(auth, q)]);
-    return { keypairs: rows.map((k) => ({ keypair: { name: k.name, public_key: k.public_key, fingerprint: k.fingerprint } })) };
+    // 2.2: every keypair says its type.
+    return { keypairs: rows.map((k) => ({ keypair: { name: k.name, public_key: k.public_key, fingerprint: k.fingerprint, ...(v >= 2002 ? { type: k.type } : {}) } })) };
   }
 
   @Get(':name')
-  async show(@Auth() auth: AuthContext, @Param('name') name: string, @Query() q: Record<string, unknown>) {
+  async show(@Auth() auth: AuthContext, @Param('name') name: string, @Query() q: Record<string, unknown>, @Req() req: Request) {
+    const v = microversionOf(req);
     const k = await this.get(this.userOf(auth, q), name);
     return {
-      keypair: { name: k.name, public_key: k.public_key, fingerprint: k.fingerprint, user_id: k.user_id, id: Number(k.id), created_at: isoMicro(k.created_at), deleted: false, deleted_at: null, updated_at: null },
+      keypair: {
+        name: k.name,
+        public_key: k.public_key,
+        fingerprint: k.fingerprint,
+        user_id: k.user_id,
+        id: Number(k.id),
+        created_at: isoMicro(k.created_at),
+        deleted: false,
+        deleted_at: null,
+        updated_at: null,
+        ...(v >= 2002 ? { type: k.type } : {}),
+      },
     };
   }
 
@@ -56,20 +79,36 @@ export class KeypairsController {
     return rows[0];
   }
 
+  /** 2.1 answers 200, 2.2 201 with `type` (ssh or x509: an imported X.509 certificate). */
   @Post()
-  @HttpCode(200)
-  async create(@Auth() auth: AuthContext, @Body() body: unknown) {
+  async create(@Auth() auth: AuthContext, @Body() body: unknown, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
+    const v = microversionOf(req);
     const project = projectOf(auth);
     const b = bodyOf(body, 'keypair');
-    for (const k of Object.keys(b)) if (!['name', 'public_key', 'type', 'user_id'].includes(k)) throw invalid('keypair', b, `Additional properties are not allowed ('${k}' was unexpected)`);
+    const allowed = ['name', 'public_key', ...(v >= 2002 ? ['type'] : []), ...(v >= 2010 ? ['user_id'] : [])];
+    for (const k of Object.keys(b)) if (!allowed.includes(k)) throw invalid('keypair', b, `Additional properties are not allowed ('${k}' was unexpected)`);
     const name = stringField(b, 'name', { required: true, min: 1 })!;
     if (!NAME.test(name) || name.trim() !== name) throw ApiError.badRequest('Keypair data is invalid: Keypair name contains unsafe characters');
-    const userId = this.userOf(auth, b);
+    const type = b.type === undefined ? 'ssh' : b.type;
+    if (type !== 'ssh' && type !== 'x509') throw invalid('type', type, "is not one of ['ssh', 'x509']");
+    const userId = this.userOf(auth, b, v);
     const imported = stringField(b, 'public_key', { max: 65535 });
     let publicKey: string;
     let fingerprint: string;
     let privateKey: string | undefined;
-    if (imported !== undefined) {
+    if (type === 'x509') {
+      // Nova generates a certificate when none is given; Kumo only imports one.
+      if (imported === undefined) throw ApiError.badRequest('Keypair data is invalid: generating x509 keypairs is not supported here; import a PEM certificate as public_key');
+      let cert: X509Certificate;
+      try {
+        cert = new X509Certificate(imported);
+      } catch {
+        throw ApiError.badRequest('Keypair data is invalid: failed to generate fingerprint');
+      }
+      publicKey = imported.trim();
+      // Nova's x509 fingerprint: SHA-1 of the DER, lowercase hex pairs.
+      fingerprint = cert.fingerprint.toLowerCase();
+    } else if (imported !== undefined) {
       const parsed = parsePublicKey(imported);
       if (!parsed) throw ApiError.badRequest('Keypair data is invalid: failed to generate fingerprint');
       publicKey = imported.trim();
@@ -85,19 +124,22 @@ export class KeypairsController {
       const limit = await this.quotas.limitOf(project, 'key_pairs');
       if (limit >= 0 && Number(used!.n) >= limit) throw new ApiError(403, 'Quota exceeded, too many key pairs.', { type: 'forbidden' });
       const n = await tx.exec(
-        `INSERT INTO ${this.db.t('keypair')} (user_id, name, project_id, public_key, fingerprint) VALUES ($1,$2,$3,$4,$5) ON CONFLICT DO NOTHING`,
-        [userId, name, project, publicKey, fingerprint],
+        `INSERT INTO ${this.db.t('keypair')} (user_id, name, project_id, public_key, fingerprint, type) VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT DO NOTHING`,
+        [userId, name, project, publicKey, fingerprint, type],
       );
       if (!n) throw ApiError.conflict(`Key pair '${name}' already exists.`);
     });
-    return { keypair: { name, public_key: publicKey, fingerprint, user_id: userId, ...(privateKey ? { private_key: privateKey } : {}) } };
+    res.status(v >= 2002 ? 201 : 200);
+    return { keypair: { name, public_key: publicKey, fingerprint, user_id: userId, ...(privateKey ? { private_key: privateKey } : {}), ...(v >= 2002 ? { type } : {}) } };
   }
 
+  /** 2.1 answers 202, 2.2 204. */
   @Delete(':name')
-  @HttpCode(202)
-  async remove(@Auth() auth: AuthContext, @Param('name') name: string, @Query() q: Record<string, unknown>) {
+  async remove(@Auth() auth: AuthContext, @Param('name') name: string, @Query() q: Record<string, unknown>, @Req() req: Request, @Res() res: Response) {
+    const v = microversionOf(req);
     const userId = this.userOf(auth, q);
     const n = await this.db.exec(`DELETE FROM ${this.db.t('keypair')} WHERE user_id = $1 AND name = $2`, [userId, name]);
     if (!n) throw ApiError.notFound(`Keypair ${name} not found for user ${userId}`);
+    res.status(v >= 2002 ? 204 : 202).end();
   }
 }

@@ -59,6 +59,7 @@ export function hostStateOf(r: Record<string, unknown>, downAfterS: number): Hos
     ramAllocationRatio: r.ram_allocation_ratio as number,
     diskAllocationRatio: r.disk_allocation_ratio as number,
     enabled: r.enabled as boolean,
-    up: Date.now() - new Date(r.last_heartbeat as string).getTime() < downAfterS * 1000,
+    // An operator's force-down (os-services, 2.11) wins over a fresh heartbeat.
+    up: r.forced_down !== true && Date.now() - new Date(r.last_heartbeat as string).getTime() < downAfterS * 1000,
   };
 }

@@ -129,6 +129,41 @@ export class SchedulerService {
     return true;
   }
 
+  /**
+   * Claims `flavor` for a move of `i` to another host (cold migration, resize that does not fit
+   * in place, live migration): hosts are ranked without locks (the instance's own host excluded,
+   * its server group honoured), then the best one is locked `FOR UPDATE`, re-checked and booked
+   * as claim `kind`, in the caller's transaction. `host` restricts the choice to one host;
+   * `force` skips the filters for it (Nova's force=True) but never the capacity re-check, so no
+   * host ends over capacity. Returns the host, or a NoValidHost saying why.
+   */
+  async claimMove(tx: Sql, i: InstanceRow, flavor: InstanceRow['flavor'], kind: 'resize' | 'migration', opts: { host?: string; force?: boolean } = {}): Promise<string> {
+    const spec: RequestSpec = { ...this.specOf(i, flavor), forcedHost: null, excludedHosts: [i.host ?? ''], group: await this.groupOf(tx, i, false) };
+    // An instance booted into a zone stays in it; a named target host may be in any zone (Nova).
+    if (opts.host) spec.availabilityZone = null;
+    let hosts = await this.hosts(tx);
+    if (opts.host) {
+      hosts = hosts.filter((h) => h.host === opts.host);
+      if (!hosts.length) throw new NoValidHost(`Compute host ${opts.host} could not be found.`);
+    }
+    const ranked = opts.force ? hosts.filter((h) => h.host !== i.host && h.up && h.enabled) : rankHosts(hosts, spec);
+    for (const candidate of ranked) {
+      const [row] = await tx.rows(`SELECT * FROM ${this.db.t('compute_node')} WHERE host = $1 FOR UPDATE`, [candidate.host]);
+      if (!row) continue;
+      const fresh = hostStateOf(row, this.config.KUMO_COMPUTE_HOST_DOWN_S);
+      if (!CAPACITY_FILTERS.every((f) => f.passes(fresh, spec))) continue;
+      await this.book(tx, i.id, kind, fresh.host, flavor);
+      return fresh.host;
+    }
+    throw new NoValidHost(opts.host ? `Host ${opts.host} cannot take instance ${i.id} (down, disabled, the same host, or not enough capacity).` : 'There are not enough hosts available.');
+  }
+
+  /** The availability zone of a host (a moved instance takes its new host's zone). */
+  async zoneOf(sql: Sql, host: string): Promise<string> {
+    const [r] = await sql.rows<{ availability_zone: string }>(`SELECT availability_zone FROM ${this.db.t('compute_node')} WHERE host = $1`, [host]);
+    return r?.availability_zone ?? 'nova';
+  }
+
   private async book(tx: Sql, instanceId: string, kind: string, host: string, flavor: InstanceRow['flavor']): Promise<void> {
     const n = await tx.exec(
       `INSERT INTO ${this.db.t('claim')} (instance_id, kind, host, vcpus, memory_mb, disk_gb) VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT DO NOTHING`,

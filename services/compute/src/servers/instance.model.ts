@@ -58,6 +58,11 @@ export interface InstanceRow {
   image_ref: string | null;
   image_meta: { id: string; path?: string; url?: string; checksum?: string | null; properties: Record<string, string>; diskFormat?: string | null; containerFormat?: string | null } | null;
   snapshot_image_id: string | null;
+  /** Host whose report ends the current task step when it is not `host` (see migrations-moves.ts). */
+  task_host: string | null;
+  /** The move in progress or awaiting confirm/revert. */
+  migration_id: number | null;
+  description: string | null;
   key_name: string | null;
   key_data: string | null;
   user_data: string | null;

@@ -70,9 +70,55 @@ export class InstancesRepository {
   }
 
   async releaseAllClaims(tx: Sql, instanceId: string): Promise<void> {
-    await this.releaseClaim(tx, instanceId, 'instance');
-    await this.releaseClaim(tx, instanceId, 'resize');
+    for (const kind of CLAIM_KINDS) await this.releaseClaim(tx, instanceId, kind);
   }
+
+  /**
+   * Re-labels a claim (e.g. a move's claim on the destination becomes the instance's claim).
+   * Only `instance` claims count in running_vms, so the count follows the label.
+   */
+  async relabelClaim(tx: Sql, instanceId: string, from: ClaimKind, to: ClaimKind): Promise<void> {
+    const rows = await tx.rows<{ host: string }>(`UPDATE ${this.t('claim')} SET kind = $3 WHERE instance_id = $1 AND kind = $2 RETURNING host`, [instanceId, from, to]);
+    const delta = (to === 'instance' ? 1 : 0) - (from === 'instance' ? 1 : 0);
+    for (const c of rows) if (delta) await tx.exec(`UPDATE ${this.t('compute_node')} SET running_vms = running_vms + $2 WHERE host = $1`, [c.host, delta]);
+  }
+
+  /** Sets the status of a move (and its error), stamping updated_at. */
+  async setMigration(tx: Sql, id: number | null, status: string, error?: string): Promise<void> {
+    if (!id) return;
+    await tx.exec(`UPDATE ${this.t('migration')} SET status = $2, error = COALESCE($3, error), updated_at = now() WHERE id = $1`, [id, status, error ?? null]);
+  }
+
+  async migration(sql: Sql, id: number | null): Promise<MigrationRow | undefined> {
+    if (!id) return undefined;
+    return (await sql.rows<MigrationRow>(`SELECT * FROM ${this.t('migration')} WHERE id = $1`, [id]))[0];
+  }
+}
+
+/**
+ * Claim labels: `instance` (where the instance lives), `resize` (a resize/cold migration's
+ * destination until confirm/revert), `migration` (a live migration's destination while it runs),
+ * `source` (a confirmed move's source until its domain is gone).
+ */
+export const CLAIM_KINDS = ['instance', 'resize', 'migration', 'source'] as const;
+export type ClaimKind = (typeof CLAIM_KINDS)[number];
+
+export interface MigrationRow {
+  id: number;
+  uuid: string;
+  instance_id: string;
+  project_id: string;
+  user_id: string;
+  migration_type: 'migration' | 'resize' | 'live-migration';
+  status: string;
+  source_compute: string | null;
+  dest_compute: string | null;
+  old_flavor_seq: number | null;
+  new_flavor_seq: number | null;
+  source_spec_version: number | null;
+  error: string | null;
+  created_at: Date;
+  updated_at: Date | null;
 }
 
 export function isUuid(s: string): boolean {

@@ -15,7 +15,7 @@ export function addressesOf(i: InstanceRow, extended: boolean) {
 }
 
 /** The server body at microversion 2.1 (Tempest's strict `get_server` schema: exactly these keys). */
-export function serverView(i: InstanceRow, base: string, opts: { detail: boolean; admin: boolean }) {
+export function serverView(i: InstanceRow, base: string, opts: { detail: boolean; admin: boolean; version?: number }) {
   const status = statusOf(i.vm_state, i.task_state);
   const v: Record<string, unknown> = {
     id: i.id,
@@ -56,6 +56,19 @@ export function serverView(i: InstanceRow, base: string, opts: { detail: boolean
       'OS-EXT-SRV-ATTR:instance_name': instanceName(i.seq),
       'OS-EXT-SRV-ATTR:hypervisor_hostname': i.host,
     });
+    // 2.3: the rest of Nova's extended server attributes (admin only, like the ones above).
+    if ((opts.version ?? 2001) >= 2003) {
+      Object.assign(v, {
+        'OS-EXT-SRV-ATTR:reservation_id': i.reservation_id,
+        'OS-EXT-SRV-ATTR:launch_index': i.launch_index,
+        'OS-EXT-SRV-ATTR:kernel_id': i.image_meta?.properties?.kernel_id ?? '',
+        'OS-EXT-SRV-ATTR:ramdisk_id': i.image_meta?.properties?.ramdisk_id ?? '',
+        'OS-EXT-SRV-ATTR:hostname': i.hostname,
+        // The agent gives the root disk the first virtio-blk name.
+        'OS-EXT-SRV-ATTR:root_device_name': i.image_ref ? '/dev/vda' : null,
+        'OS-EXT-SRV-ATTR:user_data': i.user_data,
+      });
+    }
   }
   return v;
 }

@@ -6,7 +6,9 @@ import { bodyOf, intField, isAdmin, isoMicro, type Json, metadataOf, nextLink } 
 import { Db } from '../db/db.js';
 import { SecurityGroupsService } from '../security-groups/security-groups.service.js';
 import { addressesOf, serverView } from './server.view.js';
+import { MovesService } from './moves.service.js';
 import { ServersService } from './servers.service.js';
+import { microversionOf } from '../versions/microversion.js';
 
 function requestIdOf(req: Request): string {
   return (req as unknown as { id?: string }).id ?? String(req.headers['x-openstack-request-id'] ?? 'req-unknown');
@@ -20,6 +22,7 @@ export class ServersController {
     private readonly policy: PolicyService,
     private readonly db: Db,
     private readonly securityGroups: SecurityGroupsService,
+    private readonly moves: MovesService,
   ) {}
 
   @Post()
@@ -47,7 +50,7 @@ export class ServersController {
   @Get()
   async list(@Auth() auth: AuthContext, @Query() q: Record<string, unknown>, @Req() req: Request) {
     const base = requestBaseUrl(req);
-    const rows = await this.servers.list(auth, { detail: false, query: q });
+    const rows = await this.servers.list(auth, { detail: false, query: q, version: microversionOf(req) });
     const out: Record<string, unknown> = { servers: rows.map((i) => ({ id: i.id, name: i.name, links: serverView(i, base, { detail: false, admin: false }).links })) };
     if (q.limit !== undefined && rows.length > 0 && rows.length === Math.min(Number(q.limit), 1000)) out.servers_links = nextLink(base, 'servers', q, rows[rows.length - 1]!.id);
     return out;
@@ -56,9 +59,10 @@ export class ServersController {
   @Get('detail')
   async detail(@Auth() auth: AuthContext, @Query() q: Record<string, unknown>, @Req() req: Request) {
     const base = requestBaseUrl(req);
-    const rows = await this.servers.list(auth, { detail: true, query: q });
+    const rows = await this.servers.list(auth, { detail: true, query: q, version: microversionOf(req) });
     const admin = isAdmin(auth);
-    const out: Record<string, unknown> = { servers: rows.map((i) => serverView(i, base, { detail: true, admin })) };
+    const version = microversionOf(req);
+    const out: Record<string, unknown> = { servers: rows.map((i) => serverView(i, base, { detail: true, admin, version })) };
     if (q.limit !== undefined && rows.length > 0 && rows.length === Math.min(Number(q.limit), 1000)) out.servers_links = nextLink(base, 'servers/detail', q, rows[rows.length - 1]!.id);
     return out;
   }
@@ -66,7 +70,7 @@ export class ServersController {
   @Get(':id')
   async show(@Auth() auth: AuthContext, @Param('id') id: string, @Req() req: Request) {
     const i = await this.servers.show(auth, id);
-    return { server: serverView(i, requestBaseUrl(req), { detail: true, admin: isAdmin(auth) }) };
+    return { server: serverView(i, requestBaseUrl(req), { detail: true, admin: isAdmin(auth), version: microversionOf(req) }) };
   }
 
   @Put(':id')
@@ -156,7 +160,8 @@ export class ServersController {
     const view: Record<string, unknown> = actionView(a);
     if (this.policy.allows('instance_actions:events', auth, { project_id: i.project_id })) {
       view.events = [
-        { event: `compute_${String(a.action)}`, start_time: isoMicro(a.start_time as Date), finish_time: isoMicro(a.finish_time as Date | null), result: a.result ?? null, traceback: null },
+        // A failed action's event carries the error (Nova puts the exception's traceback there).
+        { event: `compute_${String(a.action)}`, start_time: isoMicro(a.start_time as Date), finish_time: isoMicro(a.finish_time as Date | null), result: a.result ?? null, traceback: a.result === 'Error' ? (a.message ?? null) : null },
       ];
     }
     return { instanceAction: view };
@@ -202,15 +207,21 @@ export class ServersController {
       case 'resize': {
         const r = bodyOf(body, 'resize');
         if (r.flavorRef === undefined || r.flavorRef === null || r.flavorRef === '') throw ApiError.badRequest("Invalid input for field/attribute flavorRef. 'flavorRef' is a required property");
-        await this.servers.resize(auth, id, String(r.flavorRef), rid);
+        await this.moves.resize(auth, id, String(r.flavorRef), rid);
         return;
       }
       case 'confirmResize':
-        await this.servers.confirmResize(auth, id, rid);
+        await this.moves.confirmResize(auth, id, rid);
         status.code = 204;
         return;
       case 'revertResize':
-        await this.servers.revertResize(auth, id, rid);
+        await this.moves.revertResize(auth, id, rid);
+        return;
+      case 'migrate':
+        await this.moves.migrate(auth, id, arg, rid);
+        return;
+      case 'os-migrateLive':
+        await this.moves.liveMigrate(auth, id, arg, rid, microversionOf(req));
         return;
       case 'createImage': {
         const imageId = await this.servers.createImage(auth, id, bodyOf(body, 'createImage'), rid);

@@ -10,7 +10,6 @@ import { Db, type Sql } from '../db/db.js';
 import { EventRelay } from '../events/event-relay.js';
 import { type FlavorRow, FlavorsService } from '../flavors/flavors.service.js';
 import { QuotaService } from '../quotas/quota.service.js';
-import { SchedulerService } from '../scheduler/scheduler.service.js';
 import { SecurityGroupsService } from '../security-groups/security-groups.service.js';
 import { eventOf, type FlavorSnapshot, type InstanceRow } from './instance.model.js';
 import { InstancesRepository, isUuid } from './instances.repository.js';
@@ -35,6 +34,8 @@ function lastSegment(ref: string): string {
 export interface ListOptions {
   detail: boolean;
   query: Record<string, unknown>;
+  /** Negotiated microversion (2.5: non-admins may filter by ip6). */
+  version?: number;
 }
 
 @Injectable()
@@ -45,7 +46,6 @@ export class ServersService {
     private readonly policy: PolicyService,
     private readonly flavors: FlavorsService,
     private readonly quotas: QuotaService,
-    private readonly scheduler: SchedulerService,
     private readonly conductor: ConductorService,
     private readonly relay: EventRelay,
     @Inject(IMAGE_CLIENT) private readonly images: ImageClient,
@@ -278,6 +278,10 @@ export class ServersService {
     if (typeof q.ip === 'string' && q.ip) {
       where.push(`EXISTS (SELECT 1 FROM jsonb_array_elements(ports) port, jsonb_array_elements(port->'fixedIps') ip WHERE ip->>'ipAddress' ~ ${p(q.ip)})`);
     }
+    // ip6: admins at any version, everyone from 2.5 (Nova ignores it for others below).
+    if (typeof q.ip6 === 'string' && q.ip6 && (admin || (opts.version ?? 2001) >= 2005)) {
+      where.push(`EXISTS (SELECT 1 FROM jsonb_array_elements(ports) port, jsonb_array_elements(port->'fixedIps') ip WHERE (ip->>'ipVersion')::int = 6 AND ip->>'ipAddress' ~ ${p(q.ip6)})`);
+    }
     const limitRaw = q.limit;
     let limit = 1000;
     if (limitRaw !== undefined) {
@@ -347,62 +351,6 @@ export class ServersService {
     if (action === 'delete' && !updated.host) await this.conductor.localDelete(updated.id, requestId);
     else await this.conductor.sync(updated, requestId);
     return updated;
-  }
-
-  async resize(auth: AuthContext, id: string, flavorRef: string, requestId: string): Promise<void> {
-    const flavor = await this.flavors.usable(auth, lastSegment(flavorRef));
-    const snap = flavorSnapshot(flavor);
-    await this.act(auth, id, 'resize', requestId, async (tx, i) => {
-      if (i.flavor.id === flavor.id) throw ApiError.badRequest('When resizing, instances must change flavor!');
-      if (flavor.root_gb < i.flavor.disk) throw ApiError.badRequest('Resizing to a flavor with a smaller disk is not allowed.');
-      await this.quotas.lockProject(tx, i.project_id);
-      await this.quotas.instancesAllowed(tx, i.project_id, Math.max(0, snap.vcpus - i.vcpus), Math.max(0, snap.ram - i.memory_mb), 1, 1, { instances: -1 });
-      if (!(await this.scheduler.claimResize(tx, i, snap))) throw ApiError.badRequest(`No valid host was found. Host ${i.host} has not enough capacity for flavor ${flavor.name}.`);
-      return { old_flavor: i.flavor, flavor: snap, vcpus: snap.vcpus, memory_mb: snap.ram, root_gb: snap.disk, spec_version: i.spec_version + 1, target_vm_state: 'resized', desired_power: restingPower(i.vm_state) };
-    });
-  }
-
-  /** confirmResize: the new flavor's claim becomes the instance's claim (no agent work with in-place resize). */
-  async confirmResize(auth: AuthContext, id: string, requestId: string): Promise<void> {
-    await this.finishResize(auth, id, requestId, true);
-  }
-
-  async revertResize(auth: AuthContext, id: string, requestId: string): Promise<void> {
-    await this.finishResize(auth, id, requestId, false);
-  }
-
-  private async finishResize(auth: AuthContext, id: string, requestId: string, confirm: boolean): Promise<void> {
-    const action = confirm ? 'confirm_resize' : 'revert_resize';
-    const updated = await this.act(
-      auth,
-      id,
-      action,
-      requestId,
-      async (tx, i) => {
-        const restingVm = i.desired_power === 'shutoff' ? 'stopped' : 'active';
-        if (confirm) {
-          await this.repo.releaseClaim(tx, i.id, 'instance');
-          await tx.exec(`UPDATE ${this.db.t('claim')} SET kind = 'instance' WHERE instance_id = $1 AND kind = 'resize'`, [i.id]);
-          // The move of a claim keeps running_vms right: the old claim counted the VM, the new one did not.
-          await tx.exec(`UPDATE ${this.db.t('compute_node')} SET running_vms = running_vms + 1 WHERE host = $1`, [i.host]);
-          return { old_flavor: null, target_vm_state: restingVm };
-        }
-        await this.repo.releaseClaim(tx, i.id, 'resize');
-        const old = i.old_flavor ?? i.flavor;
-        return { flavor: old, old_flavor: null, vcpus: old.vcpus, memory_mb: old.ram, root_gb: old.disk, spec_version: i.spec_version + 1, target_vm_state: restingVm };
-      },
-      confirm ? 'confirmResize' : 'revertResize',
-    );
-    if (confirm) {
-      // Nothing for the agent to do: finish the task here.
-      await this.db.transaction(async (tx) => {
-        const i = await this.repo.lock(tx, updated.id);
-        if (!i || i.task_state !== 'resize_confirming') return;
-        await this.repo.update(tx, i, { task_state: null, vm_state: i.target_vm_state ?? 'active' }, requestId);
-        await this.repo.finishAction(tx, i.id, true);
-      });
-      this.relay.kick();
-    }
   }
 
   async createImage(auth: AuthContext, id: string, body: Json, requestId: string): Promise<string> {

@@ -25,6 +25,10 @@ export type TaskState =
   | 'suspending'
   | 'resuming'
   | 'resize_migrating'
+  | 'resize_finish'
+  | 'migrating'
+  | 'interface_attaching'
+  | 'interface_detaching'
   | 'resize_confirming'
   | 'resize_reverting'
   | 'image_snapshot'
@@ -54,6 +58,12 @@ export const TRANSITIONS = {
   revert_resize: { from: ['resized'], task: 'resize_reverting', power: 'keep', to: 'keep' },
   create_image: { from: ['active', 'stopped', 'paused', 'suspended'], task: 'image_snapshot', power: 'keep', to: 'keep' },
   rebuild: { from: ['active', 'stopped', 'error'], task: 'rebuilding', power: 'keep', to: 'keep' },
+  // Cold migration: a resize to the same flavor on another host (the scheduler picks it).
+  migrate: { from: ['active', 'stopped'], task: 'resize_migrating', power: 'keep', to: 'resized' },
+  // Live migration: the domain moves while it runs; vm_state does not change.
+  live_migrate: { from: ['active', 'paused'], task: 'migrating', power: 'keep', to: 'keep' },
+  attach_interface: { from: ['active', 'paused', 'stopped'], task: 'interface_attaching', power: 'keep', to: 'keep' },
+  detach_interface: { from: ['active', 'paused', 'stopped'], task: 'interface_detaching', power: 'keep', to: 'keep' },
   delete: { from: ['building', 'active', 'stopped', 'paused', 'suspended', 'resized', 'error'], task: 'deleting', power: 'absent', to: 'deleted' },
 } as const satisfies Record<string, Transition>;
 
@@ -68,15 +78,16 @@ export function statusOf(vm: string, task: string | null): string {
       if (task === 'rebooting') return 'REBOOT';
       if (task === 'rebooting_hard') return 'HARD_REBOOT';
       if (task === 'rebuilding') return 'REBUILD';
-      if (task === 'resize_migrating') return 'RESIZE';
+      if (task === 'resize_migrating' || task === 'resize_finish') return 'RESIZE';
+      if (task === 'migrating') return 'MIGRATING';
       return 'ACTIVE';
     case 'stopped':
-      if (task === 'resize_migrating') return 'RESIZE';
+      if (task === 'resize_migrating' || task === 'resize_finish') return 'RESIZE';
       if (task === 'rebuilding') return 'REBUILD';
       if (task === 'rebooting_hard') return 'HARD_REBOOT';
       return 'SHUTOFF';
     case 'paused':
-      return 'PAUSED';
+      return task === 'migrating' ? 'MIGRATING' : 'PAUSED';
     case 'suspended':
       return 'SUSPENDED';
     case 'resized':
@@ -124,6 +135,7 @@ export const STATUS_TO_VM: Record<string, VmState[]> = {
   HARD_REBOOT: ['active'],
   RESIZE: ['active', 'stopped'],
   REBUILD: ['active', 'stopped'],
+  MIGRATING: ['active', 'paused'],
 };
 
 /** The power state an instance in `vm` rests in (what a sync without a task converges to). */

@@ -1,47 +1,75 @@
+import { ApiError } from '@kumo/service-kit';
 import type { NextFunction, Request, Response } from 'express';
 
 export const MIN_MICROVERSION = '2.1';
-/** Raise deliberately: every version up to this one must be implemented (openstack-api.md §2.5). */
-export const MAX_MICROVERSION = '2.1';
+/**
+ * Raise deliberately: every version up to this one must be implemented (openstack-api.md §2.5);
+ * docs/compute.md lists what each one changes here.
+ */
+export const MAX_MICROVERSION = '2.5';
+
+/** A microversion as one comparable number: 2.37 → 2037. */
+export function versionNumber(v: string): number | undefined {
+  const m = /^(\d+)\.(\d+)$/.exec(v);
+  return m ? Number(m[1]) * 1000 + Number(m[2]) : undefined;
+}
+
+const MIN = versionNumber(MIN_MICROVERSION)!;
+const MAX = versionNumber(MAX_MICROVERSION)!;
+
+/** The negotiated version of a request (set by the middleware; 2.1 when the client asked for none). */
+export function microversionOf(req: Request): number {
+  return (req as Request & { kumoMicroversion?: number }).kumoMicroversion ?? MIN;
+}
+
+/** `atLeast(req, 26)` — is the request's microversion ≥ 2.26? */
+export function atLeast(req: Request, minor: number): boolean {
+  return microversionOf(req) >= 2000 + minor;
+}
+
+/** Refuses a request below `minor` the way Nova does for an API that does not exist yet at that version. */
+export function requireVersion(req: Request, minor: number): void {
+  if (!atLeast(req, minor)) throw ApiError.notFound('The resource could not be found.');
+}
 
 /**
- * Echoes the compute microversion on every response (Tempest fails any compute test without
- * these headers) and refuses versions outside [min, max] with 406, as Nova does.
- * Full per-request microversion negotiation arrives with the servers API.
+ * Negotiates the compute microversion of every request (Nova: no header → the minimum,
+ * `latest` → the maximum, outside [min, max] → 406), echoes it on the response (Tempest fails any
+ * compute test without these headers) and stores it for the controllers (microversionOf).
  */
 export function microversionHeaders(req: Request, res: Response, next: NextFunction) {
-  res.setHeader('OpenStack-API-Version', `compute ${MAX_MICROVERSION}`);
-  res.setHeader('X-OpenStack-Nova-API-Version', MAX_MICROVERSION);
-  res.setHeader('Vary', 'OpenStack-API-Version, X-OpenStack-Nova-API-Version');
   const requested = requestedVersion(req);
-  if (requested && requested !== 'latest' && requested !== MAX_MICROVERSION && !isSupported(requested)) {
-    res.status(406).json({
-      computeFault: { code: 406, message: `Version ${requested} is not supported by the API. Minimum is ${MIN_MICROVERSION} and maximum is ${MAX_MICROVERSION}.` },
-    });
-    return;
+  let n = MIN;
+  if (requested === 'latest') n = MAX;
+  else if (requested) {
+    const v = versionNumber(requested);
+    if (v === undefined || v < MIN || v > MAX) {
+      res.setHeader('OpenStack-API-Version', `compute ${MIN_MICROVERSION}`);
+      res.setHeader('X-OpenStack-Nova-API-Version', MIN_MICROVERSION);
+      res.setHeader('Vary', 'OpenStack-API-Version, X-OpenStack-Nova-API-Version');
+      const status = v === undefined ? 400 : 406;
+      res.status(status).json(
+        v === undefined
+          ? { badRequest: { code: 400, message: `Invalid API version request: ${requested}` } }
+          : { computeFault: { code: 406, message: `Version ${requested} is not supported by the API. Minimum is ${MIN_MICROVERSION} and maximum is ${MAX_MICROVERSION}.` } },
+      );
+      return;
+    }
+    n = v;
   }
+  (req as Request & { kumoMicroversion?: number }).kumoMicroversion = n;
+  const text = `${Math.floor(n / 1000)}.${n % 1000}`;
+  res.setHeader('OpenStack-API-Version', `compute ${text}`);
+  res.setHeader('X-OpenStack-Nova-API-Version', text);
+  res.setHeader('Vary', 'OpenStack-API-Version, X-OpenStack-Nova-API-Version');
   next();
 }
 
 function requestedVersion(req: Request): string | undefined {
   const modern = req.get('openstack-api-version');
   if (modern) {
-    const m = /(?:^|,)\s*compute\s+([0-9.]+|latest)\s*(?:,|$)/i.exec(modern);
+    const m = /(?:^|,)\s*compute\s+([^\s,]+)\s*(?:,|$)/i.exec(modern);
     if (m) return m[1]!.toLowerCase();
   }
-  return req.get('x-openstack-nova-api-version')?.trim().toLowerCase();
-}
-
-function parse(v: string): [number, number] | undefined {
-  const m = /^(\d+)\.(\d+)$/.exec(v);
-  return m ? [Number(m[1]), Number(m[2])] : undefined;
-}
-
-function isSupported(v: string): boolean {
-  const p = parse(v);
-  const lo = parse(MIN_MICROVERSION)!;
-  const hi = parse(MAX_MICROVERSION)!;
-  if (!p) return false;
-  const n = p[0] * 1000 + p[1];
-  return n >= lo[0] * 1000 + lo[1] && n <= hi[0] * 1000 + hi[1];
+  return req.get('x-openstack-nova-api-version')?.trim().toLowerCase() || undefined;
 }

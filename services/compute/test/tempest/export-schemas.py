@@ -3,23 +3,38 @@
 tempest-schemas.json, so the jest tests need no Python. Re-run after a Tempest upgrade:
     /usr/bin/python3 services/compute/test/tempest/export-schemas.py
 """
-import json, os, re
+import copy, json, os, re
 from tempest.lib.api_schema.response.compute.v2_1 import (servers, flavors, flavors_access, flavors_extra_specs,
     keypairs, limits, quotas, availability_zone, hypervisors, services, server_groups, versions, tenant_usages,
-    security_groups, quota_classes)
+    security_groups, quota_classes, migrations, interfaces)
+import importlib, pkgutil
+import tempest.lib.api_schema.response.compute as compute_schemas
 
 out = {}
 def put(name, schema):
     body = schema.get('response_body')
     if body is not None:
-        out[name] = {'status_code': schema.get('status_code'), 'response_body': body}
+        # Copied now: importing the later microversion modules mutates some v2_1 dicts in place.
+        out[name] = copy.deepcopy({'status_code': schema.get('status_code'), 'response_body': body})
 
 for mod in (servers, flavors, flavors_access, flavors_extra_specs, keypairs, limits, quotas, availability_zone, hypervisors, services, server_groups, versions, tenant_usages,
-            security_groups, quota_classes):
+            security_groups, quota_classes, migrations, interfaces):
     short = mod.__name__.rsplit('.', 1)[1]
     for k, v in vars(mod).items():
         if isinstance(v, dict) and 'status_code' in v:
             put(f'{short}.{k}', v)
+
+# Microversioned overrides up to the highest version Kumo advertises (2.37), as `v2_N/module.name`.
+for info in pkgutil.iter_modules(compute_schemas.__path__):
+    m = re.fullmatch(r'v2_(\d+)', info.name)
+    if not m or int(m.group(1)) == 1 or int(m.group(1)) > 37:
+        continue
+    pkg = importlib.import_module(f'{compute_schemas.__name__}.{info.name}')
+    for sub in pkgutil.iter_modules(pkg.__path__):
+        mod = importlib.import_module(f'{pkg.__name__}.{sub.name}')
+        for k, v in vars(mod).items():
+            if isinstance(v, dict) and 'status_code' in v:
+                put(f'{info.name}/{sub.name}.{k}', v)
 
 def fix(o):
     # Python regexes in patternProperties/pattern use \Z etc.; JS needs $.

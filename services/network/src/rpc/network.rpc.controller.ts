@@ -79,7 +79,8 @@ export class NetworkRpcController {
   async allocateForServer(@Payload() req: AllocateForServerRequest): Promise<AllocateForServerReply> {
     if (!req?.projectId || !req.serverId) throw bad('allocate_for_server needs projectId and serverId');
     const existing = await this.portsOf(req.serverId);
-    if (existing.length || req.networks === 'none') return { ports: await this.serverPorts(existing) };
+    // `additional` (contract 1.1, os-interface attach): more ports for a server that has some.
+    if ((existing.length && !req.additional) || req.networks === 'none') return { ports: await this.serverPorts(existing) };
     const c = serviceCaller(req.projectId, req.asAdmin === true);
     let requested = req.networks;
     if (requested === 'auto') {
@@ -154,12 +155,14 @@ export class NetworkRpcController {
   }
 
   @MessagePattern(rpcPattern('network', 'unbind_port'))
-  async unbindPort(@Payload() req: { portId: string }): Promise<{ ok: true }> {
+  async unbindPort(@Payload() req: { portId: string; deleteIfCreated?: boolean }): Promise<{ ok: true }> {
     if (!req?.portId) throw bad('unbind_port needs portId');
     if (!isUuid(req.portId)) return { ok: true };
     await this.core.tx(async (tx) => {
-      const p = (await tx.rows(`SELECT id FROM ${this.t('port')} WHERE id = $1`, [req.portId]))[0];
-      if (p) await this.ports.updateIn(tx, ADMIN, req.portId, { device_id: '', device_owner: '', 'binding:host_id': '' }, true);
+      const p = (await tx.rows(`SELECT id, created_for_server FROM ${this.t('port')} WHERE id = $1`, [req.portId]))[0];
+      // Contract 1.1 (Nova's interface detach): a port compute created goes away, a user's port stays, unbound.
+      if (p && req.deleteIfCreated && p.created_for_server) await this.ports.deleteIn(tx, req.portId);
+      else if (p) await this.ports.updateIn(tx, ADMIN, req.portId, { device_id: '', device_owner: '', 'binding:host_id': '' }, true);
     });
     return { ok: true };
   }

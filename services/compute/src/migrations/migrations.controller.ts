@@ -1,0 +1,115 @@
+import { Controller, Get, Param, Query, Req } from '@nestjs/common';
+import { ApiError, Auth, type AuthContext, PolicyService, requestBaseUrl } from '@kumo/service-kit';
+import type { Request } from 'express';
+import { isoMicro } from '../common/nova.js';
+import { Db } from '../db/db.js';
+import type { MigrationRow } from '../servers/instances.repository.js';
+import { ServersService } from '../servers/servers.service.js';
+import { atLeast, requireVersion } from '../versions/microversion.js';
+
+type Row = MigrationRow & { old_flavor_seq: number | null; new_flavor_seq: number | null };
+
+/** Live migrations that have not ended (what `GET /servers/{id}/migrations` lists, Nova 2.23). */
+const IN_PROGRESS = ['queued', 'preparing', 'running', 'post-migrating'];
+
+/** `GET /os-migrations` (admin) and, from 2.23, `GET /servers/{id}/migrations[/{id}]`. */
+@Controller('v2.1')
+export class MigrationsController {
+  constructor(
+    private readonly db: Db,
+    private readonly policy: PolicyService,
+    private readonly servers: ServersService,
+  ) {}
+
+  @Get('os-migrations')
+  async list(@Auth() auth: AuthContext, @Query() q: Record<string, unknown>, @Req() req: Request) {
+    this.policy.enforce('os_migrations', auth);
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const p = (v: unknown) => {
+      params.push(v);
+      return `$${params.length}`;
+    };
+    // Nova's filters: host (source or destination), status, instance_uuid, source_compute, migration_type (2.23).
+    if (typeof q.host === 'string') where.push(`(source_compute = ${p(q.host)} OR dest_compute = ${p(q.host)})`);
+    if (typeof q.status === 'string') where.push(`status = ${p(q.status)}`);
+    if (typeof q.instance_uuid === 'string') where.push(`instance_id::text = ${p(q.instance_uuid)}`);
+    if (typeof q.source_compute === 'string') where.push(`source_compute = ${p(q.source_compute)}`);
+    if (typeof q.migration_type === 'string') where.push(`migration_type = ${p(q.migration_type)}`);
+    const rows = await this.db.rows<Row>(`SELECT * FROM ${this.db.t('migration')} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT 1000`, params);
+    const base = requestBaseUrl(req);
+    const v23 = atLeast(req, 23);
+    return {
+      migrations: rows.map((m) => {
+        const v: Record<string, unknown> = {
+          id: m.id,
+          status: m.status,
+          instance_uuid: m.instance_id,
+          source_node: m.source_compute,
+          source_compute: m.source_compute,
+          dest_node: m.dest_compute,
+          dest_compute: m.dest_compute,
+          dest_host: m.dest_compute ? '127.0.0.1' : null,
+          old_instance_type_id: m.old_flavor_seq,
+          new_instance_type_id: m.new_flavor_seq,
+          created_at: isoMicro(m.created_at),
+          updated_at: isoMicro(m.updated_at),
+        };
+        if (v23) {
+          v.migration_type = m.migration_type;
+          // Nova links only live migrations in progress (to GET /servers/{id}/migrations/{id}).
+          if (m.migration_type === 'live-migration' && IN_PROGRESS.includes(m.status)) {
+            v.links = [
+              { rel: 'self', href: `${base}/v2.1/servers/${m.instance_id}/migrations/${m.id}` },
+              { rel: 'bookmark', href: `${base}/servers/${m.instance_id}/migrations/${m.id}` },
+            ];
+          }
+        }
+        return v;
+      }),
+    };
+  }
+
+  private serverMigration(m: Row) {
+    return {
+      id: m.id,
+      server_uuid: m.instance_id,
+      status: m.status,
+      source_compute: m.source_compute,
+      source_node: m.source_compute,
+      dest_compute: m.dest_compute,
+      dest_node: m.dest_compute,
+      dest_host: m.dest_compute ? '127.0.0.1' : null,
+      // The agents do not report transfer progress yet.
+      memory_total_bytes: null,
+      memory_processed_bytes: null,
+      memory_remaining_bytes: null,
+      disk_total_bytes: null,
+      disk_processed_bytes: null,
+      disk_remaining_bytes: null,
+      created_at: isoMicro(m.created_at),
+      updated_at: isoMicro(m.updated_at),
+    };
+  }
+
+  @Get('servers/:id/migrations')
+  async forServer(@Auth() auth: AuthContext, @Param('id') id: string, @Req() req: Request) {
+    requireVersion(req, 23);
+    this.policy.enforce('servers:migrations', auth);
+    const i = await this.servers.find(auth, id);
+    const rows = await this.db.rows<Row>(`SELECT * FROM ${this.db.t('migration')} WHERE instance_id = $1 AND migration_type = 'live-migration' AND status = ANY($2) ORDER BY id`, [i.id, IN_PROGRESS]);
+    return { migrations: rows.map((m) => this.serverMigration(m)) };
+  }
+
+  @Get('servers/:id/migrations/:mid')
+  async showForServer(@Auth() auth: AuthContext, @Param('id') id: string, @Param('mid') mid: string, @Req() req: Request) {
+    requireVersion(req, 23);
+    this.policy.enforce('servers:migrations', auth);
+    const i = await this.servers.find(auth, id);
+    const [m] = /^\d+$/.test(mid)
+      ? await this.db.rows<Row>(`SELECT * FROM ${this.db.t('migration')} WHERE id = $1 AND instance_id = $2 AND migration_type = 'live-migration' AND status = ANY($3)`, [Number(mid), i.id, IN_PROGRESS])
+      : [];
+    if (!m) throw ApiError.notFound(`In-progress live migration ${mid} is not found for server ${i.id}.`);
+    return { migration: this.serverMigration(m) };
+  }
+}

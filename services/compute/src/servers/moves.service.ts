@@ -1,0 +1,223 @@
+import { randomUUID } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import { ApiError, type AuthContext, PolicyService } from '@kumo/service-kit';
+import { ConductorService } from '../conductor/conductor.service.js';
+import { boolish, invalid, type Json } from '../common/nova.js';
+import { Db, type Sql } from '../db/db.js';
+import { EventRelay } from '../events/event-relay.js';
+import { FlavorsService } from '../flavors/flavors.service.js';
+import { QuotaService } from '../quotas/quota.service.js';
+import { NoValidHost, SchedulerService } from '../scheduler/scheduler.service.js';
+import type { FlavorSnapshot, InstanceRow } from './instance.model.js';
+import { InstancesRepository, type MigrationRow } from './instances.repository.js';
+import { flavorSnapshot, ServersService } from './servers.service.js';
+import { restingPower } from './state-machine.js';
+
+function lastSegment(ref: string): string {
+  const m = /([^/]+)\/?$/.exec(ref);
+  return m ? m[1]! : ref;
+}
+
+/**
+ * Resize, cold migration and live migration (Nova's compute/api.py resize + live_migrate and the
+ * conductor's migrate_server), as tasks of the state machine:
+ *
+ * - resize / migrate: the new flavor (migrate: the same one) is claimed in the API's transaction,
+ *   in place when the host has room (resize only) or on another host the scheduler picks under
+ *   `SELECT … FOR UPDATE` (no valid host → 400, as Nova's synchronous migrate_server). In place,
+ *   the host's agent re-creates the domain. Elsewhere, two steps: the source agent powers the
+ *   domain off (`task_host` = source), then the destination's agent creates it
+ *   (`resize_finish`); VERIFY_RESIZE. confirmResize has the source's agent destroy its copy,
+ *   revertResize has the destination's agent destroy its copy and the source start its own again.
+ * - live migration: the destination is claimed the same way (claim `migration`), the source's agent
+ *   streams the running domain to the destination's agent; the report moves the instance and its
+ *   claims; a failure leaves it running on the source with the error in the migration and the
+ *   instance action.
+ */
+@Injectable()
+export class MovesService {
+  constructor(
+    private readonly db: Db,
+    private readonly repo: InstancesRepository,
+    private readonly servers: ServersService,
+    private readonly flavors: FlavorsService,
+    private readonly quotas: QuotaService,
+    private readonly scheduler: SchedulerService,
+    private readonly conductor: ConductorService,
+    private readonly relay: EventRelay,
+    private readonly policy: PolicyService,
+  ) {}
+
+  private async flavorSeq(tx: Sql, flavorId: string): Promise<number | null> {
+    const [f] = await tx.rows<{ seq: string }>(`SELECT seq FROM ${this.db.t('flavor')} WHERE id = $1`, [flavorId]);
+    return f ? Number(f.seq) : null;
+  }
+
+  private async newMigration(tx: Sql, i: InstanceRow, type: MigrationRow['migration_type'], dest: string | null, newFlavor: FlavorSnapshot, status: string, error?: string): Promise<number> {
+    const [m] = await tx.rows<{ id: number }>(
+      `INSERT INTO ${this.db.t('migration')} (uuid, instance_id, project_id, user_id, migration_type, status, source_compute, dest_compute, old_flavor_seq, new_flavor_seq, source_spec_version, error)
+       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12) RETURNING id`,
+      [randomUUID(), i.id, i.project_id, i.user_id, type, status, i.host, dest, await this.flavorSeq(tx, i.flavor.id), await this.flavorSeq(tx, newFlavor.id), i.spec_version, error ?? null],
+    );
+    return m!.id;
+  }
+
+  /** Claims `flavor` in place (resize only) or elsewhere and returns the instance patch that starts the move. */
+  private async startMove(tx: Sql, i: InstanceRow, flavor: FlavorSnapshot, type: 'resize' | 'migration'): Promise<Record<string, unknown>> {
+    let dest: string | undefined;
+    // Resize stays on its host when that host has room (cheapest: no copy); migrate never does.
+    if (type === 'resize' && (await this.scheduler.claimResize(tx, i, flavor))) dest = i.host!;
+    if (!dest) {
+      try {
+        dest = await this.scheduler.claimMove(tx, i, flavor, 'resize');
+      } catch (err) {
+        if (err instanceof NoValidHost) throw ApiError.badRequest(type === 'resize' ? `${err.message} Host ${i.host} has not enough capacity for flavor ${flavor.name} and no other host has.` : err.message);
+        throw err;
+      }
+    }
+    const inPlace = dest === i.host;
+    const migrationId = await this.newMigration(tx, i, type, dest, flavor, inPlace ? 'migrating' : 'pre-migrating');
+    const common = { old_flavor: i.flavor, flavor, vcpus: flavor.vcpus, memory_mb: flavor.ram, root_gb: flavor.disk, migration_id: migrationId, target_vm_state: 'resized' };
+    if (inPlace) return { ...common, spec_version: i.spec_version + 1, desired_power: restingPower(i.vm_state) };
+    // Another host: first the source's agent powers the domain off (a real disk would be copied
+    // now); its report hands the task to the destination (ConductorService.onReport).
+    return { ...common, task_host: i.host, desired_power: 'shutoff' };
+  }
+
+  async resize(auth: AuthContext, id: string, flavorRef: string, requestId: string): Promise<void> {
+    const flavor = await this.flavors.usable(auth, lastSegment(flavorRef));
+    const snap = flavorSnapshot(flavor);
+    await this.servers.act(
+      auth,
+      id,
+      'resize',
+      requestId,
+      async (tx, i) => {
+        if (i.flavor.id === flavor.id) throw ApiError.badRequest('When resizing, instances must change flavor!');
+        if (flavor.root_gb < i.flavor.disk) throw ApiError.badRequest('Resizing to a flavor with a smaller disk is not allowed.');
+        await this.quotas.lockProject(tx, i.project_id);
+        await this.quotas.instancesAllowed(tx, i.project_id, Math.max(0, snap.vcpus - i.vcpus), Math.max(0, snap.ram - i.memory_mb), 1, 1, { instances: -1 });
+        return this.startMove(tx, i, snap, 'resize');
+      },
+      'resize',
+    );
+  }
+
+  /** `{"migrate": null}` (admin): a resize to the same flavor on another host. */
+  async migrate(auth: AuthContext, id: string, arg: unknown, requestId: string): Promise<void> {
+    this.policy.enforce('servers:migrate', auth);
+    if (arg !== null && arg !== undefined && (typeof arg !== 'object' || Array.isArray(arg) || Object.keys(arg).length)) throw invalid('migrate', arg, "Additional properties are not allowed (only 'migrate': null)");
+    await this.servers.act(auth, id, 'migrate', requestId, (tx, i) => this.startMove(tx, i, i.flavor, 'migration'), 'migrate');
+  }
+
+  async confirmResize(auth: AuthContext, id: string, requestId: string): Promise<void> {
+    let inPlace = false;
+    const updated = await this.servers.act(
+      auth,
+      id,
+      'confirm_resize',
+      requestId,
+      async (tx, i) => {
+        const restingVm = i.desired_power === 'shutoff' ? 'stopped' : 'active';
+        const m = await this.repo.migration(tx, i.migration_id);
+        if (!m || m.source_compute === m.dest_compute) {
+          inPlace = true;
+          await this.repo.releaseClaim(tx, i.id, 'instance');
+          await this.repo.relabelClaim(tx, i.id, 'resize', 'instance');
+          await this.repo.setMigration(tx, i.migration_id, 'confirmed');
+          return { old_flavor: null, target_vm_state: restingVm, migration_id: null };
+        }
+        // The destination's claim becomes the instance's; the source's stays booked until its agent
+        // has destroyed the old domain (then the report releases it).
+        await this.repo.relabelClaim(tx, i.id, 'instance', 'source');
+        await this.repo.relabelClaim(tx, i.id, 'resize', 'instance');
+        await this.repo.setMigration(tx, m.id, 'confirming');
+        return { old_flavor: null, target_vm_state: restingVm, task_host: m.source_compute, desired_power: 'absent' };
+      },
+      'confirmResize',
+    );
+    if (inPlace) {
+      // Nothing for the agent to do: finish the task here.
+      await this.db.transaction(async (tx) => {
+        const i = await this.repo.lock(tx, updated.id);
+        if (!i || i.task_state !== 'resize_confirming') return;
+        await this.repo.update(tx, i, { task_state: null, vm_state: i.target_vm_state ?? 'active' }, requestId);
+        await this.repo.finishAction(tx, i.id, true);
+      });
+      this.relay.kick();
+    }
+  }
+
+  async revertResize(auth: AuthContext, id: string, requestId: string): Promise<void> {
+    await this.servers.act(
+      auth,
+      id,
+      'revert_resize',
+      requestId,
+      async (tx, i) => {
+        const restingVm = i.desired_power === 'shutoff' ? 'stopped' : 'active';
+        const m = await this.repo.migration(tx, i.migration_id);
+        await this.repo.setMigration(tx, i.migration_id, 'reverting');
+        if (!m || m.source_compute === m.dest_compute) {
+          await this.repo.releaseClaim(tx, i.id, 'resize');
+          const old = i.old_flavor ?? i.flavor;
+          return { flavor: old, old_flavor: null, vcpus: old.vcpus, memory_mb: old.ram, root_gb: old.disk, spec_version: i.spec_version + 1, target_vm_state: restingVm };
+        }
+        // First the destination's agent destroys its copy; its report sends the task back to the source.
+        return { target_vm_state: restingVm, desired_power: 'absent' };
+      },
+      'revertResize',
+    );
+  }
+
+  /**
+   * `os-migrateLive` (admin). Body by microversion: 2.1 `{host, block_migration: bool,
+   * disk_over_commit: bool}` (all required); 2.25 `block_migration` may be "auto" and
+   * `disk_over_commit` is gone; 2.30 adds `force`. Below 2.34 a destination that cannot take the
+   * instance is a 400; from 2.34 the checks run after the 202 and a failure shows in the
+   * migration (status error) and the instance action.
+   */
+  async liveMigrate(auth: AuthContext, id: string, arg: unknown, requestId: string, version: number): Promise<void> {
+    this.policy.enforce('servers:migrate_live', auth);
+    if (!arg || typeof arg !== 'object' || Array.isArray(arg)) throw invalid('os-migrateLive', arg, "is not of type 'object'");
+    const b = arg as Json;
+    const allowed = ['host', 'block_migration', ...(version < 2025 ? ['disk_over_commit'] : []), ...(version >= 2030 ? ['force'] : [])];
+    for (const k of Object.keys(b)) if (!allowed.includes(k)) throw invalid('os-migrateLive', b, `Additional properties are not allowed ('${k}' was unexpected)`);
+    const required = ['host', 'block_migration', ...(version < 2025 ? ['disk_over_commit'] : [])];
+    for (const k of required) if (!(k in b)) throw ApiError.badRequest(`Invalid input for field/attribute os-migrateLive. '${k}' is a required property`);
+    if (b.host !== null && (typeof b.host !== 'string' || !b.host || b.host.length > 255)) throw invalid('host', b.host, "is not of type 'string', 'null'");
+    if (!(version >= 2025 && b.block_migration === 'auto')) boolish(b.block_migration, 'block_migration');
+    if (version < 2025) boolish(b.disk_over_commit, 'disk_over_commit');
+    const force = version >= 2030 ? (boolish(b.force, 'force') ?? false) : false;
+    const host = (b.host as string | null) ?? undefined;
+    let deferredError: string | undefined;
+    const updated = await this.servers.act(
+      auth,
+      id,
+      'live_migrate',
+      requestId,
+      async (tx, i) => {
+        if (host && host === i.host) {
+          const msg = `Unable to migrate instance (${i.id}) to current host (${host}).`;
+          if (version < 2034) throw ApiError.badRequest(msg);
+          deferredError = msg;
+        }
+        let dest: string | null = null;
+        if (!deferredError) {
+          try {
+            dest = await this.scheduler.claimMove(tx, i, i.flavor, 'migration', { host, force: force && !!host });
+          } catch (err) {
+            if (!(err instanceof NoValidHost)) throw err;
+            if (version < 2034) throw ApiError.badRequest(err.message);
+            deferredError = err.message;
+          }
+        }
+        const migrationId = await this.newMigration(tx, i, 'live-migration', dest, i.flavor, deferredError ? 'error' : 'running', deferredError);
+        return { migration_id: migrationId };
+      },
+      'live-migration',
+    );
+    // 2.34: the checks failed after the 202 was decided; end the task at once, the instance stays where it is.
+    if (deferredError) await this.conductor.endMoveFailed(updated.id, deferredError, requestId);
+  }
+}
