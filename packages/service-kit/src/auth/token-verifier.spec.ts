@@ -1,7 +1,10 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, SignJWT, errors as joseErrors, jwtVerify } from 'jose';
-import { remoteKeys } from './token-verifier.js';
+import { signToken } from './claims.js';
+import type { RevocationService } from './revocation.service.js';
+import { RevocationList } from './revocations.js';
+import { remoteKeys, TokenVerifier } from './token-verifier.js';
 
 async function keyPair(kid: string) {
   const { privateKey, publicKey } = await generateKeyPair('EdDSA', { extractable: true });
@@ -50,5 +53,59 @@ describe('remoteKeys (JWKS of identity, fetched by every other service)', () => 
       expect((r as PromiseRejectedResult).reason).toBeInstanceOf(joseErrors.JWKSNoMatchingKey);
     }
     expect(fetches - before).toBeLessThanOrEqual(1);
+  });
+});
+
+describe('TokenVerifier signature cache', () => {
+  const issuer = 'http://identity.test';
+  async function setup() {
+    const { privateKey, publicKey } = await generateKeyPair('EdDSA');
+    let lookups = 0;
+    const keys = async () => {
+      lookups++;
+      return publicKey;
+    };
+    const revocations = new RevocationList();
+    const verifier = new TokenVerifier(keys, issuer, { check: (a: Parameters<RevocationList['check']>[0]) => revocations.check(a) } as unknown as RevocationService);
+    const now = Math.floor(Date.now() / 1000);
+    const token = (exp = now + 3600, jti = `jti-${Math.random()}`) =>
+      signToken({ sub: 'user-1', jti, iat: now, exp, ud: 'default', m: ['password'], r: ['member'], p: 'proj-1', pd: 'default' }, privateKey, 'k1', issuer);
+    return { verifier, revocations, token, lookups: () => lookups };
+  }
+
+  it('checks a token signature once, then serves the same token from the cache', async () => {
+    const s = await setup();
+    const t = await s.token();
+    for (let i = 0; i < 5; i++) await expect(s.verifier.verify(t)).resolves.toMatchObject({ userId: 'user-1', projectId: 'proj-1' });
+    expect(s.lookups()).toBe(1);
+    // Another token (same user) is verified on its own.
+    await s.verifier.verify(await s.token());
+    expect(s.lookups()).toBe(2);
+  });
+
+  it('refuses a cached token once it is revoked, or its key is rotated out', async () => {
+    const s = await setup();
+    const t = await s.token(undefined, 'audit-r');
+    await s.verifier.verify(t);
+    s.revocations.add([{ auditId: 'audit-r', expiresAt: Date.now() + 3_600_000 }]);
+    await expect(s.verifier.verify(t)).rejects.toMatchObject({ status: 401, message: expect.stringMatching(/revoked/) });
+    const t2 = await s.token();
+    await s.verifier.verify(t2);
+    s.revocations.add([{ keyId: 'k1', expiresAt: Date.now() + 3_600_000 }]);
+    await expect(s.verifier.verify(t2)).rejects.toMatchObject({ status: 401, message: expect.stringMatching(/rotated out/) });
+  });
+
+  it('never serves a token past its expiry, and never caches a forged one', async () => {
+    const s = await setup();
+    const short = await s.token(Math.floor(Date.now() / 1000) + 1);
+    await s.verifier.verify(short);
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    // Past `exp` the cache entry is dead; jose then applies its 5 s clock tolerance itself.
+    await s.verifier.verify(short);
+    expect(s.lookups()).toBe(2);
+    const good = await s.token();
+    const forged = `${good.slice(0, -4)}AAAA`;
+    for (let i = 0; i < 2; i++) await expect(s.verifier.verify(forged)).rejects.toMatchObject({ status: 401 });
+    expect(s.lookups()).toBe(4);
   });
 });

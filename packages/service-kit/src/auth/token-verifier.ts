@@ -28,6 +28,8 @@ export function remoteKeys(identityUrl: string): JWTVerifyGetKey {
 }
 
 const AUTH_REQUIRED = 'The request you have made requires authentication.';
+const VERIFIED_TTL_MS = 60_000;
+const VERIFIED_MAX = 10_000;
 
 /**
  * Verifies Kumo tokens locally: signature (EdDSA, key by `kid` from identity's JWKS), issuer,
@@ -41,17 +43,45 @@ export class TokenVerifier {
     private readonly revocations: RevocationService,
   ) {}
 
+  /**
+   * Tokens whose signature was checked, for at most VERIFIED_TTL_MS and never past their expiry.
+   * A signature check costs ~0.25 ms of CPU and clients send the same token on every call; what
+   * may change meanwhile — revocation of the token, its user, project or signing key — is looked
+   * up on every request below, so the cache never lets a revoked token through.
+   */
+  private readonly verified = new Map<string, { payload: KumoTokenClaims; kid: string | undefined; until: number }>();
+
+  private remember(token: string, payload: KumoTokenClaims, kid: string | undefined, now: number): void {
+    const until = Math.min(now + VERIFIED_TTL_MS, (payload.exp ?? 0) * 1000);
+    if (until <= now) return;
+    this.verified.set(token, { payload, kid, until });
+    if (this.verified.size > VERIFIED_MAX) {
+      // Oldest first (insertion order): a burst of new tokens halves the cache in one pass.
+      for (const key of this.verified.keys()) {
+        if (this.verified.size <= VERIFIED_MAX / 2) break;
+        this.verified.delete(key);
+      }
+    }
+  }
+
   /** Resolves the caller, or throws 401 (ApiError) saying why the token is not acceptable. */
   async verify(token: string): Promise<AuthContext> {
     if (token.length > 8192) throw ApiError.unauthorized(`${AUTH_REQUIRED} The token is malformed.`);
     let payload: KumoTokenClaims;
     let kid: string | undefined;
-    try {
-      const result = await jwtVerify<KumoTokenClaims>(token, this.keys, { issuer: this.issuer, algorithms: [TOKEN_ALGORITHM], clockTolerance: 5, requiredClaims: ['sub', 'jti', 'exp', 'iat'] });
-      payload = result.payload;
-      kid = result.protectedHeader.kid;
-    } catch (err) {
-      throw ApiError.unauthorized(`${AUTH_REQUIRED} ${reasonOf(err)}`);
+    const now = Date.now();
+    const seen = this.verified.get(token);
+    if (seen && seen.until > now) {
+      ({ payload, kid } = seen);
+    } else {
+      try {
+        const result = await jwtVerify<KumoTokenClaims>(token, this.keys, { issuer: this.issuer, algorithms: [TOKEN_ALGORITHM], clockTolerance: 5, requiredClaims: ['sub', 'jti', 'exp', 'iat'] });
+        payload = result.payload;
+        kid = result.protectedHeader.kid;
+      } catch (err) {
+        throw ApiError.unauthorized(`${AUTH_REQUIRED} ${reasonOf(err)}`);
+      }
+      this.remember(token, payload, kid, now);
     }
     const auth = authContextOf(token, payload, kid);
     const revoked = this.revocations.check(auth);

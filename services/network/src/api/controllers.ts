@@ -89,16 +89,17 @@ export class PortsController {
   constructor(private readonly svc: PortsService) {}
 
   @Get()
-  async list(@Auth() a: AuthContext, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
+  async list(@Auth() a: AuthContext, @Req() req: Request, @Res() res: Response) {
     const q = queryOf(req);
     const one = (k: string) => (q[k]?.length === 1 ? q[k][0] : undefined);
     const filters = { deviceId: one('device_id'), networkId: one('network_id') };
-    // The forms agents, the CLI and the dashboard send all the time: served as cached text.
+    // The forms agents, the CLI and the dashboard send all the time: served as cached bytes
+    // (Nest would serialise a Buffer as JSON, so this handler writes its own response).
     if (Object.entries(q).every(([k, v]) => FAST_PORT_FILTERS.has(k) && v.length === 1)) {
-      res.type('application/json');
-      return this.svc.listJson(callerOf(a, req), filters);
+      res.type('application/json').send(await this.svc.listJson(callerOf(a, req), filters));
+      return;
     }
-    return listBody('ports', this.svc.list(callerOf(a, req), filters), req);
+    res.json(await listBody('ports', this.svc.list(callerOf(a, req), filters), req));
   }
 
   @Get(':id')
