@@ -321,6 +321,8 @@ describe('the reconciler ends server-action tasks whose agent went silent', () =
 
     const errored = await c.waitStatus(env.a, a!.id, 'ERROR', 20000);
     expect(errored.fault.message).toMatch(/quiet-1 stopped responding; the rescuing task/);
+    const db2 = env.svc.app.get(Db);
+    expect((await db2.rows<{ rescue_image: unknown }>(`SELECT rescue_image FROM ${db2.t('instance')} WHERE id = $1`, [a!.id]))[0]!.rescue_image).toBeNull();
     await c.waitStatus(env.a, off!.id, 'SHELVED_OFFLOADED', 20000);
     expect((await c.show(env.admin, off!.id)).json.server['OS-EXT-SRV-ATTR:host']).toBeNull();
     await c.waitStatus(env.a, back!.id, 'SHELVED', 20000);

@@ -108,7 +108,9 @@ export class ConductorService implements OnApplicationShutdown {
       // A build that failed on other hosts first says why (Nova: "Exceeded maximum number of retries").
       const full = i.vm_state === 'building' && i.fault ? `${message} Last build error: ${i.fault.message}` : message;
       await this.instances.setMigration(tx, i.migration_id, 'error', full);
-      await this.instances.update(tx, i, { vm_state: 'error', task_state: null, task_host: null, migration_id: null, fault: { code, message: full, created: nowZ() } }, requestId);
+      // A rescue that never finished leaves no rescue disk behind (a later hard reboot boots the root disk).
+      const unrescued = i.task_state === 'rescuing' ? { rescue_image: null, spec_version: i.spec_version + 1 } : {};
+      await this.instances.update(tx, i, { vm_state: 'error', task_state: null, task_host: null, migration_id: null, fault: { code, message: full, created: nowZ() }, ...unrescued }, requestId);
       await this.instances.finishAction(tx, i.id, false, full);
     });
   }

@@ -67,12 +67,12 @@ export class ConsolesService {
     return { type, url: `${base}${base.includes('?') ? '&' : '?'}token=${token}` };
   }
 
-  /** The console a valid, unexpired token of a live server opens; undefined otherwise. */
+  /** The console a valid, unexpired token opens, while its server lives on the same host; undefined otherwise. */
   async resolve(token: string): Promise<{ instance_id: string; host: string; console_type: string } | undefined> {
     if (!token) return undefined;
     const [row] = await this.db.rows<{ instance_id: string; host: string; console_type: string }>(
       `SELECT t.instance_id, t.host, t.console_type FROM ${this.db.t('console_auth_token')} t JOIN ${this.db.t('instance')} i ON i.id = t.instance_id
-        WHERE t.token_hash = $1 AND t.expires > now() AND i.vm_state <> 'deleted'`,
+        WHERE t.token_hash = $1 AND t.expires > now() AND i.vm_state <> 'deleted' AND i.host = t.host`,
       [hashOf(token)],
     );
     return row;
