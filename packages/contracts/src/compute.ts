@@ -8,6 +8,8 @@
  *   1.1 - Moves and hot-plug: `sync.liveMigration`; agent RPCs prepare_incoming, finish_incoming,
  *         abort_incoming, domain_state (agent to agent, for live migration) and attach_interface,
  *         detach_interface (service to agent). Additive: 1.0 agents ignore what they do not know.
+ *   1.2 - InstanceSpec.rescue (rescue boots a rescue disk, the root disk attached second);
+ *         agent calls set_password, diagnostics and get_console (additions only).
  *
  * Agents never touch the database. The service casts the *desired* state of one instance to
  * `kumo.compute.<host>` (`compute_agent.sync`); the agent's syncer converges the hypervisor to it
@@ -32,6 +34,12 @@ export interface InstanceSpec {
   userData?: string | null;
   keyData?: string | null;
   ports: { id: string; macAddress: string; networkId: string; mtu: number }[];
+  /**
+   * Set while the instance is rescued (and during rescuing): the domain boots from a disk made
+   * from this image, with the instance's own root disk attached second. Changes of it come with
+   * a new `specVersion`, so the agent re-creates the domain.
+   */
+  rescue?: { image: { id: string; path?: string; url?: string; checksum?: string | null; properties: Record<string, string> } } | null;
 }
 
 export interface AgentSyncRequest {
@@ -125,6 +133,25 @@ export interface AgentSnapshotRequest {
   imageId: string;
 }
 
+/** changePassword: a synchronous call (the password is never stored nor re-sent). */
+export interface SetPasswordRequest {
+  host: string;
+  instanceId: string;
+  /** Guest user (the image's os_admin_user, default root). */
+  user: string;
+  password: string;
+}
+
+export interface DiagnosticsRequest {
+  host: string;
+  instanceId: string;
+}
+
+export interface GetConsoleRequest {
+  host: string;
+  instanceId: string;
+}
+
 export interface ComputeRpcMethods {
   /** Agent -> service (cast): result of a sync. */
   agent_report: { request: AgentReport; reply: void };
@@ -144,6 +171,12 @@ export interface ComputeAgentMethods {
   domain_state: { request: DomainRef; reply: { state: string | null } };
   attach_interface: { request: AttachInterfaceRequest; reply: { ok: true } };
   detach_interface: { request: DetachInterfaceRequest; reply: { ok: true } };
+  /** Errors carry `details.hypervisorCode` (e.g. GuestAgentUnavailable). */
+  set_password: { request: SetPasswordRequest; reply: { ok: true } };
+  /** Nova's pre-2.48 free-form diagnostics dict, from the driver's counters. */
+  diagnostics: { request: DiagnosticsRequest; reply: { diagnostics: Record<string, number | string> } };
+  /** Where the domain's consoles are on the host (for a console proxy running there). */
+  get_console: { request: GetConsoleRequest; reply: { vncSocket?: string; serialSocket?: string } };
 }
 
 export const AGENT_PATTERN_PREFIX = 'compute_agent.';

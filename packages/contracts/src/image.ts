@@ -4,6 +4,7 @@
  *
  * Version history (of this file's payloads; the envelope version is in envelope.ts):
  *   1.0 - Initial version: get, get_location, create, import_file; image.created/active/deleted.
+ *   1.1 - delete (compute removes the snapshot of a shelved server after unshelve or delete).
  *
  * Payloads are camelCase views of Glance's image (the REST API stays Glance-shaped).
  *
@@ -100,6 +101,16 @@ export interface ImageImportFileRequest {
   removeSource?: boolean;
 }
 
+/**
+ * Deletes an image as Glance's DELETE does (data removed, `image.deleted` published). With
+ * `asProject` only an image owned by that project may be deleted (404 `not_found` otherwise,
+ * `conflict` for a protected image).
+ */
+export interface ImageDeleteRequest {
+  imageId: string;
+  asProject?: string;
+}
+
 export interface ImageRpcMethods {
   /** Image metadata (404 `not_found` if missing or not visible to `asProject`). */
   get: { request: ImageGetRequest; reply: ImageRecord };
@@ -109,6 +120,8 @@ export interface ImageRpcMethods {
   create: { request: ImageCreateRequest; reply: ImageRecord };
   /** Fills a queued image from a local file; replies with the active image. */
   import_file: { request: ImageImportFileRequest; reply: ImageRecord };
+  /** Deletes an image (see ImageDeleteRequest). */
+  delete: { request: ImageDeleteRequest; reply: { deleted: true } };
 }
 
 export interface ImageEventPayloads {

@@ -223,6 +223,14 @@ export interface HypervisorDriver {
 
   getInfo(id: string): Promise<DomainInfo>;
   getStats(id: string): Promise<DomainStats>;
+  /**
+   * Sets the password of a guest user through the guest agent (qemu-guest-agent's
+   * guest-set-user-password; Nova's set_admin_password). Allowed in `running`.
+   * GuestAgentUnavailable when the domain has no guest agent (nothing changed);
+   * `features.guestAgent` of getCapabilities says whether this driver can do it at all.
+   */
+  setUserPassword(id: string, user: string, password: string): Promise<void>;
+
   /** Where to connect for the serial/VNC console. */
   getConsole(id: string): Promise<ConsoleEndpoints>;
   /** Tail of the serial log, at most `maxBytes` (default 64 KiB). */

@@ -16,7 +16,8 @@ export type HypervisorErrorCode =
   | 'OperationTimeout'
   | 'HostError'
   | 'InsufficientResources'
-  | 'ImageRefused';
+  | 'ImageRefused'
+  | 'GuestAgentUnavailable';
 
 export class HypervisorError extends Error {
   readonly code: HypervisorErrorCode;
@@ -147,6 +148,19 @@ export class ImageRefused extends HypervisorError {
     readonly reason: string,
   ) {
     super('ImageRefused', `Image ${path} refused: ${reason}`);
+  }
+}
+
+/**
+ * The operation needs a guest agent inside the domain (qemu-guest-agent on a virtio-serial
+ * channel) and this domain has none. Nothing was changed.
+ */
+export class GuestAgentUnavailable extends HypervisorError {
+  constructor(
+    readonly domainId: string,
+    reason: string,
+  ) {
+    super('GuestAgentUnavailable', `Domain ${domainId} has no guest agent: ${reason}`);
   }
 }
 

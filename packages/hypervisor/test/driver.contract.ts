@@ -118,6 +118,16 @@ export function describeDriverContract(name: string, h: () => ContractHarness): 
       expect(s.state).toBe('running');
     });
 
+    it('setUserPassword: through the guest agent if the driver has one (else GuestAgentUnavailable), only while running', async () => {
+      await rejectsWith(d.setUserPassword('nope', 'root', 'pw'), 'DomainNotFound');
+      if ((await d.getCapabilities()).features.guestAgent) await d.setUserPassword('c1', 'root', 'Newpass1234');
+      else await rejectsWith(d.setUserPassword('c1', 'root', 'Newpass1234'), 'GuestAgentUnavailable', /c1.*guest agent/);
+      await d.pause('c1');
+      await rejectsWith(d.setUserPassword('c1', 'root', 'pw'), 'InvalidState');
+      await d.resume('c1');
+      expect((await d.getInfo('c1')).state).toBe('running');
+    });
+
     it('attach/detach disk (hot-plug), with duplicate and unknown ids refused', async () => {
       await d.attachDisk('c1', { id: 'data', path: hx.diskFile('data'), format: 'qcow2' });
       expect((await d.getInfo('c1')).spec.disks.map((x) => x.id)).toEqual(['data']);

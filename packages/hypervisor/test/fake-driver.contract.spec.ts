@@ -116,6 +116,20 @@ describe('FakeDriver specifics', () => {
     expect(ms).toBeLessThan(10_000);
   });
 
+  it('records passwords set through its guest agent; names a VNC endpoint only with console.vnc; counters move', async () => {
+    const d = new FakeDriver();
+    await d.spawn(spec('a', { console: { vnc: true }, disks: [{ id: 'root', path: file('root') }], nics: [{ id: 'nic0', mac: '52:54:00:00:00:01', tap: { ifname: 'tap0' } }] }));
+    await d.spawn(spec('b'));
+    await d.setUserPassword('a', 'root', 's3cret');
+    expect(d.store.domains.get('a')!.passwords).toEqual({ root: 's3cret' });
+    await expect(d.setUserPassword('a', '', 'x')).rejects.toMatchObject({ code: 'InvalidArgument' });
+    expect((await d.getConsole('a')).vncSocket).toMatch(/vnc/);
+    expect(await d.getConsole('b')).toEqual({});
+    const s = await d.getStats('a');
+    expect(s.disks[0]!.rdOps).toBeGreaterThan(0);
+    expect(s.nics[0]!.rxBytes).toBeGreaterThan(0);
+  });
+
   it('driver instances sharing a store see the same domains (agent restart)', async () => {
     const store = new FakeHostStore();
     const a = new FakeDriver({ store });

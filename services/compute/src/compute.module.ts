@@ -26,10 +26,28 @@ import { ServersService } from './servers/servers.service.js';
 import { MovesService } from './servers/moves.service.js';
 import { MigrationsController } from './migrations/migrations.controller.js';
 import { InterfacesController } from './interfaces/interfaces.controller.js';
+import { ConsoleProxyController, ConsolesService } from './servers/consoles.service.js';
+import { ServerActionsService } from './servers/server-actions.service.js';
 import { UsageController } from './usage/usage.controller.js';
 
 @Module({
-  controllers: [FlavorsController, KeypairsController, QuotasController, QuotaClassesController, ServersController, HostsController, ServerGroupsController, UsageController, AgentReportsController, NetworkEventsController, SecurityGroupsController, SecurityGroupRulesController, MigrationsController, InterfacesController],
+  controllers: [
+    FlavorsController,
+    KeypairsController,
+    QuotasController,
+    QuotaClassesController,
+    ServersController,
+    HostsController,
+    ServerGroupsController,
+    UsageController,
+    AgentReportsController,
+    NetworkEventsController,
+    SecurityGroupsController,
+    SecurityGroupRulesController,
+    MigrationsController,
+    InterfacesController,
+    ConsoleProxyController,
+  ],
   providers: [
     Db,
     EventRelay,
@@ -44,6 +62,8 @@ import { UsageController } from './usage/usage.controller.js';
     MovesService,
     NetworkApi,
     SecurityGroupsService,
+    ServerActionsService,
+    ConsolesService,
     { provide: NETWORK_CLIENT, useClass: AmqpNetworkClient },
     { provide: IMAGE_CLIENT, useClass: AmqpImageClient },
   ],

@@ -17,6 +17,18 @@ export const computeConfigShape = {
    * concurrent boots do not all queue on the row lock of the single best host.
    */
   KUMO_COMPUTE_HOST_SUBSET_SIZE: z.coerce.number().int().min(1).default(3),
+  /**
+   * Seconds a SHELVED server keeps its host before it is offloaded (Nova's shelved_offload_time):
+   * 0 offloads right after the snapshot (Nova's default), -1 never (only shelveOffload does).
+   */
+  KUMO_COMPUTE_SHELVED_OFFLOAD_TIME: z.coerce.number().int().min(-1).default(0),
+  /** Lifetime of a console token (Nova's [consoleauth] token_ttl). */
+  KUMO_COMPUTE_CONSOLE_TOKEN_TTL_S: seconds(600),
+  /**
+   * Base of the noVNC URL handed out by os-getVNCConsole (Nova's [vnc] novncproxy_base_url);
+   * default: `/vnc_auto.html` on this API, which checks the token but has no websocket proxy.
+   */
+  KUMO_COMPUTE_NOVNC_URL: z.string().url('must be a URL such as http://console.example:6080/vnc_auto.html').optional(),
   /** Public URL of this API (links); default: from the request. */
   KUMO_COMPUTE_URL: z.string().optional(),
   /**
@@ -35,4 +47,7 @@ export type ComputeConfig = BaseConfig & {
   KUMO_COMPUTE_HOST_SUBSET_SIZE: number;
   KUMO_COMPUTE_URL?: string;
   KUMO_NETWORK_URL?: string;
+  KUMO_COMPUTE_SHELVED_OFFLOAD_TIME: number;
+  KUMO_COMPUTE_CONSOLE_TOKEN_TTL_S: number;
+  KUMO_COMPUTE_NOVNC_URL?: string;
 };

@@ -90,6 +90,7 @@ export async function startFakeImage(amqpUrl: string, privateOwner = 'nobody') {
   fs.writeFileSync(path.join(dataDir, publicId), 'fake image data');
   const pathOf = (id: string) => path.join(dataDir, id);
   const imported: { imageId: string; content: string }[] = [];
+  const deleted: string[] = [];
   const visible = (req: { imageId: string; asProject?: string; asAdmin?: boolean }) => {
     const img = images.get(req.imageId);
     if (!img || (img.visibility === 'private' && img.owner !== req.asProject && !req.asAdmin)) throw { code: 'not_found', message: `Image ${req.imageId} not found` };
@@ -112,6 +113,13 @@ export async function startFakeImage(amqpUrl: string, privateOwner = 'nobody') {
       img.status = 'active';
       return img;
     },
+    delete: (req: { imageId: string; asProject?: string }) => {
+      const img = images.get(req.imageId);
+      if (!img || (req.asProject !== undefined && img.owner !== req.asProject)) throw { code: 'not_found', message: `No image found with ID ${req.imageId}` };
+      images.delete(req.imageId);
+      deleted.push(req.imageId);
+      return { deleted: true };
+    },
   });
-  return { peer, images, imported, publicId, privateId, queuedId, bigId, dataDir };
+  return { peer, images, imported, deleted, publicId, privateId, queuedId, bigId, dataDir };
 }

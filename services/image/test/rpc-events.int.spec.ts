@@ -86,6 +86,19 @@ describe('RPC', () => {
     await expect(image().call('create', { ...req, id: undefined, owner: '' })).rejects.toMatchObject({ code: 'bad_request' });
   });
 
+  it('image.delete removes an image of the given project (others: not_found; protected: conflict)', async () => {
+    const req = { owner: env.a.id, name: 'vm-shelved', diskFormat: 'qcow2', containerFormat: 'bare', properties: { image_type: 'snapshot' } };
+    const img = await image().call('create', req);
+    await expect(image().call('delete', { imageId: img.id, asProject: env.b.id })).rejects.toMatchObject({ code: 'not_found' });
+    expect(await image().call('delete', { imageId: img.id, asProject: env.a.id })).toEqual({ deleted: true });
+    expect((await c.show(env.a, img.id)).status).toBe(404);
+    await expect(image().call('delete', { imageId: img.id })).rejects.toMatchObject({ code: 'not_found' });
+    await waitUntil('image.deleted event', () => events.some((e) => e.key === 'image.deleted' && e.body.data.imageId === img.id));
+    const kept = await image().call('create', { ...req, name: 'kept' });
+    expect((await c.patch(env.a, kept.id, [{ op: 'replace', path: '/protected', value: true }])).status).toBe(200);
+    await expect(image().call('delete', { imageId: kept.id })).rejects.toMatchObject({ code: 'conflict' });
+  });
+
   it('image.import_file fills a queued image from an allowed directory, with the same inspection', async () => {
     const data = Buffer.alloc(5000, 0x33);
     const file = path.join(importDir, 'snap.raw');

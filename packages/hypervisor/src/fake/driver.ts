@@ -52,6 +52,8 @@ export interface FakeDomain {
   balloonMb?: number;
   hotVcpus: number;
   exitReason?: ExitReason;
+  /** Passwords set through the (simulated) guest agent, by guest user; a test hook. */
+  passwords?: Record<string, string>;
 }
 
 /** One fake host's domains; share it between driver instances to simulate a restart. */
@@ -95,7 +97,7 @@ export class FakeDriver implements HypervisorDriver {
       accel: this.accel,
       accelReason: `fake driver (reports ${this.accel})`,
       hypervisorVersion: 'fake 1.0',
-      features: { fdPassing: true, tapInNetns: true, vcpuPinning: true, uefi: true, liveMigration: true, memoryHotplug: true },
+      features: { fdPassing: true, tapInNetns: true, vcpuPinning: true, uefi: true, liveMigration: true, memoryHotplug: true, guestAgent: true },
     };
   }
 
@@ -369,15 +371,30 @@ export class FakeDriver implements HypervisorDriver {
       // A fake guest that is always 10% busy per vCPU.
       cpuTimeNs: live ? Math.round(uptimeMs * 1e5 * d.spec.cpu.vcpus) : 0,
       memory: { currentMb: m.sizeMb + m.dimms.reduce((a, x) => a + x.sizeMb, 0), balloonMb: m.balloon ? (d.balloonMb ?? m.sizeMb + m.dimms.reduce((a, x) => a + x.sizeMb, 0)) : undefined, maxMb: m.maxMb },
-      disks: d.spec.disks.map((x) => ({ id: x.id, rdBytes: 0, wrBytes: 0, rdOps: 0, wrOps: 0 })),
-      nics: d.spec.nics.map((n) => ({ id: n.id, ifname: n.tap.ifname })),
+      // Plausible counters that grow with uptime (a boot reads ~112 requests, then light steady I/O),
+      // so diagnostics and monitoring code see moving numbers, as from a real guest.
+      disks: d.spec.disks.map((x) => {
+        const rdOps = live ? 112 * d.bootCount + Math.floor(uptimeMs / 1000) : 0;
+        const wrOps = live ? Math.floor(uptimeMs / 250) : 0;
+        return { id: x.id, rdBytes: rdOps * 4096, wrBytes: wrOps * 4096, rdOps, wrOps };
+      }),
+      nics: d.spec.nics.map((n) => ({ id: n.id, ifname: n.tap.ifname, rxBytes: live ? 2048 + Math.floor(uptimeMs / 10) * 64 : 0, txBytes: live ? 1024 + Math.floor(uptimeMs / 20) * 64 : 0 })),
       uptimeMs,
     };
   }
 
+  async setUserPassword(id: string, user: string, password: string): Promise<void> {
+    if (typeof user !== 'string' || !user) throw new InvalidArgument('user', 'must be a non-empty string');
+    if (typeof password !== 'string') throw new InvalidArgument('password', 'must be a string');
+    const d = this.require(id, 'set a password in', ['running']);
+    // The fake guest always has an agent: it just remembers the password.
+    d.passwords = { ...d.passwords, [user]: password };
+  }
+
   async getConsole(id: string): Promise<ConsoleEndpoints> {
-    this.get(id);
-    return {};
+    const d = this.get(id);
+    // Like QemuDriver: a VNC endpoint exactly when the spec asks for one (nobody listens on it).
+    return d.spec.console.vnc ? { vncSocket: `fake:${this.host}/${id}/vnc.sock` } : {};
   }
 
   async getConsoleOutput(id: string, opts?: { maxBytes?: number }): Promise<string> {

@@ -26,6 +26,7 @@ import {
   DeviceAlreadyExists,
   DeviceDetachTimeout,
   DeviceNotFound,
+  GuestAgentUnavailable,
   DomainAlreadyExists,
   DomainNotFound,
   HostError,
@@ -222,6 +223,8 @@ export class QemuDriver implements HypervisorDriver {
         uefi: fs.existsSync(this.opts.ovmfCode ?? DEFAULT_OVMF_CODE),
         liveMigration: true,
         memoryHotplug: true,
+        // No virtio-serial channel for qemu-guest-agent is put into the argv (yet).
+        guestAgent: false,
       },
     };
   }
@@ -1267,6 +1270,14 @@ export class QemuDriver implements HypervisorDriver {
         else stats.disks.push({ id: d.id, rdBytes: 0, wrBytes: 0, rdOps: 0, wrOps: 0 });
       }
       return stats;
+    });
+  }
+
+  async setUserPassword(id: string, _user: string, _password: string): Promise<void> {
+    await this.withDomain(id, async (h) => {
+      await this.requireState(h, 'set a password in', ['running']);
+      // The argv has no org.qemu.guest_agent.0 channel, so there is nobody in the guest to ask.
+      throw new GuestAgentUnavailable(id, 'QEMU guest agent is not enabled (this driver does not add a qemu-guest-agent channel to domains yet), so passwords cannot be set from the host.');
     });
   }
 

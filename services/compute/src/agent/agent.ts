@@ -9,14 +9,18 @@ import {
   CONTRACT_VERSION,
   type ConsoleOutputRequest,
   type DetachInterfaceRequest,
+  type DiagnosticsRequest,
   type DomainRef,
   type Envelope,
+  type GetConsoleRequest,
   type HostReport,
   isCompatible,
   type PrepareIncomingRequest,
   serviceQueue,
+  type SetPasswordRequest,
 } from '@kumo/contracts';
-import type { HypervisorDriver } from '@kumo/hypervisor';
+import { type HypervisorDriver, isHypervisorError } from '@kumo/hypervisor';
+import { diagnosticsOf } from './diagnostics.js';
 import { AmqpConnection, AmqpRpcTransport } from '@kumo/service-kit';
 import type { Channel, ConsumeMessage } from 'amqplib';
 import { nicOf, nicIdOf } from './domain-spec.js';
@@ -226,13 +230,32 @@ export class ComputeAgent {
           reply({ ok: true, data: { ok: true } });
           break;
         }
+        case 'compute_agent.set_password': {
+          const req = env.data as SetPasswordRequest;
+          await this.syncerOf(req.host).driver.setUserPassword(req.instanceId, req.user, req.password);
+          reply({ ok: true, data: { ok: true } });
+          break;
+        }
+        case 'compute_agent.diagnostics': {
+          const req = env.data as DiagnosticsRequest;
+          reply({ ok: true, data: { diagnostics: diagnosticsOf(await this.syncerOf(req.host).driver.getStats(req.instanceId)) } });
+          break;
+        }
+        case 'compute_agent.get_console': {
+          const req = env.data as GetConsoleRequest;
+          const c = await this.syncerOf(req.host).driver.getConsole(req.instanceId);
+          reply({ ok: true, data: { vncSocket: c.vncSocket, serialSocket: c.serialSocket } });
+          break;
+        }
         default:
           reply({ ok: false, error: { code: 'unknown_method', message: `unknown pattern ${env.pattern}`, service: 'compute-agent' } });
       }
     } catch (err) {
       const name = (err as Error).name;
       const code = name === 'DomainNotFound' || name === 'DeviceNotFound' ? 'not_found' : name === 'InvalidState' || name === 'DeviceAlreadyExists' ? 'conflict' : 'internal';
-      reply({ ok: false, error: { code, message: (err as Error).message, service: 'compute-agent' } });
+      // The driver's error code travels along, so the API can answer as Nova does (e.g. GuestAgentUnavailable → 409).
+      const details = isHypervisorError(err) ? { hypervisorCode: err.code } : undefined;
+      reply({ ok: false, error: { code, message: (err as Error).message, service: 'compute-agent', details } });
     }
     // Acked once recorded: the sync is a trigger, the work is re-triggered by the reconciler if this process dies.
     ch.ack(msg);

@@ -23,4 +23,14 @@ describe('InstanceSpec → DomainSpec', () => {
     expect(spec.memory.hugepages?.pageSize).toBe('2M');
     expect(spec.nics[0]).toMatchObject({ mac: 'fa:16:3e:00:00:01', tap: { ifname: 'tapabcdef12-34' }, mtu: 1450 });
   });
+
+  it('a rescued instance boots the rescue disk, with its root disk attached second; VNC is on', () => {
+    const spec = parseDomainSpec(domainSpecOf({ ...base, rescue: { image: { id: 'r', properties: {} } } }, '/x'));
+    expect(spec.disks.map((d) => [d.id, d.path, d.bootIndex])).toEqual([
+      ['rescue', `/x/${base.instanceId}/disk.rescue`, 0],
+      ['root', `/x/${base.instanceId}/disk.qcow2`, undefined],
+    ]);
+    expect(spec.console.vnc).toBe(true);
+    expect(parseDomainSpec(domainSpecOf(base, '/x')).disks.map((d) => d.id)).toEqual(['root']);
+  });
 });

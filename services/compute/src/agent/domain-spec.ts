@@ -5,8 +5,8 @@ import type { DomainSpecInput, NicSpecInput } from '@kumo/hypervisor';
 /**
  * InstanceSpec (what the conductor sends) → the hypervisor's DomainSpec. Pure. Flavor extra specs
  * mapped here: hw:cpu_sockets/cores/threads (topology), hw:cpu_model (custom model),
- * hw:mem_page_size (hugepages). Disks live in `<instancesDir>/<id>/`; NICs get a TAP named after
- * the port (Neutron's `tap<port-id[:11]>`).
+ * hw:mem_page_size (hugepages). Disks live in `<instancesDir>/<id>/` (`disk.rescue` first while
+ * rescued); NICs get a TAP named after the port (Neutron's `tap<port-id[:11]>`).
  */
 export function domainSpecOf(s: InstanceSpec, instancesDir: string): DomainSpecInput {
   const e = s.extraSpecs ?? {};
@@ -26,12 +26,21 @@ export function domainSpecOf(s: InstanceSpec, instancesDir: string): DomainSpecI
   if (page === '2MB' || page === '2048' || page === 'large') memory.hugepages = { pageSize: '2M' };
   if (page === '1GB' || page === '1048576') memory.hugepages = { pageSize: '1G' };
   const dir = path.join(instancesDir, s.instanceId);
+  const root = { id: 'root', path: path.join(dir, 'disk.qcow2'), format: 'qcow2' };
+  // Rescue (as Nova's libvirt driver): boot a disk made from the rescue image, root disk second.
+  const disks = s.rescue
+    ? [{ id: 'rescue', path: path.join(dir, 'disk.rescue'), format: 'qcow2', bootIndex: 0 }, ...(s.image ? [root] : [])]
+    : s.image
+      ? [{ ...root, bootIndex: 0 }]
+      : [];
   return {
     id: s.instanceId,
     uuid: s.instanceId,
     cpu,
     memory,
-    disks: s.image ? [{ id: 'root', path: path.join(dir, 'disk.qcow2'), format: 'qcow2', bootIndex: 0 }] : [],
+    disks,
+    // VNC on a unix socket in the instance directory (Nova's [vnc] enabled = True default); a console proxy on the node bridges it.
+    console: { vnc: true },
     nics: s.ports.map((p) => nicOf(p)),
   } as unknown as DomainSpecInput;
 }

@@ -39,4 +39,8 @@ export class AmqpImageClient implements ImageClient {
   create(req: Parameters<ImageClient['create']>[0]): Promise<ImageRecord> {
     return this.transport.client('image').call('create', req, { timeoutMs: 15000 });
   }
+
+  async delete(imageId: string, asProject: string): Promise<void> {
+    await this.transport.client('image').call('delete', { imageId, asProject }, { timeoutMs: 15000 });
+  }
 }

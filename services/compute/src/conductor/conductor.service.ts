@@ -5,9 +5,9 @@ import type { ComputeConfig } from '../config.js';
 import { Db, type Sql } from '../db/db.js';
 import { EventRelay } from '../events/event-relay.js';
 import { NoValidHost, SchedulerService } from '../scheduler/scheduler.service.js';
-import { type InstanceRow, type PortRecord, portRecordOf } from '../servers/instance.model.js';
+import { type ImageMeta, type InstanceRow, type PortRecord, portRecordOf } from '../servers/instance.model.js';
 import { InstancesRepository } from '../servers/instances.repository.js';
-import { powerStateOf, restingPower } from '../servers/state-machine.js';
+import { POWER, powerStateOf, restingPower } from '../servers/state-machine.js';
 import { IMAGE_CLIENT, type ImageClient, NETWORK_CLIENT, type NetworkClient } from './peers.js';
 
 function nowZ(): string {
@@ -108,7 +108,9 @@ export class ConductorService implements OnApplicationShutdown {
       // A build that failed on other hosts first says why (Nova: "Exceeded maximum number of retries").
       const full = i.vm_state === 'building' && i.fault ? `${message} Last build error: ${i.fault.message}` : message;
       await this.instances.setMigration(tx, i.migration_id, 'error', full);
-      await this.instances.update(tx, i, { vm_state: 'error', task_state: null, task_host: null, migration_id: null, fault: { code, message: full, created: nowZ() } }, requestId);
+      // A rescue that never finished leaves no rescue disk behind (a later hard reboot boots the root disk).
+      const unrescued = i.task_state === 'rescuing' ? { rescue_image: null, spec_version: i.spec_version + 1 } : {};
+      await this.instances.update(tx, i, { vm_state: 'error', task_state: null, task_host: null, migration_id: null, fault: { code, message: full, created: nowZ() }, ...unrescued }, requestId);
       await this.instances.finishAction(tx, i.id, false, full);
     });
   }
@@ -121,10 +123,12 @@ export class ConductorService implements OnApplicationShutdown {
       memoryMb: i.flavor.ram,
       diskGb: i.flavor.disk,
       extraSpecs: i.flavor.extra_specs ?? {},
-      image: i.image_meta ? { id: i.image_meta.id, path: i.image_meta.path, url: i.image_meta.url, checksum: i.image_meta.checksum ?? null, properties: i.image_meta.properties ?? {} } : null,
+      // Unshelving spawns from the shelve snapshot; the server keeps its base image otherwise.
+      image: imageOf(i.task_state === 'unshelving' && i.shelved_image ? i.shelved_image : i.image_meta),
       userData: i.user_data,
       keyData: i.key_data,
       ports: (i.ports ?? []).map((p) => ({ id: p.id, macAddress: p.macAddress, networkId: p.networkId, mtu: p.mtu })),
+      ...(i.rescue_image ? { rescue: { image: imageOf(i.rescue_image)! } } : {}),
     };
   }
 
@@ -164,7 +168,7 @@ export class ConductorService implements OnApplicationShutdown {
       rebootSeq: i.reboot_seq,
       rebootHard: i.reboot_hard,
       spec: this.specOf(i),
-      ...(i.task_state === 'image_snapshot' && i.snapshot_image_id ? { snapshot: { imageId: i.snapshot_image_id } } : {}),
+      ...((i.task_state === 'image_snapshot' || i.task_state === 'shelving') && i.snapshot_image_id ? { snapshot: { imageId: i.snapshot_image_id } } : {}),
       ...(liveMigration ? { liveMigration } : {}),
     };
     try {
@@ -287,6 +291,7 @@ export class ConductorService implements OnApplicationShutdown {
     let deallocate: InstanceRow | undefined;
     let next: InstanceRow | undefined;
     let cleanup: { i: InstanceRow; host: string } | undefined;
+    let afterCommit: (() => Promise<void>) | undefined;
     await this.tx(async (tx) => {
       const i = await this.instances.lock(tx, r.instanceId);
       if (!i || (i.task_host ?? i.host) !== r.host || i.generation !== r.generation) return; // stale or foreign report
@@ -294,6 +299,11 @@ export class ConductorService implements OnApplicationShutdown {
       if (!i.task_state) {
         const ps = powerStateOf(r.state);
         if (ps !== i.power_state) await this.instances.update(tx, i, { power_state: ps });
+        return;
+      }
+      const own = await this.onActionReport(tx, i, r);
+      if (own) {
+        afterCommit = own.after;
         return;
       }
       if (r.error) {
@@ -350,9 +360,13 @@ export class ConductorService implements OnApplicationShutdown {
       await this.instances.finishAction(tx, i.id, true);
     });
     if (rebuild) this.startBuild(r.instanceId);
-    if (deallocate) await this.deallocate(deallocate);
+    if (deallocate) {
+      await this.deallocate(deallocate);
+      await this.dropShelvedImage(deallocate);
+    }
     if (next) await this.sync(next);
     if (cleanup) await this.castAbsent(cleanup.i, cleanup.host);
+    if (afterCommit) await afterCommit();
   }
 
   /** Gives the server's ports back (best effort: the network service also cleans up on `instance.deleted`). */
@@ -376,7 +390,10 @@ export class ConductorService implements OnApplicationShutdown {
       gone = await this.instances.update(tx, i, { vm_state: 'deleted', task_state: null, task_host: null, migration_id: null, power_state: 0, terminated_at: new Date(), deleted_at: new Date() }, requestId);
       await this.instances.finishAction(tx, i.id, true);
     });
-    if (gone) await this.deallocate(gone);
+    if (gone) {
+      await this.deallocate(gone);
+      await this.dropShelvedImage(gone);
+    }
   }
 
   /**
@@ -433,4 +450,229 @@ export class ConductorService implements OnApplicationShutdown {
     const reply = (await this.transport.request(agentQueue('compute', i.host!), 'compute_agent.console_output', { host: i.host, instanceId: i.id, maxLines }, { timeoutMs: 15000 })) as { output: string };
     return reply.output;
   }
+
+  // ------------------------------------------------- server actions (issue 6) ----
+
+  /**
+   * Agent reports of rescue/shelve/offload/unshelve tasks where they differ from the generic
+   * handling in onReport; undefined = not handled here. `after` runs after the commit.
+   */
+  private async onActionReport(tx: Sql, i: InstanceRow, r: AgentReport): Promise<{ after?: () => Promise<void> } | undefined> {
+    const ps = powerStateOf(r.state);
+    const fault = (message: string) => ({ code: 500, message, created: nowZ() });
+    switch (i.task_state) {
+      case 'rescuing': {
+        if (!r.error) return undefined;
+        // Nova: a failed rescue ends in ERROR. The rescue disk goes away, so a later hard reboot boots the root disk.
+        await this.instances.update(tx, i, { vm_state: 'error', task_state: null, power_state: ps, rescue_image: null, spec_version: i.spec_version + 1, fault: fault(r.error) });
+        await this.instances.finishAction(tx, i.id, false, r.error);
+        return {};
+      }
+      case 'shelving': {
+        if (r.error) {
+          // Back where it was (Nova reverts the task state): the agent converges to the old power state, the snapshot goes.
+          const back = await this.instances.update(tx, i, {
+            task_state: null,
+            power_state: ps,
+            snapshot_image_id: null,
+            shelved_image_id: null,
+            desired_power: restingPower(i.vm_state),
+            generation: i.generation + 1,
+          });
+          await this.instances.finishAction(tx, i.id, false, r.error);
+          return { after: async () => {
+            await this.sync(back);
+            await this.dropImage(i.shelved_image_id, i.project_id);
+          } };
+        }
+        const patch = { vm_state: 'shelved', power_state: ps, snapshot_image_id: null, shelved_at: new Date(), fault: null };
+        if (this.config.KUMO_COMPUTE_SHELVED_OFFLOAD_TIME !== 0) {
+          await this.instances.update(tx, i, { ...patch, task_state: null, target_vm_state: null });
+          await this.instances.finishAction(tx, i.id, true);
+          return {};
+        }
+        // shelved_offload_time = 0: offload now, within the same shelve action (as Nova's shelve_instance does).
+        const next = await this.instances.update(tx, i, { ...patch, ...this.offloadPatch(i) });
+        return { after: () => this.sync(next) };
+      }
+      case 'shelving_offloading': {
+        if (r.error) {
+          await this.instances.update(tx, i, { task_state: null, power_state: ps, desired_power: 'shutoff', target_vm_state: null });
+          await this.instances.finishAction(tx, i.id, false, r.error);
+          return {};
+        }
+        await this.completeOffload(tx, i);
+        return {};
+      }
+      case 'unshelving': {
+        if (r.error) {
+          await this.revertUnshelve(tx, i, r.error, ps);
+          return {};
+        }
+        await this.instances.update(tx, i, {
+          vm_state: 'active',
+          task_state: null,
+          power_state: ps,
+          fault: null,
+          shelved_image_id: null,
+          shelved_image: null,
+          shelved_at: null,
+          target_vm_state: null,
+          // A spawn on a (new) host is a new launch, as in Nova's _unshelve_instance; a power-on is not.
+          ...(i.vm_state === 'shelved_offloaded' ? { launched_at: new Date() } : {}),
+        });
+        await this.instances.finishAction(tx, i.id, true);
+        // Nova deletes the snapshot once the server runs again.
+        return { after: () => this.dropImage(i.shelved_image_id, i.project_id) };
+      }
+      default:
+        return undefined;
+    }
+  }
+
+  /** The columns that start the offload of a shelved server (a new task generation). */
+  offloadPatch(i: InstanceRow): Record<string, unknown> {
+    return { task_state: 'shelving_offloading', desired_power: 'absent', target_vm_state: 'shelved_offloaded', generation: i.generation + 1, task_updated_at: new Date(), task_started_at: new Date() };
+  }
+
+  /** The domain is gone (or its host is): claims released, no host; the snapshot keeps the disk. */
+  private async completeOffload(tx: Sql, i: InstanceRow): Promise<void> {
+    await this.instances.releaseAllClaims(tx, i.id);
+    // Nova keeps the power state it saw after powering off, before the destroy: SHUTDOWN.
+    await this.instances.update(tx, i, { vm_state: 'shelved_offloaded', task_state: null, host: null, power_state: POWER.shutdown, desired_power: 'absent', target_vm_state: null, fault: null });
+    await this.instances.finishAction(tx, i.id, true);
+  }
+
+  /** Ends an offload whose host is down or silent without the agent (the reconciler; like a local delete). */
+  async offloadLocally(instanceId: string): Promise<void> {
+    await this.tx(async (tx) => {
+      const i = await this.instances.lock(tx, instanceId);
+      if (i?.task_state === 'shelving_offloading') await this.completeOffload(tx, i);
+    });
+  }
+
+  /**
+   * Offloads servers SHELVED for longer than `afterS` (KUMO_COMPUTE_SHELVED_OFFLOAD_TIME > 0;
+   * Nova's _poll_shelved_instances). Returns how many it started.
+   */
+  async offloadShelved(afterS: number): Promise<number> {
+    const due = await this.db.rows<{ id: string }>(
+      `SELECT id FROM ${this.db.t('instance')} WHERE vm_state = 'shelved' AND task_state IS NULL AND shelved_at < now() - make_interval(secs => $1) LIMIT 100`,
+      [afterS],
+    );
+    let n = 0;
+    for (const { id } of due) {
+      const next = await this.tx(async (tx) => {
+        const i = await this.instances.lock(tx, id);
+        if (!i || i.vm_state !== 'shelved' || i.task_state) return undefined;
+        await this.instances.startAction(tx, i, 'shelveOffload', i.user_id, `req-offload-${i.id}`);
+        return this.instances.update(tx, i, this.offloadPatch(i));
+      });
+      if (next) {
+        n++;
+        await this.sync(next);
+      }
+    }
+    return n;
+  }
+
+  /** A failed unshelve leaves the server shelved (Nova: the task is reverted, the claim released). */
+  private async revertUnshelve(tx: Sql, i: InstanceRow, message: string, powerState = i.power_state): Promise<void> {
+    if (i.vm_state === 'shelved_offloaded') {
+      await this.instances.releaseAllClaims(tx, i.id);
+      await this.instances.update(tx, i, { task_state: null, host: null, shelved_image: null, power_state: POWER.shutdown, desired_power: 'absent', target_vm_state: null, fault: { code: 500, message, created: nowZ() } });
+    } else {
+      await this.instances.update(tx, i, { task_state: null, power_state: powerState, desired_power: 'shutoff', target_vm_state: null, fault: { code: 500, message, created: nowZ() } });
+    }
+    await this.instances.finishAction(tx, i.id, false, message);
+  }
+
+  async failUnshelve(instanceId: string, message: string): Promise<void> {
+    await this.tx(async (tx) => {
+      const i = await this.instances.lock(tx, instanceId);
+      if (i?.task_state === 'unshelving') await this.revertUnshelve(tx, i, message);
+    });
+  }
+
+  /** Unshelve of an offloaded server in the background: schedule (claim), then spawn from the snapshot. Never rejects. */
+  startUnshelve(instanceId: string, requestId?: string): void {
+    const p = this.unshelve(instanceId, requestId).catch((err: unknown) => this.log.error(`unshelve of ${instanceId} stopped: ${(err as Error).message} (the reconciler retries)`));
+    this.inFlight.add(p);
+    void p.finally(() => this.inFlight.delete(p));
+  }
+
+  async unshelve(instanceId: string, requestId?: string): Promise<void> {
+    const before = await this.instances.get(instanceId);
+    if (!before || before.vm_state !== 'shelved_offloaded' || before.task_state !== 'unshelving') return;
+    if (!before.host) {
+      try {
+        await this.scheduler.schedule(instanceId);
+      } catch (err) {
+        await this.failUnshelve(instanceId, err instanceof NoValidHost ? err.message : `Unshelve failed while scheduling: ${(err as Error).message}`);
+        return;
+      }
+    }
+    try {
+      let snapshot: ImageMeta | null = null;
+      if (before.shelved_image_id) {
+        const loc = await this.image.location(before.shelved_image_id, before.project_id, false);
+        snapshot = { id: loc.image.id, path: loc.path, url: loc.url, checksum: loc.image.checksum, properties: loc.image.properties ?? {}, diskFormat: loc.image.diskFormat, containerFormat: loc.image.containerFormat };
+      }
+      const placed = await this.tx(async (tx) => {
+        const cur = await this.instances.lock(tx, instanceId);
+        if (!cur || cur.vm_state !== 'shelved_offloaded' || cur.task_state !== 'unshelving' || !cur.host) return undefined;
+        return this.instances.update(tx, cur, { shelved_image: snapshot, task_updated_at: new Date() }, requestId);
+      });
+      if (placed) await this.sync(placed, requestId);
+    } catch (err) {
+      const msg = err instanceof RpcError ? `${err.service ?? 'peer'}: ${err.message}` : (err as Error).message;
+      await this.failUnshelve(instanceId, `Unshelve of instance ${instanceId} aborted: ${msg}`);
+    }
+  }
+
+  /** The snapshot of a shelved server that is deleted (Nova deletes it with the server). */
+  async dropShelvedImage(i: InstanceRow): Promise<void> {
+    await this.dropImage(i.shelved_image_id, i.project_id);
+  }
+
+  private async dropImage(imageId: string | null, projectId: string): Promise<void> {
+    if (!imageId) return;
+    try {
+      await this.image.delete(imageId, projectId);
+    } catch (err) {
+      // Gone already is fine; anything else is left for the owner to delete (logged, as Nova does).
+      if (!(err instanceof RpcError && err.code === 'not_found')) this.log.warn(`shelve snapshot ${imageId} not deleted: ${(err as Error).message}`);
+    }
+  }
+
+  /** Ends a task done by a synchronous agent call (CALL_TASKS), if it is still the one started. */
+  async finishCallTask(instanceId: string, generation: number, ok: boolean, message?: string): Promise<void> {
+    await this.tx(async (tx) => {
+      const i = await this.instances.lock(tx, instanceId);
+      if (!i || i.generation !== generation || !i.task_state) return;
+      await this.instances.update(tx, i, { task_state: null, target_vm_state: null });
+      await this.instances.finishAction(tx, i.id, ok, message);
+    });
+  }
+
+  private agentCall<T>(i: InstanceRow, method: string, data: Record<string, unknown>, timeoutMs = 15000): Promise<T> {
+    return this.transport.request(agentQueue('compute', i.host!), `compute_agent.${method}`, { host: i.host, instanceId: i.id, ...data }, { timeoutMs }) as Promise<T>;
+  }
+
+  /** changePassword through the agent's driver (guest agent); the password travels only in this call. */
+  async setPassword(i: InstanceRow, user: string, password: string): Promise<void> {
+    await this.agentCall(i, 'set_password', { user, password }, 30000);
+  }
+
+  async diagnostics(i: InstanceRow): Promise<Record<string, number | string>> {
+    return (await this.agentCall<{ diagnostics: Record<string, number | string> }>(i, 'diagnostics', {})).diagnostics;
+  }
+
+  async consoleEndpoints(i: InstanceRow): Promise<{ vncSocket?: string; serialSocket?: string }> {
+    return this.agentCall(i, 'get_console', {});
+  }
+}
+
+function imageOf(m: ImageMeta | null): InstanceSpec['image'] {
+  return m ? { id: m.id, path: m.path, url: m.url, checksum: m.checksum ?? null, properties: m.properties ?? {} } : null;
 }

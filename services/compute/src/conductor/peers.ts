@@ -18,6 +18,8 @@ export interface ImageClient {
   get(imageId: string, asProject: string, asAdmin: boolean): Promise<ImageRecord>;
   location(imageId: string, asProject: string, asAdmin: boolean): Promise<ImageLocation>;
   create(req: { owner: string; name: string; diskFormat: string; containerFormat: string; properties: Record<string, string>; minDisk?: number; minRam?: number }): Promise<ImageRecord>;
+  /** Deletes an image of `asProject` (the snapshot of a shelved server). */
+  delete(imageId: string, asProject: string): Promise<void>;
 }
 
 export const NETWORK_CLIENT = Symbol('NETWORK_CLIENT');

@@ -12,6 +12,9 @@ import { ConductorService } from './conductor.service.js';
  *   - its host is down → a delete completes locally, anything else ends in ERROR with a fault;
  *   - otherwise the sync is re-sent (casts can be lost with a broker restart; agents are
  *     idempotent), and after 3 timeouts without a report the task ends in ERROR.
+ * Server-action tasks end their own way (endActionTask): an unshelve goes back to shelved, an
+ * offload completes without the agent, an abandoned password change fails. With
+ * KUMO_COMPUTE_SHELVED_OFFLOAD_TIME > 0 each pass also offloads servers shelved for that long.
  */
 @Injectable()
 export class Reconciler implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -51,6 +54,7 @@ export class Reconciler implements OnApplicationBootstrap, OnApplicationShutdown
         [timeout, this.config.KUMO_COMPUTE_HOST_DOWN_S],
       );
       for (const i of stale) {
+        if (await this.endActionTask(i)) continue;
         const age = (Date.now() - new Date(i.task_started_at as unknown as string).getTime()) / 1000;
         if (!i.host) {
           if (i.task_state === 'deleting') await this.conductor.localDelete(i.id);
@@ -68,10 +72,41 @@ export class Reconciler implements OnApplicationBootstrap, OnApplicationShutdown
           await this.conductor.sync(i);
         }
       }
-      return stale.length;
+      const offloadAfter = this.config.KUMO_COMPUTE_SHELVED_OFFLOAD_TIME;
+      const offloaded = offloadAfter > 0 ? await this.conductor.offloadShelved(offloadAfter) : 0;
+      return stale.length + offloaded;
     } catch (err) {
       this.log.warn(`reconcile pass failed: ${(err as Error).message}`);
       return 0;
+    }
+  }
+
+  /** Stale server-action tasks (issue 6) that do not end like the others; false = the generic handling above. */
+  private async endActionTask(i: InstanceRow & { host_up: boolean | null }): Promise<boolean> {
+    const timeout = this.config.KUMO_COMPUTE_TASK_TIMEOUT_S;
+    const age = (Date.now() - new Date(i.task_started_at as unknown as string).getTime()) / 1000;
+    const silent = i.host_up !== true || age > 3 * timeout;
+    switch (i.task_state) {
+      case 'updating_password':
+        // The API request that owned the call is gone, and a password is never re-sent: the change failed.
+        await this.conductor.finishCallTask(i.id, i.generation, false, `The password change was not confirmed by compute host ${i.host}; it may not have been applied.`);
+        return true;
+      case 'unshelving':
+        if (!i.host) {
+          if (i.vm_state === 'shelved_offloaded') this.conductor.startUnshelve(i.id);
+          else await this.conductor.failUnshelve(i.id, 'The unshelve task lost its host.');
+          return true;
+        }
+        if (!silent) return false;
+        await this.conductor.failUnshelve(i.id, `Compute host ${i.host} did not report the unshelve within ${Math.round(age)} s; the server stays shelved.`);
+        return true;
+      case 'shelving_offloading':
+        // Like a local delete: the snapshot holds the disk, so the server is offloaded without the agent.
+        if (!silent) return false;
+        await this.conductor.offloadLocally(i.id);
+        return true;
+      default:
+        return false;
     }
   }
 }

@@ -197,6 +197,41 @@ export class SnapshotImage1764600000002 implements MigrationInterface {
   }
 }
 
+/**
+ * Server actions: the rescue image of a rescued server, the snapshot of a shelved one (and where
+ * its data is while unshelving), and console tokens (Nova's console_auth_tokens: only a hash of
+ * the token is kept).
+ */
+export class ServerActions1795000000100 implements MigrationInterface {
+  name = 'ServerActions1795000000100';
+
+  async up(q: QueryRunner): Promise<void> {
+    const s = schemaOf(q);
+    await q.query(`
+      ALTER TABLE ${s}.instance ADD COLUMN IF NOT EXISTS rescue_image jsonb;
+      ALTER TABLE ${s}.instance ADD COLUMN IF NOT EXISTS shelved_image_id uuid;
+      ALTER TABLE ${s}.instance ADD COLUMN IF NOT EXISTS shelved_image jsonb;
+      ALTER TABLE ${s}.instance ADD COLUMN IF NOT EXISTS shelved_at timestamptz;
+      CREATE TABLE IF NOT EXISTS ${s}.console_auth_token (
+        token_hash char(64) PRIMARY KEY,
+        instance_id uuid NOT NULL,
+        console_type varchar(32) NOT NULL,
+        host varchar(255) NOT NULL,
+        internal_access_path text,
+        expires timestamptz NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX IF NOT EXISTS console_auth_token_expires ON ${s}.console_auth_token (expires);
+    `);
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    const s = schemaOf(q);
+    await q.query(`DROP TABLE IF EXISTS ${s}.console_auth_token`);
+    for (const c of ['rescue_image', 'shelved_image_id', 'shelved_image', 'shelved_at']) await q.query(`ALTER TABLE ${s}.instance DROP COLUMN IF EXISTS ${c}`);
+  }
+}
+
 /** The standard flavors every Nova deployment documents (m1.*) plus a tiny one for tests and demos. */
 export class SeedFlavors1764600000001 implements MigrationInterface {
   name = 'SeedFlavors1764600000001';

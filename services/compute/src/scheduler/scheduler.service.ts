@@ -108,9 +108,11 @@ export class SchedulerService {
         const s = { ...spec, group };
         if (!CAPACITY_FILTERS.every((f) => f.passes(fresh, s)) || rankHosts([fresh], s).length === 0) return false;
         const current = await this.instances.lock(tx, instanceId);
-        if (!current || current.vm_state !== 'building' || current.host) return true; // deleted meanwhile, or already placed
+        // An offloaded server being unshelved is placed like a new one (its task stays `unshelving`).
+        const unshelving = current?.vm_state === 'shelved_offloaded' && current.task_state === 'unshelving';
+        if (!current || (current.vm_state !== 'building' && !unshelving) || current.host) return true; // deleted meanwhile, or already placed
         await this.book(tx, instanceId, 'instance', fresh.host, i.flavor);
-        await this.instances.update(tx, current, { host: fresh.host, availability_zone: fresh.availabilityZone, task_state: 'spawning', task_updated_at: new Date() });
+        await this.instances.update(tx, current, { host: fresh.host, availability_zone: fresh.availabilityZone, task_state: unshelving ? 'unshelving' : 'spawning', task_updated_at: new Date() });
         return true;
       });
       if (ok) return candidate.host;

@@ -36,6 +36,16 @@ export function portRecordOf(p: ServerPort): PortRecord {
   };
 }
 
+export interface ImageMeta {
+  id: string;
+  path?: string;
+  url?: string;
+  checksum?: string | null;
+  properties: Record<string, string>;
+  diskFormat?: string | null;
+  containerFormat?: string | null;
+}
+
 export interface InstanceRow {
   id: string;
   seq: string;
@@ -56,13 +66,19 @@ export interface InstanceRow {
   memory_mb: number;
   root_gb: number;
   image_ref: string | null;
-  image_meta: { id: string; path?: string; url?: string; checksum?: string | null; properties: Record<string, string>; diskFormat?: string | null; containerFormat?: string | null } | null;
+  image_meta: ImageMeta | null;
   snapshot_image_id: string | null;
   /** Host whose report ends the current task step when it is not `host` (see migrations-moves.ts). */
   task_host: string | null;
   /** The move in progress or awaiting confirm/revert. */
   migration_id: number | null;
   description: string | null;
+  /** The image a rescued server boots from (null when not rescued). */
+  rescue_image: ImageMeta | null;
+  /** Snapshot of a shelved server (deleted after unshelve or delete), when it was taken, and its data location while unshelving. */
+  shelved_image_id: string | null;
+  shelved_image: ImageMeta | null;
+  shelved_at: Date | null;
   key_name: string | null;
   key_data: string | null;
   user_data: string | null;

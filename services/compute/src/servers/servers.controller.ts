@@ -5,6 +5,8 @@ import { ConductorService } from '../conductor/conductor.service.js';
 import { bodyOf, intField, isAdmin, isoMicro, type Json, metadataOf, nextLink } from '../common/nova.js';
 import { Db } from '../db/db.js';
 import { SecurityGroupsService } from '../security-groups/security-groups.service.js';
+import { ConsolesService } from './consoles.service.js';
+import { ServerActionsService } from './server-actions.service.js';
 import { addressesOf, serverView } from './server.view.js';
 import { MovesService } from './moves.service.js';
 import { ServersService } from './servers.service.js';
@@ -23,6 +25,8 @@ export class ServersController {
     private readonly db: Db,
     private readonly securityGroups: SecurityGroupsService,
     private readonly moves: MovesService,
+    private readonly serverActions: ServerActionsService,
+    private readonly consoles: ConsolesService,
   ) {}
 
   @Post()
@@ -141,6 +145,12 @@ export class ServersController {
   async serverSecurityGroups(@Auth() auth: AuthContext, @Param('id') id: string) {
     const i = await this.servers.show(auth, id);
     return { security_groups: await this.securityGroups.forServer(auth, i.id) };
+  }
+
+  /** Nova 2.1 (before 2.48): a free-form dict from the driver; admin only by default. */
+  @Get(':id/diagnostics')
+  async diagnostics(@Auth() auth: AuthContext, @Param('id') id: string) {
+    return this.serverActions.diagnostics(auth, id);
   }
 
   @Get(':id/os-instance-actions')
@@ -269,6 +279,30 @@ export class ServersController {
         status.code = 200;
         return { output };
       }
+      // Issue 6: server actions.
+      case 'rescue':
+        status.code = 200;
+        return { adminPass: await this.serverActions.rescue(auth, id, arg, rid) };
+      case 'unrescue':
+        await this.serverActions.unrescue(auth, id, rid);
+        return;
+      case 'shelve':
+        await this.serverActions.shelve(auth, id, rid);
+        return;
+      case 'shelveOffload':
+        await this.serverActions.shelveOffload(auth, id, rid);
+        return;
+      case 'unshelve':
+        await this.serverActions.unshelve(auth, id, rid);
+        return;
+      case 'changePassword':
+        await this.serverActions.changePassword(auth, id, arg, rid);
+        return;
+      case 'os-getVNCConsole':
+      case 'os-getSPICEConsole':
+      case 'os-getSerialConsole':
+        status.code = 200;
+        return { console: await this.consoles.create(auth, id, name, arg, base) };
       default:
         throw ApiError.badRequest(`There is no such action: ${name}`);
     }

@@ -13,7 +13,7 @@ import { QuotaService } from '../quotas/quota.service.js';
 import { SecurityGroupsService } from '../security-groups/security-groups.service.js';
 import { eventOf, type FlavorSnapshot, type InstanceRow } from './instance.model.js';
 import { InstancesRepository, isUuid } from './instances.repository.js';
-import { type ActionName, restingPower, STATUS_TO_VM, TRANSITIONS } from './state-machine.js';
+import { type ActionName, CALL_TASKS, restingPower, STATUS_TO_VM, TRANSITIONS } from './state-machine.js';
 
 export function flavorSnapshot(f: FlavorRow): FlavorSnapshot {
   return { id: f.id, name: f.name, vcpus: f.vcpus, ram: f.memory_mb, disk: f.root_gb, ephemeral: f.ephemeral_gb, swap: f.swap, extra_specs: f.extra_specs ?? {} };
@@ -251,6 +251,7 @@ export class ServersService {
       where.push(`vm_state = ANY(${p(vms)})`);
       if (status === 'REBOOT') where.push(`task_state = 'rebooting'`);
       if (status === 'HARD_REBOOT') where.push(`task_state = 'rebooting_hard'`);
+      if (status === 'PASSWORD') where.push(`task_state = 'updating_password'`);
     }
     const changesSince = q['changes-since'] ?? q.changes_since;
     if (changesSince !== undefined) {
@@ -349,7 +350,8 @@ export class ServersService {
     });
     this.relay.kick();
     if (action === 'delete' && !updated.host) await this.conductor.localDelete(updated.id, requestId);
-    else await this.conductor.sync(updated, requestId);
+    else if (action === 'unshelve' && !updated.host) this.conductor.startUnshelve(updated.id, requestId);
+    else if (!CALL_TASKS.has(t.task)) await this.conductor.sync(updated, requestId);
     return updated;
   }
 

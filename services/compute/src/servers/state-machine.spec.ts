@@ -1,4 +1,4 @@
-import { restingPower, statusOf, TRANSITIONS } from './state-machine.js';
+import { CALL_TASKS, restingPower, statusOf, TRANSITIONS } from './state-machine.js';
 
 describe('state machine', () => {
   it('maps vm_state × task_state to Nova status', () => {
@@ -11,6 +11,28 @@ describe('state machine', () => {
     expect(statusOf('resized', 'resize_reverting')).toBe('REVERT_RESIZE');
     expect(statusOf('stopped', null)).toBe('SHUTOFF');
     expect(statusOf('error', null)).toBe('ERROR');
+    expect(statusOf('active', 'rescuing')).toBe('ACTIVE');
+    expect(statusOf('rescued', null)).toBe('RESCUE');
+    expect(statusOf('rescued', 'unrescuing')).toBe('RESCUE');
+    expect(statusOf('active', 'shelving')).toBe('ACTIVE');
+    expect(statusOf('shelved', 'shelving_offloading')).toBe('SHELVED');
+    expect(statusOf('shelved_offloaded', null)).toBe('SHELVED_OFFLOADED');
+    expect(statusOf('shelved_offloaded', 'unshelving')).toBe('SHELVED_OFFLOADED');
+    expect(statusOf('active', 'updating_password')).toBe('PASSWORD');
+  });
+
+  it('server actions: rescue/shelve/changePassword only from the states Nova allows', () => {
+    expect(TRANSITIONS.rescue.from).toEqual(['active', 'stopped', 'error']);
+    expect(TRANSITIONS.unrescue.from).toEqual(['rescued']);
+    expect(TRANSITIONS.shelve.from).not.toContain('shelved');
+    expect(TRANSITIONS.shelve_offload.from).toEqual(['shelved']);
+    expect(TRANSITIONS.unshelve.from).toEqual(['shelved', 'shelved_offloaded']);
+    expect(TRANSITIONS.change_password.from).toEqual(['active']);
+    expect(TRANSITIONS.delete.from).toEqual(expect.arrayContaining(['rescued', 'shelved', 'shelved_offloaded']));
+    expect(CALL_TASKS.has('updating_password')).toBe(true);
+    expect(restingPower('shelved')).toBe('shutoff');
+    expect(restingPower('shelved_offloaded')).toBe('absent');
+    expect(restingPower('rescued')).toBe('running');
   });
 
   it('every action names reachable states and a task; delete is possible from every live state', () => {

@@ -11,7 +11,11 @@ import type { DesiredPower } from '@kumo/contracts';
  * failure → `error` with a fault (or, for resize/snapshot, back where it was), and the
  * reconciler ends tasks whose agent went silent.
  */
-export type VmState = 'building' | 'active' | 'stopped' | 'paused' | 'suspended' | 'resized' | 'error' | 'deleted';
+export type VmState = 'building' | 'active' | 'stopped' | 'paused' | 'suspended' | 'resized' | 'error' | 'deleted'
+  // Server actions (rescue, shelve):
+  | 'rescued'
+  | 'shelved'
+  | 'shelved_offloaded';
 
 export type TaskState =
   | 'scheduling'
@@ -33,7 +37,14 @@ export type TaskState =
   | 'resize_reverting'
   | 'image_snapshot'
   | 'rebuilding'
-  | 'deleting';
+  | 'deleting'
+  // Server actions (rescue, shelve, changePassword):
+  | 'rescuing'
+  | 'unrescuing'
+  | 'shelving'
+  | 'shelving_offloading'
+  | 'unshelving'
+  | 'updating_password';
 
 export interface Transition {
   from: VmState[];
@@ -64,8 +75,24 @@ export const TRANSITIONS = {
   live_migrate: { from: ['active', 'paused'], task: 'migrating', power: 'keep', to: 'keep' },
   attach_interface: { from: ['active', 'paused', 'stopped'], task: 'interface_attaching', power: 'keep', to: 'keep' },
   detach_interface: { from: ['active', 'paused', 'stopped'], task: 'interface_detaching', power: 'keep', to: 'keep' },
-  delete: { from: ['building', 'active', 'stopped', 'paused', 'suspended', 'resized', 'error'], task: 'deleting', power: 'absent', to: 'deleted' },
+  delete: { from: ['building', 'active', 'stopped', 'paused', 'suspended', 'resized', 'error', 'rescued', 'shelved', 'shelved_offloaded'], task: 'deleting', power: 'absent', to: 'deleted' },
+  // Rescue boots a rescue disk with the root disk attached second (a new specVersion each way).
+  rescue: { from: ['active', 'stopped', 'error'], task: 'rescuing', power: 'running', to: 'rescued' },
+  unrescue: { from: ['rescued'], task: 'unrescuing', power: 'running', to: 'active' },
+  // Shelve: power off + snapshot; with shelved_offload_time 0 the conductor goes on to offload.
+  shelve: { from: ['active', 'stopped', 'paused', 'suspended'], task: 'shelving', power: 'shutoff', to: 'shelved' },
+  shelve_offload: { from: ['shelved'], task: 'shelving_offloading', power: 'absent', to: 'shelved_offloaded' },
+  // From shelved (still on its host): power on. From shelved_offloaded: schedule, spawn from the snapshot.
+  unshelve: { from: ['shelved', 'shelved_offloaded'], task: 'unshelving', power: 'running', to: 'active' },
+  change_password: { from: ['active'], task: 'updating_password', power: 'keep', to: 'keep' },
 } as const satisfies Record<string, Transition>;
+
+/**
+ * Tasks carried out by a synchronous call to the agent from the API (the request needs the
+ * outcome, and what it carries — a password — must never be stored or re-sent), not by the
+ * desired-state sync: the API ends them itself, the reconciler ends abandoned ones.
+ */
+export const CALL_TASKS: ReadonlySet<string> = new Set<TaskState>(['updating_password']);
 
 export type ActionName = keyof typeof TRANSITIONS;
 
@@ -80,6 +107,7 @@ export function statusOf(vm: string, task: string | null): string {
       if (task === 'rebuilding') return 'REBUILD';
       if (task === 'resize_migrating' || task === 'resize_finish') return 'RESIZE';
       if (task === 'migrating') return 'MIGRATING';
+      if (task === 'updating_password') return 'PASSWORD';
       return 'ACTIVE';
     case 'stopped':
       if (task === 'resize_migrating' || task === 'resize_finish') return 'RESIZE';
@@ -96,6 +124,13 @@ export function statusOf(vm: string, task: string | null): string {
       return 'ERROR';
     case 'deleted':
       return 'DELETED';
+    // Nova's _STATE_MAP: these show the same status whatever task runs (UNRESCUE/UNSHELVE do not exist).
+    case 'rescued':
+      return 'RESCUE';
+    case 'shelved':
+      return 'SHELVED';
+    case 'shelved_offloaded':
+      return 'SHELVED_OFFLOADED';
     default:
       return 'UNKNOWN';
   }
@@ -136,6 +171,10 @@ export const STATUS_TO_VM: Record<string, VmState[]> = {
   RESIZE: ['active', 'stopped'],
   REBUILD: ['active', 'stopped'],
   MIGRATING: ['active', 'paused'],
+  RESCUE: ['rescued'],
+  SHELVED: ['shelved'],
+  SHELVED_OFFLOADED: ['shelved_offloaded'],
+  PASSWORD: ['active'],
 };
 
 /** The power state an instance in `vm` rests in (what a sync without a task converges to). */
@@ -148,7 +187,10 @@ export function restingPower(vm: string): DesiredPower {
     case 'suspended':
       return 'suspended';
     case 'deleted':
+    case 'shelved_offloaded':
       return 'absent';
+    case 'shelved':
+      return 'shutoff';
     default:
       return 'running';
   }

@@ -1,6 +1,6 @@
 import { Controller, Inject } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
-import { type ImageCreateRequest, type ImageGetRequest, type ImageImportFileRequest, type ImageLocation, type ImageRecord, RpcError, rpcPattern } from '@kumo/contracts';
+import { type ImageCreateRequest, type ImageDeleteRequest, type ImageGetRequest, type ImageImportFileRequest, type ImageLocation, type ImageRecord, RpcError, rpcPattern } from '@kumo/contracts';
 import { ApiError, KUMO_CONFIG } from '@kumo/service-kit';
 import { type ImageConfig, publicUrlOf } from '../config.js';
 import { ImageDataService } from '../data/image-data.service.js';
@@ -86,5 +86,18 @@ export class ImageRpcController {
     } catch (err) {
       badRequest(err);
     }
+  }
+
+  /** Compute deletes the snapshot of a shelved server once it is unshelved or deleted (Nova does the same in Glance). */
+  @MessagePattern(rpcPattern('image', 'delete'))
+  async delete(@Payload() req: ImageDeleteRequest): Promise<{ deleted: true }> {
+    const image = req?.imageId ? await this.images.images.get(req.imageId) : undefined;
+    // Another project's image answers like a missing one, as in the REST API.
+    if (!image || image.status === 'deleted' || (req.asProject !== undefined && image.owner !== req.asProject)) {
+      throw new RpcError({ code: 'not_found', message: `No image found with ID ${req?.imageId}` });
+    }
+    if (image.protected) throw new RpcError({ code: 'conflict', message: `Image ${image.id} is protected and cannot be deleted.` });
+    await this.images.remove(image.id);
+    return { deleted: true };
   }
 }
