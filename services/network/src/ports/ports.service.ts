@@ -130,7 +130,29 @@ export class PortsService {
 
   async render(c: Caller, rows: Row[], sql: Sql = this.core.db) {
     const x = await this.extras(rows, sql);
-    return rows.map((r) => renderPort(r, x, c.isAdmin));
+    const out = rows.map((r) => renderPort(r, x, c.isAdmin));
+    // Write-through: the next list need not render these again. Safe because `render_gen` was
+    // read with the row and the addresses/groups after it — if they changed in between, the
+    // row's generation has moved on too and this entry is never served.
+    rows.forEach((r, i) => this.remember(r, c.isAdmin ? 'admin' : 'user', Buffer.from(JSON.stringify(out[i]))));
+    return out;
+  }
+
+  private remember(r: Row, slot: 'admin' | 'user', body: Buffer): void {
+    if (r.render_gen === undefined || r.render_gen === null) return;
+    const id = r.id as string;
+    const gen = String(r.render_gen);
+    const prev = this.rendered.get(id);
+    const entry = prev && prev.gen === gen ? prev : { gen };
+    entry[slot] = body;
+    this.rendered.delete(id);
+    this.rendered.set(id, entry);
+    if (this.rendered.size > PortsService.RENDER_CACHE_MAX) {
+      for (const key of this.rendered.keys()) {
+        if (this.rendered.size <= PortsService.RENDER_CACHE_MAX) break;
+        this.rendered.delete(key);
+      }
+    }
   }
 
   /**
@@ -178,18 +200,7 @@ export class PortsService {
     if (stale.length) {
       const rows = await this.fullRows('p.id = ANY($1::uuid[])', [stale.map((h) => h.id)]);
       const x = extrasOf(rows);
-      for (const r of rows) {
-        const gen = String(r.render_gen);
-        const prev = this.rendered.get(r.id as string);
-        const entry = prev && prev.gen === gen ? prev : { gen };
-        entry[slot] = Buffer.from(JSON.stringify(renderPort(r, x, c.isAdmin)));
-        this.rendered.delete(r.id as string);
-        this.rendered.set(r.id as string, entry);
-      }
-      for (const id of this.rendered.keys()) {
-        if (this.rendered.size <= PortsService.RENDER_CACHE_MAX) break;
-        this.rendered.delete(id);
-      }
+      for (const r of rows) this.remember(r, slot, Buffer.from(JSON.stringify(renderPort(r, x, c.isAdmin))));
     }
     // A port deleted between the two queries has no entry any more: it is left out, as if the
     // list had been read a moment later.
