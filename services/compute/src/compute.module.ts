@@ -1,4 +1,6 @@
 import { Module } from '@nestjs/common';
+import { AggregatesController } from './aggregates/aggregates.controller.js';
+import { AggregatesService } from './aggregates/aggregates.service.js';
 import { AgentReportsController } from './conductor/agent-reports.controller.js';
 import { AmqpImageClient, AmqpNetworkClient } from './conductor/amqp-peers.js';
 import { ConductorService } from './conductor/conductor.service.js';
@@ -38,6 +40,7 @@ import { UsageController } from './usage/usage.controller.js';
     QuotaClassesController,
     ServersController,
     HostsController,
+    AggregatesController,
     ServerGroupsController,
     UsageController,
     AgentReportsController,
@@ -50,6 +53,7 @@ import { UsageController } from './usage/usage.controller.js';
   ],
   providers: [
     Db,
+    AggregatesService,
     EventRelay,
     FlavorsService,
     QuotaService,

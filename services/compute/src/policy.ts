@@ -48,4 +48,13 @@ export const computePolicy: Record<string, string> = {
   'servers:shelve_offload': ADMIN,
   'servers:diagnostics': ADMIN,
   'servers:remote_consoles': WRITE,
+  // Host aggregates: admin only (Nova's defaults), under Nova's rule names.
+  'os_compute_api:os-aggregates:index': ADMIN,
+  'os_compute_api:os-aggregates:create': ADMIN,
+  'os_compute_api:os-aggregates:show': ADMIN,
+  'os_compute_api:os-aggregates:update': ADMIN,
+  'os_compute_api:os-aggregates:delete': ADMIN,
+  'os_compute_api:os-aggregates:add_host': ADMIN,
+  'os_compute_api:os-aggregates:remove_host': ADMIN,
+  'os_compute_api:os-aggregates:set_metadata': ADMIN,
 };

@@ -1,7 +1,8 @@
 import { Body, Controller, Get, Inject, Param, Put, Query } from '@nestjs/common';
 import { ApiError, Auth, type AuthContext, KUMO_CONFIG, PolicyService } from '@kumo/service-kit';
 import type { ComputeConfig } from '../config.js';
-import { isoMicro, type Json, isAdmin } from '../common/nova.js';
+import { isoMicro, type Json } from '../common/nova.js';
+import { hostZoneSql } from '../aggregates/host-zone.js';
 import { Db } from '../db/db.js';
 
 interface NodeRow {
@@ -23,7 +24,7 @@ interface NodeRow {
   last_heartbeat: Date;
 }
 
-/** Hypervisors, compute services, availability zones and (empty) aggregates: views of compute_node. */
+/** Hypervisors, compute services and availability zones: views of compute_node (aggregates: aggregates/). */
 @Controller('v2.1')
 export class HostsController {
   constructor(
@@ -32,8 +33,11 @@ export class HostsController {
     @Inject(KUMO_CONFIG) private readonly config: ComputeConfig,
   ) {}
 
+  /** `availability_zone` is the host's zone: its aggregate's, else the one its agent reports. */
   private async nodes(): Promise<NodeRow[]> {
-    return this.db.rows<NodeRow>(`SELECT * FROM ${this.db.t('compute_node')} ORDER BY id`);
+    return this.db.rows<NodeRow>(`SELECT n.*, ${hostZoneSql(this.db)} AS effective_az FROM ${this.db.t('compute_node')} n ORDER BY n.id`).then((rows) =>
+      rows.map((r) => ({ ...r, availability_zone: (r as NodeRow & { effective_az: string }).effective_az })),
+    );
   }
 
   private up(n: NodeRow): boolean {
@@ -195,11 +199,5 @@ export class HostsController {
   @Get('os-networks/:id')
   network(@Auth() _auth: AuthContext, @Param('id') id: string) {
     throw ApiError.notFound(`Network ${id} could not be found.`);
-  }
-
-  @Get('os-aggregates')
-  aggregates(@Auth() auth: AuthContext) {
-    if (!isAdmin(auth)) throw ApiError.forbidden(`Policy doesn't allow os_compute_api:os-aggregates:index to be performed.`);
-    return { aggregates: [] };
   }
 }

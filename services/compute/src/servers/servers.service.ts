@@ -13,6 +13,7 @@ import { QuotaService } from '../quotas/quota.service.js';
 import { SecurityGroupsService } from '../security-groups/security-groups.service.js';
 import { eventOf, type FlavorSnapshot, type InstanceRow } from './instance.model.js';
 import { InstancesRepository, isUuid } from './instances.repository.js';
+import { hostZoneSql } from '../aggregates/host-zone.js';
 import { type ActionName, CALL_TASKS, restingPower, STATUS_TO_VM, TRANSITIONS } from './state-machine.js';
 
 export function flavorSnapshot(f: FlavorRow): FlavorSnapshot {
@@ -191,7 +192,8 @@ export class ServersService {
   }
 
   async zones(): Promise<string[]> {
-    const rows = await this.db.rows<{ z: string }>(`SELECT DISTINCT availability_zone AS z FROM ${this.db.t('compute_node')}`);
+    // Hosts' zones as the scheduler sees them: an aggregate's zone replaces the reported one.
+    const rows = await this.db.rows<{ z: string }>(`SELECT DISTINCT ${hostZoneSql(this.db)} AS z FROM ${this.db.t('compute_node')} n`);
     return ['nova', ...rows.map((r) => r.z)];
   }
 
