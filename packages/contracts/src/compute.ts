@@ -10,6 +10,8 @@
  *         detach_interface (service to agent). Additive: 1.0 agents ignore what they do not know.
  *   1.2 - InstanceSpec.rescue (rescue boots a rescue disk, the root disk attached second);
  *         agent calls set_password, diagnostics and get_console (additions only).
+ *   1.2+ - (aggregates) InstanceSpec.numa (guest NUMA nodes and pinned host CPUs chosen by the
+ *         scheduler's claim); HostReport.numaTopology and cpuDedicatedSet. Optional, additive.
  *
  * Agents never touch the database. The service casts the *desired* state of one instance to
  * `kumo.compute.<host>` (`compute_agent.sync`); the agent's syncer converges the hypervisor to it
@@ -40,6 +42,12 @@ export interface InstanceSpec {
    * a new `specVersion`, so the agent re-creates the domain.
    */
   rescue?: { image: { id: string; path?: string; url?: string; checksum?: string | null; properties: Record<string, string> } } | null;
+  /**
+   * Guest NUMA nodes as the claim placed them (flavors with hw:numa_nodes or
+   * hw:cpu_policy=dedicated): node i holds vCPUs `vcpus` and `memoryMb` bound to host cell
+   * `hostCell`; `cpus` are the host CPUs its vCPUs are pinned to, one each (empty: floating).
+   */
+  numa?: { hostCell: number; memoryMb: number; vcpus: number[]; cpus: number[] }[] | null;
 }
 
 export interface AgentSyncRequest {
@@ -64,7 +72,12 @@ export interface AgentSyncRequest {
    * destination's state (or the error; the source then still runs the domain). Idempotent: a
    * source that no longer has the domain asks the destination whether it does.
    */
-  liveMigration?: { destHost: string; migrationId: number };
+  liveMigration?: {
+    destHost: string;
+    migrationId: number;
+    /** The destination claim's NUMA placement (its own pinned CPUs); absent: the spec's is used. */
+    destNuma?: InstanceSpec['numa'];
+  };
 }
 
 /** Agent → agent: the destination of a live migration starts a domain waiting for the stream. */
@@ -119,6 +132,10 @@ export interface HostReport {
   ramAllocationRatio?: number;
   diskAllocationRatio?: number;
   availabilityZone?: string;
+  /** Host NUMA cells (host CPU ids and memory of each); absent: the host takes no NUMA or pinned guests. */
+  numaTopology?: { cells: { id: number; cpus: number[]; memoryMb: number }[] };
+  /** Host CPUs reserved for pinned guests (Nova's cpu_dedicated_set); not in the shared vCPU pool. */
+  cpuDedicatedSet?: number[];
 }
 
 export interface ConsoleOutputRequest {

@@ -36,6 +36,27 @@ export interface AgentHostOptions {
   ramAllocationRatio?: number;
   diskAllocationRatio?: number;
   availabilityZone?: string;
+  /** NUMA cells the host has (default 1); its CPUs and memory are split evenly across them. */
+  numaNodes?: number;
+  /** Host CPUs for pinned guests (Nova's cpu_dedicated_set); default none (no pinned guests here). */
+  cpuDedicatedSet?: number[];
+}
+
+/**
+ * The host topology the agent reports: CPUs 0..vcpus-1 and the memory split evenly over
+ * `numaNodes` cells (the FakeDriver has no real topology; a QEMU host sets the same options to
+ * what `lscpu` shows).
+ */
+export function numaTopologyOf(h: Pick<AgentHostOptions, 'vcpus' | 'memoryMb' | 'numaNodes'>): NonNullable<HostReport['numaTopology']> {
+  const n = Math.max(1, Math.min(h.numaNodes ?? 1, h.vcpus));
+  const per = Math.floor(h.vcpus / n);
+  return {
+    cells: Array.from({ length: n }, (_, id) => ({
+      id,
+      cpus: Array.from({ length: id === n - 1 ? h.vcpus - per * id : per }, (_, k) => per * id + k),
+      memoryMb: Math.floor(h.memoryMb / n),
+    })),
+  };
 }
 
 export interface AgentOptions {
@@ -153,6 +174,8 @@ export class ComputeAgent {
         ramAllocationRatio: h.ramAllocationRatio,
         diskAllocationRatio: h.diskAllocationRatio,
         availabilityZone: h.availabilityZone,
+        numaTopology: numaTopologyOf(h),
+        cpuDedicatedSet: h.cpuDedicatedSet ?? [],
       };
       await this.transport.cast(serviceQueue('compute'), 'compute.host_report', report).catch((err: unknown) => this.log('warn', `heartbeat of ${h.host} not sent: ${(err as Error).message}`));
     }

@@ -33,4 +33,21 @@ describe('InstanceSpec → DomainSpec', () => {
     expect(spec.console.vnc).toBe(true);
     expect(parseDomainSpec(domainSpecOf(base, '/x')).disks.map((d) => d.id)).toEqual(['root']);
   });
+
+  it('maps the claim\'s NUMA placement: guest nodes bound to host cells, pinned vCPUs one host CPU each', () => {
+    const numa = [
+      { hostCell: 0, memoryMb: 1024, vcpus: [0, 1], cpus: [2, 3] },
+      { hostCell: 1, memoryMb: 1024, vcpus: [2, 3], cpus: [6, 7] },
+    ];
+    const spec = parseDomainSpec(domainSpecOf({ ...base, extraSpecs: { 'hw:cpu_policy': 'dedicated', 'hw:numa_nodes': '2' }, numa }, '/x'));
+    expect(spec.memory.numa).toEqual([
+      { cpus: [0, 1], memoryMb: 1024, hostNodes: [0] },
+      { cpus: [2, 3], memoryMb: 1024, hostNodes: [1] },
+    ]);
+    expect(spec.cpu.pinning?.vcpus).toEqual({ '0': [2], '1': [3], '2': [6], '3': [7] });
+    // Floating NUMA guest: nodes, no pinning.
+    const floating = parseDomainSpec(domainSpecOf({ ...base, numa: numa.map((n) => ({ ...n, cpus: [] })) }, '/x'));
+    expect(floating.memory.numa).toHaveLength(2);
+    expect(floating.cpu.pinning).toBeUndefined();
+  });
 });

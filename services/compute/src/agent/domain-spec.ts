@@ -5,7 +5,9 @@ import type { DomainSpecInput, NicSpecInput } from '@kumo/hypervisor';
 /**
  * InstanceSpec (what the conductor sends) → the hypervisor's DomainSpec. Pure. Flavor extra specs
  * mapped here: hw:cpu_sockets/cores/threads (topology), hw:cpu_model (custom model),
- * hw:mem_page_size (hugepages). Disks live in `<instancesDir>/<id>/` (`disk.rescue` first while
+ * hw:mem_page_size (hugepages). hw:numa_nodes and hw:cpu_policy=dedicated arrive resolved in
+ * `s.numa` (the scheduler's claim chose the host cells and CPUs): guest NUMA nodes bound to
+ * those cells, and each pinned vCPU on its own host CPU. Disks live in `<instancesDir>/<id>/` (`disk.rescue` first while
  * rescued); NICs get a TAP named after the port (Neutron's `tap<port-id[:11]>`).
  */
 export function domainSpecOf(s: InstanceSpec, instancesDir: string): DomainSpecInput {
@@ -25,6 +27,14 @@ export function domainSpecOf(s: InstanceSpec, instancesDir: string): DomainSpecI
   const page = e['hw:mem_page_size'];
   if (page === '2MB' || page === '2048' || page === 'large') memory.hugepages = { pageSize: '2M' };
   if (page === '1GB' || page === '1048576') memory.hugepages = { pageSize: '1G' };
+  // Only a placement that covers the whole guest maps (the DomainSpec wants every vCPU and MiB in a node).
+  const numa = s.numa ?? [];
+  if (numa.length && numa.reduce((a, n) => a + n.memoryMb, 0) === memory.sizeMb && numa.reduce((a, n) => a + n.vcpus.length, 0) === s.vcpus) {
+    memory.numa = numa.map((n) => ({ cpus: n.vcpus, memoryMb: n.memoryMb, hostNodes: [n.hostCell] }));
+    const pins: Record<string, number[]> = {};
+    for (const n of numa) if (n.cpus.length === n.vcpus.length) n.vcpus.forEach((v, k) => (pins[String(v)] = [n.cpus[k]!]));
+    if (Object.keys(pins).length) cpu.pinning = { vcpus: pins };
+  }
   const dir = path.join(instancesDir, s.instanceId);
   const root = { id: 'root', path: path.join(dir, 'disk.qcow2'), format: 'qcow2' };
   // Rescue (as Nova's libvirt driver): boot a disk made from the rescue image, root disk second.

@@ -11,6 +11,8 @@ import { ComputeAgent } from './agent.js';
  *   KUMO_AGENT_DRIVER        fake (default) | qemu
  *   KUMO_AGENT_VCPUS, KUMO_AGENT_MEMORY_MB, KUMO_AGENT_DISK_GB   capacity reported per host
  *   KUMO_AGENT_CPU_RATIO, KUMO_AGENT_RAM_RATIO, KUMO_AGENT_DISK_RATIO  allocation ratios
+ *   KUMO_AGENT_NUMA_NODES    NUMA cells per host (default 1; CPUs and memory split evenly)
+ *   KUMO_AGENT_CPU_DEDICATED_SET  host CPUs for pinned guests, e.g. `4-15` or `2,3,6-7` (default none)
  *   KUMO_AGENT_REPORT_S      heartbeat interval (default 10)
  *   KUMO_AGENT_STATE_DIR     instance directories (default /var/lib/kumo/instances)
  *   KUMO_AGENT_SNAPSHOT_DIR  where createImage writes snapshots for the image service to import
@@ -35,6 +37,19 @@ const num = (name: string, fallback: number) => {
   }
   return n;
 };
+/** `4-7,10` → [4,5,6,7,10] (Nova's cpu set syntax without exclusions). */
+function cpuSetOf(v: string): number[] {
+  const out = new Set<number>();
+  for (const part of v.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part);
+    if (!m) {
+      log('error', `KUMO_AGENT_CPU_DEDICATED_SET: ${part} is not a CPU or a range`);
+      process.exit(78);
+    }
+    for (let c = Number(m[1]); c <= Number(m[2] ?? m[1]); c++) out.add(c);
+  }
+  return [...out].sort((a, b) => a - b);
+}
 const hosts = (env.KUMO_AGENT_HOSTS ?? env.KUMO_AGENT_HOST ?? os.hostname().toLowerCase()).split(',').map((h) => h.trim()).filter(Boolean);
 const driverKind = env.KUMO_AGENT_DRIVER ?? 'fake';
 if (!['fake', 'qemu'].includes(driverKind)) {
@@ -59,6 +74,8 @@ const agent = new ComputeAgent({
     cpuAllocationRatio: env.KUMO_AGENT_CPU_RATIO ? num('KUMO_AGENT_CPU_RATIO', 4) : undefined,
     ramAllocationRatio: env.KUMO_AGENT_RAM_RATIO ? num('KUMO_AGENT_RAM_RATIO', 1) : undefined,
     diskAllocationRatio: env.KUMO_AGENT_DISK_RATIO ? num('KUMO_AGENT_DISK_RATIO', 1) : undefined,
+    numaNodes: num('KUMO_AGENT_NUMA_NODES', 1),
+    cpuDedicatedSet: cpuSetOf(env.KUMO_AGENT_CPU_DEDICATED_SET ?? ''),
   })),
 });
 await agent.start();

@@ -140,7 +140,9 @@ export class HostSyncer {
       throw new Error(`domain ${id} is neither on ${this.host} nor running on ${dest}`);
     }
     if (state !== 'running' && state !== 'paused') throw new Error(`domain ${id} is ${state}; only a running or paused domain migrates live`);
-    const uri = await this.peers.prepareIncoming(dest, d.spec);
+    // The destination pins to the CPUs its own claim holds, not to the source's.
+    const destSpec = d.liveMigration!.destNuma !== undefined ? { ...d.spec, numa: d.liveMigration!.destNuma } : d.spec;
+    const uri = await this.peers.prepareIncoming(dest, destSpec);
     try {
       await this.driver.migrateOut(id, uri, { timeoutMs: 600_000 });
     } catch (err) {

@@ -4,6 +4,7 @@ import { AmqpRpcTransport, KUMO_CONFIG } from '@kumo/service-kit';
 import type { ComputeConfig } from '../config.js';
 import { Db, type Sql } from '../db/db.js';
 import { EventRelay } from '../events/event-relay.js';
+import type { NumaCellClaim } from '../scheduler/host-state.js';
 import { NoValidHost, SchedulerService } from '../scheduler/scheduler.service.js';
 import { type ImageMeta, type InstanceRow, type PortRecord, portRecordOf } from '../servers/instance.model.js';
 import { InstancesRepository } from '../servers/instances.repository.js';
@@ -115,7 +116,9 @@ export class ConductorService implements OnApplicationShutdown {
     });
   }
 
-  specOf(i: InstanceRow): InstanceSpec {
+  /** `numa`: the placement of the instance's claim on the host the spec is for (scheduler.numaOf). */
+  specOf(i: InstanceRow, numa?: NumaCellClaim[] | null): InstanceSpec {
+    let vcpu = 0;
     return {
       instanceId: i.id,
       name: i.name,
@@ -129,6 +132,8 @@ export class ConductorService implements OnApplicationShutdown {
       keyData: i.key_data,
       ports: (i.ports ?? []).map((p) => ({ id: p.id, macAddress: p.macAddress, networkId: p.networkId, mtu: p.mtu })),
       ...(i.rescue_image ? { rescue: { image: imageOf(i.rescue_image)! } } : {}),
+      // Guest node k holds the next `vcpus` vCPU indices, in order (as Nova's even split).
+      ...(numa?.length ? { numa: numa.map((c) => ({ hostCell: c.cell, memoryMb: c.memoryMb, vcpus: Array.from({ length: c.vcpus }, () => vcpu++), cpus: c.cpus })) } : {}),
     };
   }
 
@@ -157,7 +162,8 @@ export class ConductorService implements OnApplicationShutdown {
       const m = await this.instances.migration(this.db, i.migration_id);
       // No destination: the 2.34 checks failed and endMoveFailed ends the task; nothing to send.
       if (!m?.dest_compute || m.status === 'error') return;
-      liveMigration = { destHost: m.dest_compute, migrationId: m.id };
+      const destNuma = await this.scheduler.numaOf(this.db, i.id, m.dest_compute);
+      liveMigration = { destHost: m.dest_compute, migrationId: m.id, ...(destNuma ? { destNuma: this.specOf(i, destNuma).numa } : {}) };
     }
     const req: AgentSyncRequest = {
       host,
@@ -167,7 +173,7 @@ export class ConductorService implements OnApplicationShutdown {
       specVersion: i.spec_version,
       rebootSeq: i.reboot_seq,
       rebootHard: i.reboot_hard,
-      spec: this.specOf(i),
+      spec: this.specOf(i, await this.scheduler.numaOf(this.db, i.id, host)),
       ...((i.task_state === 'image_snapshot' || i.task_state === 'shelving') && i.snapshot_image_id ? { snapshot: { imageId: i.snapshot_image_id } } : {}),
       ...(liveMigration ? { liveMigration } : {}),
     };
@@ -415,10 +421,11 @@ export class ConductorService implements OnApplicationShutdown {
   /** Heartbeat + capacity of one host (creates the compute node on first contact). */
   async onHostReport(r: HostReport): Promise<void> {
     await this.db.exec(
-      `INSERT INTO ${this.db.t('compute_node')} AS n (host, hypervisor_type, hypervisor_version, vcpus, memory_mb, local_gb, cpu_info, availability_zone, cpu_allocation_ratio, ram_allocation_ratio, disk_allocation_ratio, last_heartbeat)
-       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,COALESCE($9, 4.0),COALESCE($10, 1.0),COALESCE($11, 1.0),now())
+      `INSERT INTO ${this.db.t('compute_node')} AS n (host, hypervisor_type, hypervisor_version, vcpus, memory_mb, local_gb, cpu_info, availability_zone, cpu_allocation_ratio, ram_allocation_ratio, disk_allocation_ratio, last_heartbeat, numa_topology, cpu_dedicated_set)
+       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,COALESCE($9, 4.0),COALESCE($10, 1.0),COALESCE($11, 1.0),now(),$12,$13)
        ON CONFLICT (host) DO UPDATE SET hypervisor_type = EXCLUDED.hypervisor_type, hypervisor_version = EXCLUDED.hypervisor_version, vcpus = EXCLUDED.vcpus,
          memory_mb = EXCLUDED.memory_mb, local_gb = EXCLUDED.local_gb, cpu_info = EXCLUDED.cpu_info, last_heartbeat = now(),
+         numa_topology = EXCLUDED.numa_topology, cpu_dedicated_set = EXCLUDED.cpu_dedicated_set,
          availability_zone = COALESCE($8, n.availability_zone),
          cpu_allocation_ratio = COALESCE($9, n.cpu_allocation_ratio), ram_allocation_ratio = COALESCE($10, n.ram_allocation_ratio), disk_allocation_ratio = COALESCE($11, n.disk_allocation_ratio)`,
       [
@@ -433,6 +440,9 @@ export class ConductorService implements OnApplicationShutdown {
         r.cpuAllocationRatio ?? null,
         r.ramAllocationRatio ?? null,
         r.diskAllocationRatio ?? null,
+        // An older agent reports no topology: the host then takes no NUMA or pinned guests.
+        r.numaTopology ? JSON.stringify(r.numaTopology) : null,
+        JSON.stringify(r.cpuDedicatedSet ?? []),
       ],
     );
   }

@@ -1,8 +1,10 @@
+import { aggregateInstanceExtraSpecsFilter } from './filters/aggregate-instance-extra-specs.filter.js';
 import { availabilityZoneFilter } from './filters/availability-zone.filter.js';
 import { computeFilter } from './filters/compute.filter.js';
 import { coreFilter } from './filters/core.filter.js';
 import { diskFilter } from './filters/disk.filter.js';
 import { imagePropertiesFilter } from './filters/image-properties.filter.js';
+import { numaTopologyFilter } from './filters/numa-topology.filter.js';
 import { ramFilter } from './filters/ram.filter.js';
 import { retryFilter } from './filters/retry.filter.js';
 import { serverGroupFilter } from './filters/server-group.filter.js';
@@ -11,10 +13,21 @@ import { cpuWeigher } from './weighers/cpu.weigher.js';
 import { ramWeigher } from './weighers/ram.weigher.js';
 import { softAffinityWeigher } from './weighers/soft-affinity.weigher.js';
 
-export const FILTERS: HostFilter[] = [computeFilter, retryFilter, availabilityZoneFilter, imagePropertiesFilter, serverGroupFilter, ramFilter, coreFilter, diskFilter];
+export const FILTERS: HostFilter[] = [
+  computeFilter,
+  retryFilter,
+  availabilityZoneFilter,
+  aggregateInstanceExtraSpecsFilter,
+  imagePropertiesFilter,
+  serverGroupFilter,
+  ramFilter,
+  coreFilter,
+  diskFilter,
+  numaTopologyFilter,
+];
 export const WEIGHERS: HostWeigher[] = [ramWeigher, cpuWeigher, softAffinityWeigher];
 /** Filters re-checked on the locked row inside the claim transaction. */
-export const CAPACITY_FILTERS: HostFilter[] = [ramFilter, coreFilter, diskFilter];
+export const CAPACITY_FILTERS: HostFilter[] = [ramFilter, coreFilter, diskFilter, numaTopologyFilter];
 
 /**
  * Filters, then orders the survivors best-first. Pure: unit-tested without a database. Ties are

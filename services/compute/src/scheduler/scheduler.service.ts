@@ -5,7 +5,9 @@ import type { ComputeConfig } from '../config.js';
 import { Db, type Sql } from '../db/db.js';
 import type { InstanceRow } from '../servers/instance.model.js';
 import { InstancesRepository } from '../servers/instances.repository.js';
-import { hostStateOf, type HostState, type RequestSpec } from './host-state.js';
+import { hostAggregateMetadataSql, hostNumaClaimsSql, hostZoneSql } from '../aggregates/host-zone.js';
+import { fitNuma, numaRequestOf } from './filters/numa-topology.filter.js';
+import { hostStateOf, type HostState, type NumaCellClaim, type RequestSpec } from './host-state.js';
 import { CAPACITY_FILTERS, rankHosts } from './pipeline.js';
 
 export class NoValidHost extends Error {
@@ -41,8 +43,29 @@ export class SchedulerService {
   }
 
   async hosts(sql: Sql = this.db): Promise<HostState[]> {
-    const rows = await sql.rows(`SELECT * FROM ${this.db.t('compute_node')}`);
+    const rows = await sql.rows(
+      `SELECT n.*, ${hostZoneSql(this.db)} AS effective_az, ${hostAggregateMetadataSql(this.db)} AS aggregate_metadata, ${hostNumaClaimsSql(this.db)} AS numa_claims
+         FROM ${this.db.t('compute_node')} n`,
+    );
     return rows.map((r) => hostStateOf(r, this.config.KUMO_COMPUTE_HOST_DOWN_S));
+  }
+
+  /**
+   * Locks a host's row (`SELECT … FOR UPDATE`) and reads its state for the claim. The zone,
+   * aggregates and NUMA claims are read by a second statement *after* the lock: a subquery of the
+   * locking statement would see the snapshot taken before it waited, and so miss the pinned CPUs
+   * of a claim committed meanwhile. Every claim on a host is made under this lock, so what the
+   * second statement sees is final until the caller commits.
+   */
+  private async lockHost(tx: Sql, host: string): Promise<HostState | undefined> {
+    const [locked] = await tx.rows(`SELECT host FROM ${this.db.t('compute_node')} WHERE host = $1 FOR UPDATE`, [host]);
+    if (!locked) return undefined;
+    const [row] = await tx.rows(
+      `SELECT n.*, ${hostZoneSql(this.db)} AS effective_az, ${hostAggregateMetadataSql(this.db)} AS aggregate_metadata, ${hostNumaClaimsSql(this.db)} AS numa_claims
+         FROM ${this.db.t('compute_node')} n WHERE n.host = $1`,
+      [host],
+    );
+    return row ? hostStateOf(row, this.config.KUMO_COMPUTE_HOST_DOWN_S) : undefined;
   }
 
   private async groupOf(sql: Sql, i: InstanceRow, lock: boolean): Promise<RequestSpec['group']> {
@@ -64,6 +87,7 @@ export class SchedulerService {
       az = zone || null;
       forcedHost = host || null;
     }
+    const extraSpecs = flavor.extra_specs ?? {};
     return {
       vcpus: flavor.vcpus,
       memoryMb: flavor.ram,
@@ -72,6 +96,8 @@ export class SchedulerService {
       forcedHost,
       imageProperties: i.image_meta?.properties ?? {},
       excludedHosts: i.tried_hosts ?? [],
+      extraSpecs,
+      numa: numaRequestOf(extraSpecs, flavor.vcpus, flavor.ram),
     };
   }
 
@@ -102,16 +128,15 @@ export class SchedulerService {
     for (const candidate of ranked) {
       const ok = await this.db.transaction(async (tx) => {
         const group = await this.groupOf(tx, i, true);
-        const [row] = await tx.rows(`SELECT * FROM ${this.db.t('compute_node')} WHERE host = $1 FOR UPDATE`, [candidate.host]);
-        if (!row) return false;
-        const fresh = hostStateOf(row, this.config.KUMO_COMPUTE_HOST_DOWN_S);
+        const fresh = await this.lockHost(tx, candidate.host);
+        if (!fresh) return false;
         const s = { ...spec, group };
         if (!CAPACITY_FILTERS.every((f) => f.passes(fresh, s)) || rankHosts([fresh], s).length === 0) return false;
         const current = await this.instances.lock(tx, instanceId);
         // An offloaded server being unshelved is placed like a new one (its task stays `unshelving`).
         const unshelving = current?.vm_state === 'shelved_offloaded' && current.task_state === 'unshelving';
         if (!current || (current.vm_state !== 'building' && !unshelving) || current.host) return true; // deleted meanwhile, or already placed
-        await this.book(tx, instanceId, 'instance', fresh.host, i.flavor);
+        await this.book(tx, instanceId, 'instance', fresh, s);
         await this.instances.update(tx, current, { host: fresh.host, availability_zone: fresh.availabilityZone, task_state: unshelving ? 'unshelving' : 'spawning', task_updated_at: new Date() });
         return true;
       });
@@ -122,12 +147,11 @@ export class SchedulerService {
 
   /** Books a resize claim of `flavor` on the instance's own host (resize in place). */
   async claimResize(tx: Sql, i: InstanceRow, flavor: InstanceRow['flavor']): Promise<boolean> {
-    const [row] = await tx.rows(`SELECT * FROM ${this.db.t('compute_node')} WHERE host = $1 FOR UPDATE`, [i.host]);
-    if (!row) return false;
-    const fresh = hostStateOf(row, this.config.KUMO_COMPUTE_HOST_DOWN_S);
+    const fresh = await this.lockHost(tx, i.host!);
+    if (!fresh) return false;
     const spec: RequestSpec = { ...this.specOf(i, flavor), excludedHosts: [], group: null };
     if (!CAPACITY_FILTERS.every((f) => f.passes(fresh, spec))) return false;
-    await this.book(tx, i.id, 'resize', fresh.host, flavor);
+    await this.book(tx, i.id, 'resize', fresh, spec);
     return true;
   }
 
@@ -150,11 +174,10 @@ export class SchedulerService {
     }
     const ranked = opts.force ? hosts.filter((h) => h.host !== i.host && h.up && h.enabled) : rankHosts(hosts, spec);
     for (const candidate of ranked) {
-      const [row] = await tx.rows(`SELECT * FROM ${this.db.t('compute_node')} WHERE host = $1 FOR UPDATE`, [candidate.host]);
-      if (!row) continue;
-      const fresh = hostStateOf(row, this.config.KUMO_COMPUTE_HOST_DOWN_S);
+      const fresh = await this.lockHost(tx, candidate.host);
+      if (!fresh) continue;
       if (!CAPACITY_FILTERS.every((f) => f.passes(fresh, spec))) continue;
-      await this.book(tx, i.id, kind, fresh.host, flavor);
+      await this.book(tx, i.id, kind, fresh, spec);
       return fresh.host;
     }
     throw new NoValidHost(opts.host ? `Host ${opts.host} cannot take instance ${i.id} (down, disabled, the same host, or not enough capacity).` : 'There are not enough hosts available.');
@@ -162,19 +185,39 @@ export class SchedulerService {
 
   /** The availability zone of a host (a moved instance takes its new host's zone). */
   async zoneOf(sql: Sql, host: string): Promise<string> {
-    const [r] = await sql.rows<{ availability_zone: string }>(`SELECT availability_zone FROM ${this.db.t('compute_node')} WHERE host = $1`, [host]);
+    const [r] = await sql.rows<{ availability_zone: string }>(`SELECT ${hostZoneSql(this.db)} AS availability_zone FROM ${this.db.t('compute_node')} n WHERE n.host = $1`, [host]);
     return r?.availability_zone ?? 'nova';
   }
 
-  private async book(tx: Sql, instanceId: string, kind: string, host: string, flavor: InstanceRow['flavor']): Promise<void> {
+  /**
+   * Books `spec` on the locked host `fresh` as claim `kind`. A NUMA guest's placement (and a pinned
+   * guest's host CPUs) is computed here, on the state read under the lock, and stored in the
+   * claim row: releasing the claim frees them. Pinned vCPUs come from the dedicated set, so they
+   * are not booked in the shared `vcpus_used`.
+   */
+  private async book(tx: Sql, instanceId: string, kind: string, fresh: HostState, spec: RequestSpec): Promise<void> {
+    let numa: NumaCellClaim[] | null = null;
+    if (spec.numa) {
+      numa = fitNuma(fresh, spec.numa);
+      if (!numa) throw new Error(`NUMA fit of ${instanceId} on ${fresh.host} vanished under the lock`); // the caller re-checked it: a bug
+    }
+    const vcpus = spec.numa?.dedicated ? 0 : spec.vcpus;
     const n = await tx.exec(
-      `INSERT INTO ${this.db.t('claim')} (instance_id, kind, host, vcpus, memory_mb, disk_gb) VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT DO NOTHING`,
-      [instanceId, kind, host, flavor.vcpus, flavor.ram, flavor.disk],
+      `INSERT INTO ${this.db.t('claim')} (instance_id, kind, host, vcpus, memory_mb, disk_gb, numa) VALUES ($1,$2,$3,$4,$5,$6,$7) ON CONFLICT DO NOTHING`,
+      [instanceId, kind, fresh.host, vcpus, spec.memoryMb, spec.diskGb, numa ? JSON.stringify(numa) : null],
     );
     if (!n) return;
     await tx.exec(
       `UPDATE ${this.db.t('compute_node')} SET vcpus_used = vcpus_used + $2, memory_mb_used = memory_mb_used + $3, local_gb_used = local_gb_used + $4, running_vms = running_vms + $5 WHERE host = $1`,
-      [host, flavor.vcpus, flavor.ram, flavor.disk, kind === 'instance' ? 1 : 0],
+      [fresh.host, vcpus, spec.memoryMb, spec.diskGb, kind === 'instance' ? 1 : 0],
     );
+  }
+
+  /** The NUMA placement of the instance's claim on `host` (the newest booking: a resize's over the old flavor's). */
+  async numaOf(sql: Sql, instanceId: string, host: string): Promise<NumaCellClaim[] | null> {
+    const rows = await sql.rows<{ numa: NumaCellClaim[] | null; kind: string }>(`SELECT kind, numa FROM ${this.db.t('claim')} WHERE instance_id = $1 AND host = $2`, [instanceId, host]);
+    const order = ['resize', 'migration', 'instance', 'source'];
+    rows.sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind));
+    return rows[0]?.numa ?? null;
   }
 }
