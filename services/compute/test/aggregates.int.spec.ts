@@ -116,9 +116,15 @@ describe('host aggregates', () => {
     expect(metaClash.json.badRequest.message).toMatch(/^Cannot update metadata of aggregate \d+\. Reason: One or more hosts already in availability zone\(s\) \["az-a"\]/);
     const updClash = await c.r('PUT', `/os-aggregates/${plain}`, env.admin, { json: { aggregate: { availability_zone: 'az-other' } } });
     expect([updClash.status, updClash.json.badRequest?.message]).toEqual([400, expect.stringMatching(/^Cannot update aggregate/)]);
-    // The same zone is no conflict.
+    // The same zone is no conflict; a zone cannot be emptied (Nova: "does not support empty named availability zone").
     expect((await act(plain, { set_metadata: { metadata: { availability_zone: 'az-a' } } })).status).toBe(200);
-    expect((await act(plain, { set_metadata: { metadata: { availability_zone: null } } })).status).toBe(200);
+    for (const zone of [null, '']) {
+      const empty = await act(plain, { set_metadata: { metadata: { availability_zone: zone } } });
+      expect([empty.status, empty.json.badRequest?.message]).toEqual([400, `Cannot update metadata of aggregate ${plain}. Reason: Aggregate plain does not support empty named availability zone.`]);
+    }
+    expect((await c.r('PUT', `/os-aggregates/${plain}`, env.admin, { json: { aggregate: { availability_zone: null } } })).status).toBe(400);
+    expect((await c.r('POST', '/os-aggregates', env.admin, { json: { aggregate: { name: 'inner', availability_zone: 'internal' } } })).status).toBe(400);
+    expect((await act(plain, { remove_host: { host: 'agg-1' } })).status).toBe(200);
 
     // Boots asking for az-a land on agg-1 (the AZ filter uses the aggregate's zone); az-b has no host.
     const servers = await Promise.all([1, 2, 3].map((n) => c.bootActive(env.a, { name: `in-a-${n}`, availability_zone: 'az-a' })));
@@ -131,13 +137,14 @@ describe('host aggregates', () => {
     const elsewhere = await c.bootActive(env.a, { name: 'in-nova', availability_zone: 'nova' });
     expect(['agg-2', 'agg-3']).toContain((await c.show(env.admin, elsewhere.id)).json.server['OS-EXT-SRV-ATTR:host']);
 
-    // A host with instances keeps its zone: leaving the zone's aggregate or renaming the zone is refused.
-    expect((await act(za, { remove_host: { host: 'agg-1' } })).status).toBe(409);
-    expect((await act(za, { set_metadata: { metadata: { availability_zone: 'az-renamed' } } })).status).toBe(400);
+    // A zone whose hosts run instances cannot be renamed (Nova's check_no_instances_in_az).
+    const rename = await act(za, { set_metadata: { metadata: { availability_zone: 'az-renamed' } } });
+    expect([rename.status, rename.json.badRequest?.message]).toEqual([400, `Cannot update metadata of aggregate ${za}. Reason: One or more hosts contain instances in this zone.`]);
+    expect((await c.r('PUT', `/os-aggregates/${za}`, env.admin, { json: { aggregate: { availability_zone: 'az-renamed' } } })).status).toBe(400);
+    expect((await c.r('PUT', `/os-aggregates/${za}`, env.admin, { json: { aggregate: { availability_zone: 'az-a', name: 'zone-a2' } } })).status).toBe(200);
     for (const s of [...servers, elsewhere]) expect((await c.r('DELETE', `/servers/${s.id}`, env.a)).status).toBe(204);
     for (const s of [...servers, elsewhere]) await c.waitStatus(env.a, s.id, 'DELETED');
     expect((await act(za, { remove_host: { host: 'agg-1' } })).status).toBe(200);
-    expect((await act(plain, { remove_host: { host: 'agg-1' } })).status).toBe(200);
     for (const id of [za, zb, plain]) expect((await c.r('DELETE', `/os-aggregates/${id}`, env.admin)).status).toBe(200);
     const after = await c.r('GET', '/os-availability-zone', env.a);
     expect(after.json.availabilityZoneInfo.map((z: { zoneName: string }) => z.zoneName)).toEqual(['nova']);

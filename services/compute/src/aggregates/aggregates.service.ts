@@ -3,7 +3,6 @@ import { Injectable } from '@nestjs/common';
 import { ApiError } from '@kumo/service-kit';
 import { isoMicro } from '../common/nova.js';
 import { Db, type Sql } from '../db/db.js';
-import { hostZoneSql } from './host-zone.js';
 
 export interface AggregateRow {
   id: number;
@@ -18,7 +17,7 @@ export interface AggregateRow {
 /** Nova's zone for internal services; an aggregate may not claim it (Nova refuses it too). */
 const INTERNAL_ZONE = 'internal';
 
-type Action = 'create' | 'update' | 'add' | 'remove' | 'meta';
+type Action = 'create' | 'update' | 'add' | 'meta';
 
 /**
  * Host aggregates (Nova's AggregateAPI). Every change runs in one transaction that first takes a
@@ -59,16 +58,15 @@ export class AggregatesService {
     });
   }
 
-  /** Name and/or zone (`zone` null removes it, undefined leaves it). */
+  /** Name and/or zone (undefined leaves it; null or empty is refused, as in Nova). */
   async update(id: string, name: string | undefined, zone: string | null | undefined): Promise<AggregateRow> {
     return this.write(async (tx) => {
       const a = await this.get(id, tx, true);
       if (name !== undefined && name !== a.name) await this.nameFree(tx, name);
       const metadata = { ...a.metadata };
       if (zone !== undefined) {
-        await this.checkZone(tx, a, zone, a.hosts, [], 'update');
-        if (zone === null) delete metadata.availability_zone;
-        else metadata.availability_zone = zone;
+        await this.checkZone(tx, a, zone, a.hosts, 'update', true);
+        metadata.availability_zone = zone!;
       }
       await tx.exec(`UPDATE ${this.t('aggregate')} SET name = $2, metadata = $3, updated_at = now() WHERE id = $1`, [a.id, name ?? a.name, JSON.stringify(metadata)]);
       return this.get(id, tx);
@@ -90,7 +88,7 @@ export class AggregatesService {
       const [node] = await tx.rows(`SELECT host FROM ${this.t('compute_node')} WHERE host = $1`, [host]);
       if (!node) throw ApiError.notFound(`Compute host ${host} could not be found.`);
       if (a.hosts.includes(host)) throw ApiError.conflict(`Aggregate ${a.id} already has host ${host}.`);
-      if (a.metadata.availability_zone) await this.checkZone(tx, a, a.metadata.availability_zone, [host], [], 'add');
+      if (a.metadata.availability_zone) await this.checkZone(tx, a, a.metadata.availability_zone, [host], 'add', false);
       await tx.exec(`INSERT INTO ${this.t('aggregate_host')} (aggregate_id, host) VALUES ($1, $2)`, [a.id, host]);
       await tx.exec(`UPDATE ${this.t('aggregate')} SET updated_at = now() WHERE id = $1`, [a.id]);
       return this.get(id, tx);
@@ -103,24 +101,22 @@ export class AggregatesService {
       const a = await this.get(id, tx, true).catch(() => {
         throw gone();
       });
+      // No zone check (Nova has none): the host falls back to the zone its agent reports.
       if (!a.hosts.includes(host)) throw gone();
-      if (a.metadata.availability_zone) await this.checkZone(tx, a, a.metadata.availability_zone, [], [host], 'remove');
       await tx.exec(`DELETE FROM ${this.t('aggregate_host')} WHERE aggregate_id = $1 AND host = $2`, [a.id, host]);
       await tx.exec(`UPDATE ${this.t('aggregate')} SET updated_at = now() WHERE id = $1`, [a.id]);
       return this.get(id, tx);
     });
   }
 
-  /** Nova's set_metadata: keys merged into the metadata, a null value deletes its key. */
+  /**
+   * Nova's set_metadata: keys merged into the metadata, a null value deletes its key — except
+   * `availability_zone`, which (as in Nova) cannot be emptied or nulled, only changed.
+   */
   async setMetadata(id: string, changes: Record<string, string | null>): Promise<AggregateRow> {
     return this.write(async (tx) => {
       const a = await this.get(id, tx, true);
-      if ('availability_zone' in changes) {
-        const zone = changes.availability_zone;
-        if (zone === '') throw this.invalid('meta', a.id, `Aggregate ${a.name} does not support empty named availability zone`);
-        if (zone === INTERNAL_ZONE) throw this.invalid('meta', a.id, `Aggregates can not use the internal availability zone '${INTERNAL_ZONE}'`);
-        await this.checkZone(tx, a, zone ?? null, a.hosts, [], 'meta');
-      }
+      if ('availability_zone' in changes) await this.checkZone(tx, a, changes.availability_zone ?? null, a.hosts, 'meta', true);
       const metadata: Record<string, string> = { ...a.metadata };
       for (const [k, v] of Object.entries(changes)) {
         if (v === null) delete metadata[k];
@@ -161,40 +157,33 @@ export class AggregatesService {
   }
 
   /**
-   * Nova's is_safe_to_update_az for the hosts a change touches: once `a` has zone `zone` (null:
-   * none) with `added` hosts in and `removed` out, no host may be in two aggregates with
-   * different zones, and no host that runs instances may change zone (the instances' zone is
-   * recorded at boot and is what `availability_zone` filters and moves rely on).
-   * add_host refuses with 409 (Nova: InvalidAggregateActionAdd → HTTPConflict), remove_host too,
-   * update and set_metadata with 400 (Nova's HTTPBadRequest).
+   * Nova's is_safe_to_update_az, for aggregate `a` taking zone `zone` with `hosts`: the zone must
+   * be named (null or empty → refused, Nova has no way to drop a zone either) and not `internal`;
+   * none of the hosts may be in another aggregate with a different zone; and (`checkInstances`:
+   * update and set_metadata, Nova's check_no_instances_in_az) a zone that changes must not
+   * have hosts running instances, whose recorded zone would then be wrong. add_host answers
+   * 409 (Nova: InvalidAggregateActionAdd → HTTPConflict), update and set_metadata 400.
    */
-  private async checkZone(tx: Sql, a: AggregateRow, zone: string | null, hosts: string[], removed: string[], action: Action): Promise<void> {
-    const touched = [...hosts, ...removed];
-    if (!touched.length) return;
-    const rows = await tx.rows<{ host: string; current: string; reported: string; others: string[]; instances: number }>(
-      `SELECT n.host, ${hostZoneSql(this.db)} AS current, n.availability_zone AS reported,
-              ARRAY(SELECT DISTINCT o.metadata->>'availability_zone' FROM ${this.t('aggregate_host')} oh JOIN ${this.t('aggregate')} o ON o.id = oh.aggregate_id
-                     WHERE oh.host = n.host AND o.id <> $2 AND o.metadata->>'availability_zone' IS NOT NULL) AS others,
-              (SELECT count(*)::int FROM ${this.t('instance')} i WHERE i.host = n.host AND i.vm_state <> 'deleted') AS instances
-         FROM ${this.t('compute_node')} n WHERE n.host = ANY($1)`,
-      [touched, a.id],
+  private async checkZone(tx: Sql, a: AggregateRow, zone: string | null, hosts: string[], action: Action, checkInstances: boolean): Promise<void> {
+    if (!zone) throw this.invalid(action, a.id, `Aggregate ${a.name} does not support empty named availability zone`);
+    if (zone === INTERNAL_ZONE) throw this.invalid(action, a.id, `Aggregates can not use the internal availability zone '${INTERNAL_ZONE}'`);
+    if (!hosts.length) return;
+    const [r] = await tx.rows<{ conflicting: string[]; instances: number }>(
+      `SELECT ARRAY(SELECT DISTINCT o.metadata->>'availability_zone' FROM ${this.t('aggregate_host')} oh JOIN ${this.t('aggregate')} o ON o.id = oh.aggregate_id
+                     WHERE oh.host = ANY($1) AND o.id <> $2 AND o.metadata->>'availability_zone' IS NOT NULL AND o.metadata->>'availability_zone' <> $3
+                     ORDER BY 1) AS conflicting,
+              (SELECT count(*)::int FROM ${this.t('instance')} i WHERE i.host = ANY($1) AND i.vm_state <> 'deleted') AS instances`,
+      [hosts, a.id, zone],
     );
-    const conflicting = [...new Set(rows.filter((r) => hosts.includes(r.host) && zone !== null).flatMap((r) => r.others.filter((z) => z !== zone)))];
-    if (conflicting.length) throw this.invalid(action, a.id, `One or more hosts already in availability zone(s) ${JSON.stringify(conflicting)}`);
-    for (const r of rows) {
-      const next = hosts.includes(r.host) && zone !== null ? zone : (r.others[0] ?? r.reported);
-      if (next !== r.current && r.instances > 0)
-        throw this.invalid(action, a.id, `Host ${r.host} has ${r.instances} instance(s) in availability zone ${r.current}; it cannot move to ${next}`);
-    }
+    if (r!.conflicting.length) throw this.invalid(action, a.id, `One or more hosts already in availability zone(s) ${JSON.stringify(r!.conflicting)}`);
+    if (checkInstances && a.metadata.availability_zone !== zone && r!.instances > 0) throw this.invalid(action, a.id, 'One or more hosts contain instances in this zone');
   }
 
-  /** Nova's InvalidAggregateAction* messages; add/remove are 409s, the others 400s (as Nova's API maps them). */
+  /** Nova's InvalidAggregateAction* messages; add_host's are 409s, the others 400s (as Nova's API maps them). */
   private invalid(action: Action, id: number | string, reason: string): ApiError {
     switch (action) {
       case 'add':
         return ApiError.conflict(`Cannot add host to aggregate ${id}. Reason: ${reason}.`);
-      case 'remove':
-        return ApiError.conflict(`Cannot remove host from aggregate ${id}. Reason: ${reason}.`);
       case 'update':
         return ApiError.badRequest(`Cannot update aggregate ${id}. Reason: ${reason}.`);
       case 'meta':
