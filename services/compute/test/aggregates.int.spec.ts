@@ -39,7 +39,7 @@ describe('host aggregates', () => {
     expect((await c.r('DELETE', `/os-aggregates/${id}`, env.admin)).status).toBe(200);
   });
 
-  it('CRUD and actions answer in Tempest\'s schemas; Nova\'s 400/404/409', async () => {
+  it("CRUD and actions answer in Tempest's schemas; Nova's 400/404/409", async () => {
     const created = await c.r('POST', '/os-aggregates', env.admin, { json: { aggregate: { name: 'crud', availability_zone: 'az-crud' } } });
     ok('aggregates.create_aggregate', created);
     const id = created.json.aggregate.id as number;
@@ -90,8 +90,10 @@ describe('host aggregates', () => {
   });
 
   it('aggregate zones: os-availability-zone shows them, a host cannot be in two zones, boots land in the zone', async () => {
-    const za = (await c.r('POST', '/os-aggregates', env.admin, { json: { aggregate: { name: 'zone-a', availability_zone: 'az-a' } } })).json.aggregate.id as number;
-    const zb = (await c.r('POST', '/os-aggregates', env.admin, { json: { aggregate: { name: 'zone-b', availability_zone: 'az-b' } } })).json.aggregate.id as number;
+    const za = (await c.r('POST', '/os-aggregates', env.admin, { json: { aggregate: { name: 'zone-a', availability_zone: 'az-a' } } })).json.aggregate
+      .id as number;
+    const zb = (await c.r('POST', '/os-aggregates', env.admin, { json: { aggregate: { name: 'zone-b', availability_zone: 'az-b' } } })).json.aggregate
+      .id as number;
     const plain = (await c.r('POST', '/os-aggregates', env.admin, { json: { aggregate: { name: 'plain' } } })).json.aggregate.id as number;
     expect((await act(za, { add_host: { host: 'agg-1' } })).status).toBe(200);
 
@@ -109,18 +111,25 @@ describe('host aggregates', () => {
     // A host in az-a cannot join an aggregate of another zone: add_host 409, set_metadata/update 400 (Nova).
     const clash = await act(zb, { add_host: { host: 'agg-1' } });
     expect(clash.status).toBe(409);
-    expect(clash.json.conflictingRequest.message).toBe(`Cannot add host to aggregate ${zb}. Reason: One or more hosts already in availability zone(s) ["az-a"].`);
+    expect(clash.json.conflictingRequest.message).toBe(
+      `Cannot add host to aggregate ${zb}. Reason: One or more hosts already in availability zone(s) ["az-a"].`,
+    );
     expect((await act(plain, { add_host: { host: 'agg-1' } })).status).toBe(200);
     const metaClash = await act(plain, { set_metadata: { metadata: { availability_zone: 'az-other' } } });
     expect(metaClash.status).toBe(400);
-    expect(metaClash.json.badRequest.message).toMatch(/^Cannot update metadata of aggregate \d+\. Reason: One or more hosts already in availability zone\(s\) \["az-a"\]/);
+    expect(metaClash.json.badRequest.message).toMatch(
+      /^Cannot update metadata of aggregate \d+\. Reason: One or more hosts already in availability zone\(s\) \["az-a"\]/,
+    );
     const updClash = await c.r('PUT', `/os-aggregates/${plain}`, env.admin, { json: { aggregate: { availability_zone: 'az-other' } } });
     expect([updClash.status, updClash.json.badRequest?.message]).toEqual([400, expect.stringMatching(/^Cannot update aggregate/)]);
     // The same zone is no conflict; a zone cannot be emptied (Nova: "does not support empty named availability zone").
     expect((await act(plain, { set_metadata: { metadata: { availability_zone: 'az-a' } } })).status).toBe(200);
     for (const zone of [null, '']) {
       const empty = await act(plain, { set_metadata: { metadata: { availability_zone: zone } } });
-      expect([empty.status, empty.json.badRequest?.message]).toEqual([400, `Cannot update metadata of aggregate ${plain}. Reason: Aggregate plain does not support empty named availability zone.`]);
+      expect([empty.status, empty.json.badRequest?.message]).toEqual([
+        400,
+        `Cannot update metadata of aggregate ${plain}. Reason: Aggregate plain does not support empty named availability zone.`,
+      ]);
     }
     expect((await c.r('PUT', `/os-aggregates/${plain}`, env.admin, { json: { aggregate: { availability_zone: null } } })).status).toBe(400);
     expect((await c.r('POST', '/os-aggregates', env.admin, { json: { aggregate: { name: 'inner', availability_zone: 'internal' } } })).status).toBe(400);
@@ -139,7 +148,10 @@ describe('host aggregates', () => {
 
     // A zone whose hosts run instances cannot be renamed (Nova's check_no_instances_in_az).
     const rename = await act(za, { set_metadata: { metadata: { availability_zone: 'az-renamed' } } });
-    expect([rename.status, rename.json.badRequest?.message]).toEqual([400, `Cannot update metadata of aggregate ${za}. Reason: One or more hosts contain instances in this zone.`]);
+    expect([rename.status, rename.json.badRequest?.message]).toEqual([
+      400,
+      `Cannot update metadata of aggregate ${za}. Reason: One or more hosts contain instances in this zone.`,
+    ]);
     expect((await c.r('PUT', `/os-aggregates/${za}`, env.admin, { json: { aggregate: { availability_zone: 'az-renamed' } } })).status).toBe(400);
     expect((await c.r('PUT', `/os-aggregates/${za}`, env.admin, { json: { aggregate: { availability_zone: 'az-a', name: 'zone-a2' } } })).status).toBe(200);
     for (const s of [...servers, elsewhere]) expect((await c.r('DELETE', `/servers/${s.id}`, env.a)).status).toBe(204);

@@ -11,7 +11,10 @@ describe('NUMA and CPU pinning', () => {
   const hosts = ['pin-1', 'pin-2'];
   const DEDICATED = [2, 3, 6, 7];
   beforeAll(async () => {
-    env = await startComputeEnv({ hosts, capacity: { vcpus: 8, memoryMb: 4096, localGb: 100, cpuAllocationRatio: 1, numaNodes: 2, cpuDedicatedSet: DEDICATED } });
+    env = await startComputeEnv({
+      hosts,
+      capacity: { vcpus: 8, memoryMb: 4096, localGb: 100, cpuAllocationRatio: 1, numaNodes: 2, cpuDedicatedSet: DEDICATED },
+    });
     c = client(env);
     await c.r('PUT', `/os-quota-sets/${env.a.id}`, env.admin, { json: { quota_set: { instances: -1, cores: -1, ram: -1 } } });
     const flavor = async (id: string, vcpus: number, ram: number, specs: Record<string, string>) => {
@@ -89,14 +92,16 @@ describe('NUMA and CPU pinning', () => {
     expect(pins.sort()).toEqual(DEDICATED);
   }, 60000);
 
-  it('a live migration pins on the destination\'s own free CPUs', async () => {
+  it("a live migration pins on the destination's own free CPUs", async () => {
     // pin-2 cell 0 is taken, so the mover must get cell 1 there (6,7) whatever it had on pin-1 (2,3).
     await c.bootActive(env.admin, { name: 'blocker', flavorRef: 'pinned-2', availability_zone: 'nova:pin-2' });
     const s = await c.bootActive(env.admin, { name: 'live', flavorRef: 'pinned-2', availability_zone: 'nova:pin-1' });
     expect((await pinsOn('pin-1')).get(s.id)!.sort()).toEqual([2, 3]);
     const r = await c.action(env.admin, s.id, { 'os-migrateLive': { host: null, block_migration: false, disk_over_commit: false } });
     expect(r.status).toBe(202);
-    await waitUntil('live migration done', async () => (await hostOf(s.id)) === 'pin-2' && (await c.show(env.admin, s.id)).json.server.status === 'ACTIVE', { timeoutMs: 30000 });
+    await waitUntil('live migration done', async () => (await hostOf(s.id)) === 'pin-2' && (await c.show(env.admin, s.id)).json.server.status === 'ACTIVE', {
+      timeoutMs: 30000,
+    });
     expect((await pinsOn('pin-2')).get(s.id)!.sort()).toEqual([6, 7]);
     const all = [...(await pinsOn('pin-2')).values()].flat();
     expect(new Set(all).size).toBe(all.length);

@@ -21,7 +21,9 @@ function nameOf(o: Json, field: string, opts: { required?: boolean; nullable?: b
 }
 
 function onlyKeys(o: Json, keys: string[], where: string): void {
-  for (const k of Object.keys(o)) if (!keys.includes(k)) throw ApiError.badRequest(`Invalid input for field/attribute ${where}. Additional properties are not allowed ('${k}' was unexpected)`);
+  for (const k of Object.keys(o))
+    if (!keys.includes(k))
+      throw ApiError.badRequest(`Invalid input for field/attribute ${where}. Additional properties are not allowed ('${k}' was unexpected)`);
 }
 
 /**
@@ -67,7 +69,8 @@ export class AggregatesController {
     onlyKeys((body ?? {}) as Json, ['aggregate'], 'request body');
     const b = bodyOf(body, 'aggregate');
     onlyKeys(b, ['name', 'availability_zone'], 'aggregate');
-    if (b.name === undefined && b.availability_zone === undefined) throw invalid('aggregate', b, `${JSON.stringify(b)} is not valid under any of the given schemas`);
+    if (b.name === undefined && b.availability_zone === undefined)
+      throw invalid('aggregate', b, `${JSON.stringify(b)} is not valid under any of the given schemas`);
     const name = nameOf(b, 'name') ?? undefined;
     const zone = nameOf(b, 'availability_zone', { nullable: true });
     return { aggregate: this.aggregates.view(await this.aggregates.update(id, name, zone)) };

@@ -40,7 +40,11 @@ export class AggregatesService {
 
   async get(id: string, sql: Sql = this.db, lock = false): Promise<AggregateRow> {
     const n = /^\d{1,9}$/.test(id) ? Number(id) : NaN;
-    const [row] = Number.isNaN(n) ? [] : await sql.rows<AggregateRow>(`SELECT a.*, ${this.hostsSql()} AS hosts FROM ${this.t('aggregate')} a WHERE a.id = $1${lock ? ' FOR UPDATE OF a' : ''}`, [n]);
+    const [row] = Number.isNaN(n)
+      ? []
+      : await sql.rows<AggregateRow>(`SELECT a.*, ${this.hostsSql()} AS hosts FROM ${this.t('aggregate')} a WHERE a.id = $1${lock ? ' FOR UPDATE OF a' : ''}`, [
+          n,
+        ]);
     if (!row) throw ApiError.notFound(`Aggregate ${id} could not be found.`);
     return row;
   }
@@ -49,11 +53,10 @@ export class AggregatesService {
     return this.write(async (tx) => {
       if (zone === INTERNAL_ZONE) throw this.invalid('create', "'N/A'", `Aggregates can not use the internal availability zone '${INTERNAL_ZONE}'`);
       await this.nameFree(tx, name);
-      const [row] = await tx.rows<AggregateRow>(`INSERT INTO ${this.t('aggregate')} (uuid, name, metadata) VALUES ($1, $2, $3) RETURNING *, '{}'::text[] AS hosts`, [
-        randomUUID(),
-        name,
-        JSON.stringify(zone ? { availability_zone: zone } : {}),
-      ]);
+      const [row] = await tx.rows<AggregateRow>(
+        `INSERT INTO ${this.t('aggregate')} (uuid, name, metadata) VALUES ($1, $2, $3) RETURNING *, '{}'::text[] AS hosts`,
+        [randomUUID(), name, JSON.stringify(zone ? { availability_zone: zone } : {})],
+      );
       return row!;
     });
   }
@@ -68,7 +71,11 @@ export class AggregatesService {
         await this.checkZone(tx, a, zone, a.hosts, 'update', true);
         metadata.availability_zone = zone!;
       }
-      await tx.exec(`UPDATE ${this.t('aggregate')} SET name = $2, metadata = $3, updated_at = now() WHERE id = $1`, [a.id, name ?? a.name, JSON.stringify(metadata)]);
+      await tx.exec(`UPDATE ${this.t('aggregate')} SET name = $2, metadata = $3, updated_at = now() WHERE id = $1`, [
+        a.id,
+        name ?? a.name,
+        JSON.stringify(metadata),
+      ]);
       return this.get(id, tx);
     });
   }
@@ -176,7 +183,8 @@ export class AggregatesService {
       [hosts, a.id, zone],
     );
     if (r!.conflicting.length) throw this.invalid(action, a.id, `One or more hosts already in availability zone(s) ${JSON.stringify(r!.conflicting)}`);
-    if (checkInstances && a.metadata.availability_zone !== zone && r!.instances > 0) throw this.invalid(action, a.id, 'One or more hosts contain instances in this zone');
+    if (checkInstances && a.metadata.availability_zone !== zone && r!.instances > 0)
+      throw this.invalid(action, a.id, 'One or more hosts contain instances in this zone');
   }
 
   /** Nova's InvalidAggregateAction* messages; add_host's are 409s, the others 400s (as Nova's API maps them). */

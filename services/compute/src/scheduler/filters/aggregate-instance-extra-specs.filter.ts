@@ -15,7 +15,15 @@ export const aggregateInstanceExtraSpecsFilter: HostFilter = {
     for (const [k, want] of Object.entries(s.extraSpecs)) {
       if (!k.startsWith(SCOPE)) continue;
       const key = k.slice(SCOPE.length);
-      const values = new Set(h.aggregateMetadata.flatMap((m) => (m[key] === undefined ? [] : String(m[key]).split(',').map((v) => v.trim()))));
+      const values = new Set(
+        h.aggregateMetadata.flatMap((m) =>
+          m[key] === undefined
+            ? []
+            : String(m[key])
+                .split(',')
+                .map((v) => v.trim()),
+        ),
+      );
       if (!values.has(String(want).trim())) return false;
     }
     return true;
