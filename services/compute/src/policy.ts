@@ -48,4 +48,6 @@ export const computePolicy: Record<string, string> = {
   'servers:shelve_offload': ADMIN,
   'servers:diagnostics': ADMIN,
   'servers:remote_consoles': WRITE,
+  // Microversions: 2.16 host_status (Nova: os_compute_api:servers:show:host_status, admin).
+  'servers:show:host_status': ADMIN,
 };

@@ -17,18 +17,18 @@ const at = (v: string) => ({ headers: { 'OpenStack-API-Version': `compute ${v}`,
 const r = (method: string, url: string, who: Project, v: string, json?: unknown) => c.r(method, url, who, { ...at(v), json });
 const expectSchema = (name: string, res: { status: number; json: unknown }) => expect(tempestErrors(name, res.status, res.json)).toEqual([]);
 
-describe('microversions 2.1 … 2.5', () => {
-  it('negotiates: none → 2.1, latest → 2.5, each version echoed, above → 406, garbage → 400', async () => {
+describe('microversions 2.1 … 2.16', () => {
+  it('negotiates: none → 2.1, latest → 2.16, each version echoed, above → 406, garbage → 400', async () => {
     const root = await request(env.url, 'GET', '/');
-    expect(root.json.versions.find((v: { id: string }) => v.id === 'v2.1')).toMatchObject({ version: '2.5', min_version: '2.1' });
+    expect(root.json.versions.find((v: { id: string }) => v.id === 'v2.1')).toMatchObject({ version: '2.16', min_version: '2.1' });
     expect((await c.r('GET', '/flavors', env.a)).headers['openstack-api-version']).toBe('compute 2.1');
     const latest = await r('GET', '/flavors', env.a, 'latest');
-    expect(latest.headers['openstack-api-version']).toBe('compute 2.5');
-    expect(latest.headers['x-openstack-nova-api-version']).toBe('2.5');
+    expect(latest.headers['openstack-api-version']).toBe('compute 2.16');
+    expect(latest.headers['x-openstack-nova-api-version']).toBe('2.16');
     expect((await r('GET', '/flavors', env.a, '2.3')).headers['openstack-api-version']).toBe('compute 2.3');
-    const above = await r('GET', '/flavors', env.a, '2.6');
+    const above = await r('GET', '/flavors', env.a, '2.17');
     expect(above.status).toBe(406);
-    expect(above.json.computeFault.message).toBe('Version 2.6 is not supported by the API. Minimum is 2.1 and maximum is 2.5.');
+    expect(above.json.computeFault.message).toBe('Version 2.17 is not supported by the API. Minimum is 2.1 and maximum is 2.16.');
     expect((await r('GET', '/flavors', env.a, 'two')).status).toBe(400);
     // novaclient below 2.27 sends only the legacy header.
     const legacy = await c.r('GET', '/flavors', env.a, { headers: { 'X-OpenStack-Nova-API-Version': '2.4' } });
@@ -92,5 +92,129 @@ describe('microversions 2.1 … 2.5', () => {
     expect(at25.json.servers).toEqual([]);
     const at24 = await r('GET', '/servers?ip6=fd00::', env.a, '2.4');
     expect(at24.json.servers.map((x: { id: string }) => x.id)).toContain(s.id);
+  });
+
+  it('2.6/2.8: POST /servers/{id}/remote-consoles gives the VNC console; other protocols as Nova; 404 below 2.6', async () => {
+    const s = await c.bootActive(env.a, { name: 'rc' });
+    const url = `/servers/${s.id}/remote-consoles`;
+    const vnc = await r('POST', url, env.a, '2.6', { remote_console: { protocol: 'vnc', type: 'novnc' } });
+    expectSchema('v2_6/servers.get_remote_consoles', vnc);
+    expect(vnc.json.remote_console).toMatchObject({ protocol: 'vnc', type: 'novnc' });
+    expect(new URL(vnc.json.remote_console.url).searchParams.get('token')).toBeTruthy();
+    expectSchema('v2_8/servers.get_remote_consoles', await r('POST', url, env.a, '2.8', { remote_console: { protocol: 'vnc', type: 'novnc' } }));
+    expect((await r('POST', url, env.a, '2.5', { remote_console: { protocol: 'vnc', type: 'novnc' } })).status).toBe(404);
+    // Another project's server is a 404, before any console is made.
+    expect((await r('POST', url, env.b, '2.6', { remote_console: { protocol: 'vnc', type: 'novnc' } })).status).toBe(404);
+    expect((await r('POST', url, env.b, '2.8', { remote_console: { protocol: 'mks', type: 'webmks' } })).status).toBe(404);
+    const spice = await r('POST', url, env.a, '2.6', { remote_console: { protocol: 'spice', type: 'spice-html5' } });
+    expect(spice.json.badRequest).toEqual({ code: 400, message: 'Unavailable console type spice-html5.' });
+    expect((await r('POST', url, env.a, '2.6', { remote_console: { protocol: 'rdp', type: 'rdp-html5' } })).json.badRequest.message).toBe('Unavailable console type rdp-html5.');
+    // mks is not in the 2.6 enum (schema 400); from 2.8 it is "unavailable" (no MKS driver).
+    expect((await r('POST', url, env.a, '2.7', { remote_console: { protocol: 'mks', type: 'webmks' } })).json.badRequest.message).toMatch(/is not one of/);
+    expect((await r('POST', url, env.a, '2.8', { remote_console: { protocol: 'mks', type: 'webmks' } })).json.badRequest.message).toBe('Unavailable console type webmks.');
+    expect((await r('POST', url, env.a, '2.6', { remote_console: { protocol: 'vnc', type: 'spice-html5' } })).status).toBe(400);
+    expect((await r('POST', url, env.a, '2.6', { remote_console: { protocol: 'vnc' } })).status).toBe(400);
+    expect((await r('POST', url, env.a, '2.6', {})).status).toBe(400);
+  });
+
+  it('2.7: adding a project to a public flavor is 409; below 2.7 it is recorded and listed', async () => {
+    const f = await r('POST', '/flavors', env.admin, '2.1', { flavor: { name: 'pub.27', ram: 128, vcpus: 1, disk: 1 } });
+    const id = f.json.flavor.id;
+    const refused = await r('POST', `/flavors/${id}/action`, env.admin, '2.7', { addTenantAccess: { tenant: env.a.id } });
+    expect(refused.status).toBe(409);
+    expect(refused.json.conflictingRequest.message).toBe('Can not add access to a public flavor.');
+    const old = await r('POST', `/flavors/${id}/action`, env.admin, '2.6', { addTenantAccess: { tenant: env.a.id } });
+    expectSchema('flavors_access.add_remove_list_flavor_access', old);
+    expect(old.json.flavor_access).toEqual([{ flavor_id: id, tenant_id: env.a.id }]);
+    // Removing is allowed at any version; the flavor stays visible to everybody.
+    const removed = await r('POST', `/flavors/${id}/action`, env.admin, '2.7', { removeTenantAccess: { tenant: env.a.id } });
+    expect(removed.json.flavor_access).toEqual([]);
+    expect((await r('GET', `/flavors/${id}`, env.b, '2.7')).status).toBe(200);
+  });
+
+  it('2.9: locked in show, detail, update and rebuild bodies; absent below', async () => {
+    const s = await c.bootActive(env.a, { name: 'lk' });
+    expect((await c.action(env.a, s.id, { lock: null })).status).toBe(202);
+    const show = await r('GET', `/servers/${s.id}`, env.a, '2.9');
+    expectSchema('v2_9/servers.get_server', show);
+    expect(show.json.server.locked).toBe(true);
+    expectSchema('v2_9/servers.list_servers_detail', await r('GET', '/servers/detail', env.a, '2.9'));
+    expectSchema('v2_6/servers.get_server', await r('GET', `/servers/${s.id}`, env.a, '2.8'));
+    expect((await c.action(env.a, s.id, { unlock: null })).status).toBe(202);
+    const upd = await r('PUT', `/servers/${s.id}`, env.a, '2.9', { server: { name: 'lk2' } });
+    expectSchema('v2_9/servers.update_server', upd);
+    expect(upd.json.server.locked).toBe(false);
+    expectSchema('servers.update_server', await r('PUT', `/servers/${s.id}`, env.a, '2.8', { server: { name: 'lk3' } }));
+    const rb = await r('POST', `/servers/${s.id}/action`, env.a, '2.9', { rebuild: { imageRef: env.image.publicId } });
+    expectSchema('v2_9/servers.rebuild_server_with_admin_pass', rb);
+  });
+
+  it('2.10: an admin creates a keypair for another user (user_id refused below 2.10)', async () => {
+    const other = env.b.userId;
+    const made = await r('POST', '/os-keypairs', env.admin, '2.10', { keypair: { name: 'k210', user_id: other } });
+    expectSchema('v2_2/keypairs.create_keypair', made);
+    expect(made.json.keypair.user_id).toBe(other);
+    expect((await r('GET', '/os-keypairs/k210', env.b, '2.10')).status).toBe(200);
+    expect((await r('POST', '/os-keypairs', env.admin, '2.9', { keypair: { name: 'k29', user_id: other } })).status).toBe(400);
+    expect((await r('POST', '/os-keypairs', env.a, '2.10', { keypair: { name: 'k210b', user_id: other } })).status).toBe(403);
+  });
+
+  it('2.11: forced_down in the service list, PUT os-services/force-down (404 below 2.11); 2.16 host_status follows', async () => {
+    const s = await c.bootActive(env.a, { name: 'hs' });
+    const list = await r('GET', '/os-services', env.admin, '2.11');
+    expectSchema('v2_11/services.list_services', list);
+    expect(list.json.services.find((x: { host: string }) => x.host === 'mv-1')).toMatchObject({ forced_down: false, state: 'up' });
+    expectSchema('services.list_services', await r('GET', '/os-services', env.admin, '2.10'));
+    const hs = await r('GET', `/servers/${s.id}`, env.admin, '2.16');
+    expectSchema('v2_16/servers.get_server', hs);
+    expect(hs.json.server.host_status).toBe('UP');
+    // Not for members (Nova's default policy), nor below 2.16.
+    const member = await r('GET', `/servers/${s.id}`, env.a, '2.16');
+    expectSchema('v2_16/servers.get_server', member);
+    expect(member.json.server.host_status).toBeUndefined();
+    expectSchema('v2_9/servers.get_server', await r('GET', `/servers/${s.id}`, env.admin, '2.15'));
+
+    expect((await r('PUT', '/os-services/force-down', env.admin, '2.10', { host: 'mv-1', binary: 'nova-compute', forced_down: true })).status).toBe(404);
+    expect((await r('PUT', '/os-services/force-down', env.a, '2.11', { host: 'mv-1', binary: 'nova-compute', forced_down: true })).status).toBe(403);
+    expect((await r('PUT', '/os-services/force-down', env.admin, '2.11', { host: 'mv-1', binary: 'nova-compute', forced_down: 'yes' })).status).toBe(400);
+    expect((await r('PUT', '/os-services/force-down', env.admin, '2.11', { host: 'nope', binary: 'nova-compute', forced_down: true })).status).toBe(404);
+    try {
+      const down = await r('PUT', '/os-services/force-down', env.admin, '2.11', { host: 'mv-1', binary: 'nova-compute', forced_down: true });
+      expectSchema('v2_11/services.update_forced_down', down);
+      expect(down.json.service).toEqual({ host: 'mv-1', binary: 'nova-compute', forced_down: true });
+      expect((await r('GET', '/os-services', env.admin, '2.11')).json.services.find((x: { host: string }) => x.host === 'mv-1')).toMatchObject({ forced_down: true, state: 'down' });
+      const detail = await r('GET', '/servers/detail?all_tenants=1', env.admin, '2.16');
+      expectSchema('v2_16/servers.list_servers_detail', detail);
+      expect(detail.json.servers.find((x: { id: string }) => x.id === s.id).host_status).toBe('DOWN');
+    } finally {
+      await r('PUT', '/os-services/force-down', env.admin, '2.11', { host: 'mv-1', binary: 'nova-compute', forced_down: false });
+    }
+    try {
+      expect((await r('PUT', '/os-services/disable', env.admin, '2.11', { host: 'mv-1', binary: 'nova-compute' })).status).toBe(200);
+      expect((await r('GET', `/servers/${s.id}`, env.admin, '2.16')).json.server.host_status).toBe('MAINTENANCE');
+    } finally {
+      await r('PUT', '/os-services/enable', env.admin, '2.11', { host: 'mv-1', binary: 'nova-compute' });
+    }
+  });
+
+  it('2.12: os-virtual-interfaces is 400 with Neutron (as Nova), 404 for another project', async () => {
+    const s = await c.bootActive(env.a, { name: 'vif' });
+    const res = await r('GET', `/servers/${s.id}/os-virtual-interfaces`, env.a, '2.12');
+    expect(res.json.badRequest).toEqual({ code: 400, message: 'Listing virtual interfaces is not supported by this cloud.' });
+    expect((await r('GET', `/servers/${s.id}/os-virtual-interfaces`, env.b, '2.12')).status).toBe(404);
+  });
+
+  it('2.13/2.15: server groups show their owner from 2.13; soft policies only from 2.15', async () => {
+    const g = await r('POST', '/os-server-groups', env.a, '2.13', { server_group: { name: 'g213', policies: ['anti-affinity'] } });
+    expectSchema('v2_13/server_groups.create_show_server_group', g);
+    expect(g.json.server_group).toMatchObject({ project_id: env.a.id, user_id: env.a.userId });
+    expectSchema('v2_13/server_groups.list_server_groups', await r('GET', '/os-server-groups', env.a, '2.13'));
+    expectSchema('server_groups.create_show_server_group', await r('GET', `/os-server-groups/${g.json.server_group.id}`, env.a, '2.12'));
+    expectSchema('server_groups.list_server_groups', await r('GET', '/os-server-groups', env.a, '2.12'));
+    expect((await r('GET', `/os-server-groups/${g.json.server_group.id}`, env.b, '2.13')).status).toBe(404);
+    expect((await r('POST', '/os-server-groups', env.a, '2.14', { server_group: { name: 'soft', policies: ['soft-anti-affinity'] } })).status).toBe(400);
+    const soft = await r('POST', '/os-server-groups', env.a, '2.15', { server_group: { name: 'soft', policies: ['soft-affinity'] } });
+    expectSchema('v2_13/server_groups.create_show_server_group', soft);
+    expect(soft.json.server_group.policies).toEqual(['soft-affinity']);
   });
 });

@@ -1,8 +1,10 @@
-import { Body, Controller, Get, Inject, Param, Put, Query } from '@nestjs/common';
+import { Body, Controller, Get, Inject, Param, Put, Query, Req } from '@nestjs/common';
+import type { Request } from 'express';
 import { ApiError, Auth, type AuthContext, KUMO_CONFIG, PolicyService } from '@kumo/service-kit';
 import type { ComputeConfig } from '../config.js';
 import { isoMicro, type Json, isAdmin } from '../common/nova.js';
 import { Db } from '../db/db.js';
+import { atLeast } from '../versions/microversion.js';
 
 interface NodeRow {
   id: number;
@@ -19,6 +21,7 @@ interface NodeRow {
   running_vms: number;
   enabled: boolean;
   disabled_reason: string | null;
+  forced_down: boolean;
   cpu_info: Record<string, unknown>;
   last_heartbeat: Date;
 }
@@ -36,8 +39,9 @@ export class HostsController {
     return this.db.rows<NodeRow>(`SELECT * FROM ${this.db.t('compute_node')} ORDER BY id`);
   }
 
+  /** A forced-down service is down whatever its heartbeat says (Nova's servicegroup is_up). */
   private up(n: NodeRow): boolean {
-    return Date.now() - new Date(n.last_heartbeat).getTime() < this.config.KUMO_COMPUTE_HOST_DOWN_S * 1000;
+    return !n.forced_down && Date.now() - new Date(n.last_heartbeat).getTime() < this.config.KUMO_COMPUTE_HOST_DOWN_S * 1000;
   }
 
   private hypervisorView(n: NodeRow, detail: boolean) {
@@ -122,7 +126,7 @@ export class HostsController {
   }
 
   @Get('os-services')
-  async services(@Auth() auth: AuthContext, @Query() q: Record<string, unknown>) {
+  async services(@Auth() auth: AuthContext, @Query() q: Record<string, unknown>, @Req() req: Request) {
     this.policy.enforce('services', auth);
     let nodes = await this.nodes();
     if (typeof q.host === 'string') nodes = nodes.filter((n) => n.host === q.host);
@@ -138,6 +142,7 @@ export class HostsController {
           state: this.up(n) ? 'up' : 'down',
           updated_at: isoMicro(n.last_heartbeat),
           disabled_reason: n.disabled_reason,
+          ...(atLeast(req, 11) ? { forced_down: n.forced_down } : {}),
         });
     }
     return { services: out };
@@ -145,9 +150,10 @@ export class HostsController {
 
   /** 2.1 form: PUT /os-services/enable|disable|disable-log-reason {host, binary[, disabled_reason]}. */
   @Put('os-services/:op')
-  async updateService(@Auth() auth: AuthContext, @Param('op') op: string, @Body() body: unknown) {
+  async updateService(@Auth() auth: AuthContext, @Param('op') op: string, @Body() body: unknown, @Req() req: Request) {
     this.policy.enforce('services:update', auth);
     const b = (body ?? {}) as Json;
+    if (op === 'force-down' && atLeast(req, 11)) return this.forceDown(b);
     if (!['enable', 'disable', 'disable-log-reason'].includes(op)) throw ApiError.notFound(`Unknown action ${op}`);
     if (typeof b.host !== 'string' || typeof b.binary !== 'string') throw ApiError.badRequest("Invalid input: 'host' and 'binary' are required");
     if (b.binary !== 'nova-compute') throw ApiError.notFound(`Service ${b.binary} on host ${b.host} not found.`);
@@ -156,6 +162,19 @@ export class HostsController {
     const n = await this.db.exec(`UPDATE ${this.db.t('compute_node')} SET enabled = $2, disabled_reason = $3 WHERE host = $1`, [b.host, op === 'enable', reason]);
     if (!n) throw ApiError.notFound(`Host ${b.host} could not be found.`);
     return { service: { host: b.host, binary: b.binary, status: op === 'enable' ? 'enabled' : 'disabled', ...(reason ? { disabled_reason: reason } : {}) } };
+  }
+
+  /**
+   * 2.11: an operator marks a compute service down (fencing) without waiting for its heartbeat
+   * to age: the scheduler skips it, the reconciler treats it as dead, host_status says DOWN.
+   */
+  private async forceDown(b: Json) {
+    if (typeof b.host !== 'string' || typeof b.binary !== 'string') throw ApiError.badRequest("Invalid input: 'host' and 'binary' are required");
+    if (typeof b.forced_down !== 'boolean') throw ApiError.badRequest(`Invalid input for field/attribute forced_down. Value: ${JSON.stringify(b.forced_down ?? null)}. 'forced_down' must be a boolean`);
+    if (b.binary !== 'nova-compute') throw ApiError.notFound(`Service ${b.binary} on host ${b.host} not found.`);
+    const n = await this.db.exec(`UPDATE ${this.db.t('compute_node')} SET forced_down = $2 WHERE host = $1`, [b.host, b.forced_down]);
+    if (!n) throw ApiError.notFound(`Host ${b.host} could not be found.`);
+    return { service: { host: b.host, binary: b.binary, forced_down: b.forced_down } };
   }
 
   @Get('os-availability-zone')
