@@ -231,6 +231,13 @@ export interface HypervisorDriver {
    */
   setUserPassword(id: string, user: string, password: string): Promise<void>;
 
+  /**
+   * Injects a non-maskable interrupt into the guest (Nova's trigger_crash_dump: a guest kernel
+   * configured for it panics and writes a crash dump). Allowed in `running|paused` (a paused
+   * guest takes it when resumed); InvalidState otherwise. The domain's state is not changed.
+   */
+  injectNmi(id: string): Promise<void>;
+
   /** Where to connect for the serial/VNC console. */
   getConsole(id: string): Promise<ConsoleEndpoints>;
   /** Tail of the serial log, at most `maxBytes` (default 64 KiB). */

@@ -128,6 +128,17 @@ export function describeDriverContract(name: string, h: () => ContractHarness): 
       expect((await d.getInfo('c1')).state).toBe('running');
     });
 
+    it('injectNmi: while running or paused, the state unchanged', async () => {
+      await rejectsWith(d.injectNmi('nope'), 'DomainNotFound');
+      await d.injectNmi('c1');
+      expect((await d.getInfo('c1')).state).toBe('running');
+      await d.pause('c1');
+      await d.injectNmi('c1');
+      expect((await d.getInfo('c1')).state).toBe('paused');
+      await d.resume('c1');
+      expect((await d.getInfo('c1')).state).toBe('running');
+    });
+
     it('attach/detach disk (hot-plug), with duplicate and unknown ids refused', async () => {
       await d.attachDisk('c1', { id: 'data', path: hx.diskFile('data'), format: 'qcow2' });
       expect((await d.getInfo('c1')).spec.disks.map((x) => x.id)).toEqual(['data']);

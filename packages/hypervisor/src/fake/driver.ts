@@ -54,6 +54,8 @@ export interface FakeDomain {
   exitReason?: ExitReason;
   /** Passwords set through the (simulated) guest agent, by guest user; a test hook. */
   passwords?: Record<string, string>;
+  /** NMIs injected (injectNmi); a test hook — the fake guest does nothing with them. */
+  nmiCount?: number;
 }
 
 /** One fake host's domains; share it between driver instances to simulate a restart. */
@@ -389,6 +391,11 @@ export class FakeDriver implements HypervisorDriver {
     const d = this.require(id, 'set a password in', ['running']);
     // The fake guest always has an agent: it just remembers the password.
     d.passwords = { ...d.passwords, [user]: password };
+  }
+
+  async injectNmi(id: string): Promise<void> {
+    const d = this.require(id, 'inject an NMI into', ['running', 'paused']);
+    d.nmiCount = (d.nmiCount ?? 0) + 1;
   }
 
   async getConsole(id: string): Promise<ConsoleEndpoints> {

@@ -1281,6 +1281,14 @@ export class QemuDriver implements HypervisorDriver {
     });
   }
 
+  async injectNmi(id: string): Promise<void> {
+    await this.withDomain(id, async (h) => {
+      await this.requireState(h, 'inject an NMI into', ['running', 'paused']);
+      // QMP inject-nmi: an NMI to every vCPU (what libvirt's virDomainInjectNMI does for Nova).
+      await (await this.qmpOf(h)).execute('inject-nmi');
+    });
+  }
+
   async getConsole(id: string): Promise<ConsoleEndpoints> {
     const h = this.loadHandle(id);
     return {
