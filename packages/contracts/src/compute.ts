@@ -10,6 +10,7 @@
  *         detach_interface (service to agent). Additive: 1.0 agents ignore what they do not know.
  *   1.2 - InstanceSpec.rescue (rescue boots a rescue disk, the root disk attached second);
  *         agent calls set_password, diagnostics and get_console (additions only).
+ *   1.3 - Agent call trigger_crash_dump (an NMI into the guest; microversion 2.17). Additive.
  *
  * Agents never touch the database. The service casts the *desired* state of one instance to
  * `kumo.compute.<host>` (`compute_agent.sync`); the agent's syncer converges the hypervisor to it
@@ -177,6 +178,8 @@ export interface ComputeAgentMethods {
   diagnostics: { request: DiagnosticsRequest; reply: { diagnostics: Record<string, number | string> } };
   /** Where the domain's consoles are on the host (for a console proxy running there). */
   get_console: { request: GetConsoleRequest; reply: { vncSocket?: string; serialSocket?: string } };
+  /** An NMI into the guest (driver injectNmi); `conflict` when the domain is not running or paused. */
+  trigger_crash_dump: { request: DomainRef; reply: { ok: true } };
 }
 
 export const AGENT_PATTERN_PREFIX = 'compute_agent.';

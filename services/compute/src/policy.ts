@@ -50,4 +50,5 @@ export const computePolicy: Record<string, string> = {
   'servers:remote_consoles': WRITE,
   // Microversions: 2.16 host_status (Nova: os_compute_api:servers:show:host_status, admin).
   'servers:show:host_status': ADMIN,
+  'servers:trigger_crash_dump': WRITE,
 };

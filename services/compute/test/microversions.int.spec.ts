@@ -17,18 +17,18 @@ const at = (v: string) => ({ headers: { 'OpenStack-API-Version': `compute ${v}`,
 const r = (method: string, url: string, who: Project, v: string, json?: unknown) => c.r(method, url, who, { ...at(v), json });
 const expectSchema = (name: string, res: { status: number; json: unknown }) => expect(tempestErrors(name, res.status, res.json)).toEqual([]);
 
-describe('microversions 2.1 … 2.16', () => {
-  it('negotiates: none → 2.1, latest → 2.16, each version echoed, above → 406, garbage → 400', async () => {
+describe('microversions 2.1 … 2.17', () => {
+  it('negotiates: none → 2.1, latest → 2.17, each version echoed, above → 406, garbage → 400', async () => {
     const root = await request(env.url, 'GET', '/');
-    expect(root.json.versions.find((v: { id: string }) => v.id === 'v2.1')).toMatchObject({ version: '2.16', min_version: '2.1' });
+    expect(root.json.versions.find((v: { id: string }) => v.id === 'v2.1')).toMatchObject({ version: '2.17', min_version: '2.1' });
     expect((await c.r('GET', '/flavors', env.a)).headers['openstack-api-version']).toBe('compute 2.1');
     const latest = await r('GET', '/flavors', env.a, 'latest');
-    expect(latest.headers['openstack-api-version']).toBe('compute 2.16');
-    expect(latest.headers['x-openstack-nova-api-version']).toBe('2.16');
+    expect(latest.headers['openstack-api-version']).toBe('compute 2.17');
+    expect(latest.headers['x-openstack-nova-api-version']).toBe('2.17');
     expect((await r('GET', '/flavors', env.a, '2.3')).headers['openstack-api-version']).toBe('compute 2.3');
-    const above = await r('GET', '/flavors', env.a, '2.17');
+    const above = await r('GET', '/flavors', env.a, '2.18');
     expect(above.status).toBe(406);
-    expect(above.json.computeFault.message).toBe('Version 2.17 is not supported by the API. Minimum is 2.1 and maximum is 2.16.');
+    expect(above.json.computeFault.message).toBe('Version 2.18 is not supported by the API. Minimum is 2.1 and maximum is 2.17.');
     expect((await r('GET', '/flavors', env.a, 'two')).status).toBe(400);
     // novaclient below 2.27 sends only the legacy header.
     const legacy = await c.r('GET', '/flavors', env.a, { headers: { 'X-OpenStack-Nova-API-Version': '2.4' } });
@@ -216,5 +216,42 @@ describe('microversions 2.1 … 2.16', () => {
     const soft = await r('POST', '/os-server-groups', env.a, '2.15', { server_group: { name: 'soft', policies: ['soft-affinity'] } });
     expectSchema('v2_13/server_groups.create_show_server_group', soft);
     expect(soft.json.server_group.policies).toEqual(['soft-affinity']);
+  });
+
+  it('2.17: trigger_crash_dump injects an NMI through the agent (202, action recorded); 404 below, 409 when stopped or locked', async () => {
+    const s = await c.bootActive(env.a, { name: 'nmi' });
+    const dump = { trigger_crash_dump: null };
+    expect((await r('POST', `/servers/${s.id}/action`, env.a, '2.16', dump)).status).toBe(404);
+    expect((await r('POST', `/servers/${s.id}/action`, env.b, '2.17', dump)).status).toBe(404);
+    expect((await r('POST', `/servers/${s.id}/action`, env.a, '2.17', { trigger_crash_dump: {} })).status).toBe(400);
+    const ok = await r('POST', `/servers/${s.id}/action`, env.a, '2.17', dump);
+    expect(ok.status).toBe(202);
+    expect(ok.text).toBe('');
+    // The agent call ends the action after the 202 (Nova casts it).
+    let action: { action: string; request_id: string } | undefined;
+    for (let n = 0; n < 100 && !action; n++) {
+      const list = await r('GET', `/servers/${s.id}/os-instance-actions`, env.a, '2.17');
+      action = list.json.instanceActions.find((a: { action: string }) => a.action === 'trigger_crash_dump');
+      if (!action) await new Promise((res) => setTimeout(res, 50));
+    }
+    expect(action).toBeDefined();
+    let detail: { events: { result: string | null }[] } | undefined;
+    for (let n = 0; n < 100; n++) {
+      detail = (await r('GET', `/servers/${s.id}/os-instance-actions/${action!.request_id}`, env.admin, '2.17')).json.instanceAction;
+      if (detail?.events[0]?.result) break;
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    expect(detail!.events[0]!.result).toBe('Success');
+    const host = (await r('GET', `/servers/${s.id}`, env.admin, '2.17')).json.server['OS-EXT-SRV-ATTR:host'];
+    expect(env.drivers.get(host)!.store.domains.get(s.id)!.nmiCount).toBe(1);
+    expect((await r('GET', `/servers/${s.id}`, env.a, '2.17')).json.server.status).toBe('ACTIVE');
+
+    expect((await c.action(env.a, s.id, { lock: null })).status).toBe(202);
+    expect((await r('POST', `/servers/${s.id}/action`, env.a, '2.17', dump)).json.conflictingRequest.message).toBe(`Instance ${s.id} is locked`);
+    expect((await c.action(env.a, s.id, { unlock: null })).status).toBe(202);
+    expect((await c.action(env.a, s.id, { 'os-stop': null })).status).toBe(202);
+    await c.waitStatus(env.a, s.id, 'SHUTOFF');
+    const stopped = await r('POST', `/servers/${s.id}/action`, env.a, '2.17', dump);
+    expect(stopped.json.conflictingRequest.message).toBe(`Cannot 'trigger_crash_dump' instance ${s.id} while it is in vm_state stopped`);
   });
 });

@@ -241,6 +241,12 @@ export class ComputeAgent {
           reply({ ok: true, data: { diagnostics: diagnosticsOf(await this.syncerOf(req.host).driver.getStats(req.instanceId)) } });
           break;
         }
+        case 'compute_agent.trigger_crash_dump': {
+          const req = env.data as DomainRef;
+          await this.syncerOf(req.host).driver.injectNmi(req.instanceId);
+          reply({ ok: true, data: { ok: true } });
+          break;
+        }
         case 'compute_agent.get_console': {
           const req = env.data as GetConsoleRequest;
           const c = await this.syncerOf(req.host).driver.getConsole(req.instanceId);

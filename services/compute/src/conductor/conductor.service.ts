@@ -668,6 +668,11 @@ export class ConductorService implements OnApplicationShutdown {
     return (await this.agentCall<{ diagnostics: Record<string, number | string> }>(i, 'diagnostics', {})).diagnostics;
   }
 
+  /** 2.17: an NMI into the guest through the host's agent. */
+  async triggerCrashDump(i: InstanceRow): Promise<void> {
+    await this.agentCall(i, 'trigger_crash_dump', {});
+  }
+
   async consoleEndpoints(i: InstanceRow): Promise<{ vncSocket?: string; serialSocket?: string }> {
     return this.agentCall(i, 'get_console', {});
   }

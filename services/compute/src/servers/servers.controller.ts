@@ -254,6 +254,12 @@ export class ServersController {
       case 'resume':
         await this.servers.act(auth, id, name, rid);
         return;
+      case 'trigger_crash_dump':
+        // 2.17; below, Nova has no such versioned action: 404. The body must be null.
+        requireVersion(req, 17);
+        if (arg !== null) throw ApiError.badRequest(`Invalid input for field/attribute trigger_crash_dump. Value: ${JSON.stringify(arg)}. ${JSON.stringify(arg)} is not of type 'null'`);
+        await this.servers.triggerCrashDump(auth, id, rid);
+        return;
       case 'lock':
       case 'unlock':
         await this.servers.setLock(auth, id, name === 'lock', rid);

@@ -398,6 +398,37 @@ export class ServersService {
     });
   }
 
+  /**
+   * 2.17 trigger_crash_dump: an NMI into the guest. As in Nova it sets no task and changes no state
+   * (what the guest does with an NMI is its own configuration): lock, host, vm_state and task are
+   * checked in one transaction and the action recorded; the agent call runs after the 202 (Nova
+   * casts it) and its outcome ends the action — Error with the driver's message when, say, the
+   * domain of an ERROR server is not running.
+   */
+  async triggerCrashDump(auth: AuthContext, id: string, requestId: string): Promise<void> {
+    const i = await this.db.transaction(async (tx) => {
+      const seen = await this.find(auth, id, tx);
+      this.policy.enforce('servers:trigger_crash_dump', auth, { project_id: seen.project_id });
+      const i = (await this.repo.lock(tx, seen.id))!;
+      if (i.locked && !isAdmin(auth)) throw ApiError.conflict(`Instance ${i.id} is locked`);
+      if (!i.host) throw ApiError.conflict(`Instance ${i.id} is not ready`);
+      if (i.task_state) throw ApiError.conflict(`Cannot 'trigger_crash_dump' instance ${i.id} while it is in task_state ${i.task_state}`);
+      if (!['active', 'paused', 'rescued', 'resized', 'error'].includes(i.vm_state)) throw ApiError.conflict(`Cannot 'trigger_crash_dump' instance ${i.id} while it is in vm_state ${i.vm_state}`);
+      await this.repo.startAction(tx, i, 'trigger_crash_dump', auth.userId, requestId);
+      return i;
+    });
+    const finish = (ok: boolean, message?: string) =>
+      this.db.exec(
+        `UPDATE ${this.db.t('instance_action')} SET finish_time = now(), result = $3, message = COALESCE($4, message)
+          WHERE instance_id = $1 AND request_id = $2 AND action = 'trigger_crash_dump' AND finish_time IS NULL`,
+        [i.id, requestId, ok ? 'Success' : 'Error', message ?? null],
+      );
+    void this.conductor.triggerCrashDump(i).then(
+      () => finish(true),
+      (err: unknown) => finish(false, (err as Error).message).catch(() => undefined),
+    );
+  }
+
   /** The names the server view shows after addSecurityGroup/removeSecurityGroup (the ports already changed). */
   async setSecurityGroupNames(id: string, group: string, add: boolean): Promise<void> {
     await this.db.transaction(async (tx) => {
