@@ -17,18 +17,18 @@ const at = (v: string) => ({ headers: { 'OpenStack-API-Version': `compute ${v}`,
 const r = (method: string, url: string, who: Project, v: string, json?: unknown) => c.r(method, url, who, { ...at(v), json });
 const expectSchema = (name: string, res: { status: number; json: unknown }) => expect(tempestErrors(name, res.status, res.json)).toEqual([]);
 
-describe('microversions 2.1 … 2.17', () => {
-  it('negotiates: none → 2.1, latest → 2.17, each version echoed, above → 406, garbage → 400', async () => {
+describe('microversions 2.1 … 2.19', () => {
+  it('negotiates: none → 2.1, latest → 2.19, each version echoed, above → 406, garbage → 400', async () => {
     const root = await request(env.url, 'GET', '/');
-    expect(root.json.versions.find((v: { id: string }) => v.id === 'v2.1')).toMatchObject({ version: '2.17', min_version: '2.1' });
+    expect(root.json.versions.find((v: { id: string }) => v.id === 'v2.1')).toMatchObject({ version: '2.19', min_version: '2.1' });
     expect((await c.r('GET', '/flavors', env.a)).headers['openstack-api-version']).toBe('compute 2.1');
     const latest = await r('GET', '/flavors', env.a, 'latest');
-    expect(latest.headers['openstack-api-version']).toBe('compute 2.17');
-    expect(latest.headers['x-openstack-nova-api-version']).toBe('2.17');
+    expect(latest.headers['openstack-api-version']).toBe('compute 2.19');
+    expect(latest.headers['x-openstack-nova-api-version']).toBe('2.19');
     expect((await r('GET', '/flavors', env.a, '2.3')).headers['openstack-api-version']).toBe('compute 2.3');
-    const above = await r('GET', '/flavors', env.a, '2.18');
+    const above = await r('GET', '/flavors', env.a, '2.20');
     expect(above.status).toBe(406);
-    expect(above.json.computeFault.message).toBe('Version 2.18 is not supported by the API. Minimum is 2.1 and maximum is 2.17.');
+    expect(above.json.computeFault.message).toBe('Version 2.20 is not supported by the API. Minimum is 2.1 and maximum is 2.19.');
     expect((await r('GET', '/flavors', env.a, 'two')).status).toBe(400);
     // novaclient below 2.27 sends only the legacy header.
     const legacy = await c.r('GET', '/flavors', env.a, { headers: { 'X-OpenStack-Nova-API-Version': '2.4' } });
@@ -253,5 +253,37 @@ describe('microversions 2.1 … 2.17', () => {
     await c.waitStatus(env.a, s.id, 'SHUTOFF');
     const stopped = await r('POST', `/servers/${s.id}/action`, env.a, '2.17', dump);
     expect(stopped.json.conflictingRequest.message).toBe(`Cannot 'trigger_crash_dump' instance ${s.id} while it is in vm_state stopped`);
+  });
+
+  it('2.19: description on create, update and rebuild, shown from 2.19 (the name for servers created below); 400 below 2.19', async () => {
+    const boot = async (v: string, extra: Record<string, unknown>) => {
+      const res = await r('POST', '/servers', env.a, v, { server: { name: `d${v}`, imageRef: env.image.publicId, flavorRef: '1', networks: 'none', ...extra } });
+      return res;
+    };
+    expect((await boot('2.18', { description: 'x' })).status).toBe(400);
+    expect((await boot('2.19', { description: 'bad\u0007bell' })).status).toBe(400);
+    expect((await boot('2.19', { description: 'x'.repeat(256) })).status).toBe(400);
+    const made = await boot('2.19', { description: 'my web server' });
+    expect(made.status).toBe(202);
+    const id = made.json.server.id;
+    await c.waitStatus(env.a, id, 'ACTIVE');
+    const show = await r('GET', `/servers/${id}`, env.a, '2.19');
+    expectSchema('v2_19/servers.get_server', show);
+    expect(show.json.server.description).toBe('my web server');
+    expectSchema('v2_19/servers.list_servers_detail', await r('GET', '/servers/detail', env.a, '2.19'));
+    // 2.18 keeps the 2.16 shape (no description).
+    expectSchema('v2_16/servers.get_server', await r('GET', `/servers/${id}`, env.a, '2.18'));
+    const upd = await r('PUT', `/servers/${id}`, env.a, '2.19', { server: { description: null } });
+    expectSchema('v2_19/servers.update_server', upd);
+    expect(upd.json.server.description).toBeNull();
+    expect((await r('PUT', `/servers/${id}`, env.a, '2.18', { server: { description: 'old' } })).status).toBe(400);
+    expect((await r('PUT', `/servers/${id}`, env.b, '2.19', { server: { description: 'theirs' } })).status).toBe(404);
+    const rb = await r('POST', `/servers/${id}/action`, env.a, '2.19', { rebuild: { imageRef: env.image.publicId, description: 'rebuilt' } });
+    expectSchema('v2_19/servers.rebuild_server_with_admin_pass', rb);
+    expect(rb.json.server.description).toBe('rebuilt');
+    expect((await r('POST', `/servers/${id}/action`, env.a, '2.18', { rebuild: { imageRef: env.image.publicId, description: 'no' } })).status).toBe(400);
+    // Created below 2.19: Nova stored the name as the description.
+    const old = await boot('2.1', {});
+    expect((await r('GET', `/servers/${old.json.server.id}`, env.a, '2.19')).json.server.description).toBe('d2.1');
   });
 });

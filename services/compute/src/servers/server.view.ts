@@ -40,6 +40,8 @@ export function serverView(i: InstanceRow, base: string, opts: { detail: boolean
   if (i.fault && (status === 'ERROR' || status === 'DELETED')) v.fault = i.fault;
   // 2.9: everyone sees whether the server is locked (show, detail, update and rebuild bodies).
   if (version >= 2009) v.locked = i.locked;
+  // 2.19: show, detail, update and rebuild bodies.
+  if (version >= 2019) v.description = i.description ?? null;
   if (!opts.detail) return v;
   // 2.16: only when the caller may see it (the controller leaves the map out otherwise).
   if (opts.hostStatus) v.host_status = i.host ? (opts.hostStatus.get(i.host) ?? 'UNKNOWN') : '';

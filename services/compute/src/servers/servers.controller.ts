@@ -56,7 +56,7 @@ export class ServersController {
   @HttpCode(202)
   async create(@Auth() auth: AuthContext, @Body() body: unknown, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
     const base = requestBaseUrl(req);
-    const { instances, adminPass, returnReservationId } = await this.servers.create(auth, body, requestIdOf(req));
+    const { instances, adminPass, returnReservationId } = await this.servers.create(auth, body, requestIdOf(req), microversionOf(req));
     if (returnReservationId) return { reservation_id: instances[0]!.reservation_id };
     const i = instances[0]!;
     res.setHeader('Location', `${base}/v2.1/servers/${i.id}`);
@@ -104,7 +104,7 @@ export class ServersController {
 
   @Put(':id')
   async update(@Auth() auth: AuthContext, @Param('id') id: string, @Body() body: unknown, @Req() req: Request) {
-    const i = await this.servers.update(auth, id, body, requestIdOf(req));
+    const i = await this.servers.update(auth, id, body, requestIdOf(req), microversionOf(req));
     return { server: serverView(i, requestBaseUrl(req), { detail: false, admin: false, version: microversionOf(req) }) };
   }
 
@@ -290,7 +290,7 @@ export class ServersController {
         return;
       }
       case 'rebuild': {
-        const i = await this.servers.rebuild(auth, id, bodyOf(body, 'rebuild'), rid);
+        const i = await this.servers.rebuild(auth, id, bodyOf(body, 'rebuild'), rid, microversionOf(req));
         return { server: { ...serverView(i, base, { detail: false, admin: false, version: microversionOf(req) }), adminPass: Math.random().toString(36).slice(2, 14) } };
       }
       case 'restore': {

@@ -65,7 +65,7 @@ export class ServersService {
     return i;
   }
 
-  async create(auth: AuthContext, raw: unknown, requestId: string): Promise<{ instances: InstanceRow[]; adminPass: string; returnReservationId: boolean }> {
+  async create(auth: AuthContext, raw: unknown, requestId: string, version = 2001): Promise<{ instances: InstanceRow[]; adminPass: string; returnReservationId: boolean }> {
     const project = projectOf(auth);
     this.policy.enforce('servers:create', auth, { project_id: project });
     if (!raw || typeof raw !== 'object') throw ApiError.badRequest('Invalid input for request body: expected {"server": {...}}.');
@@ -73,6 +73,9 @@ export class ServersService {
     if (!b || typeof b !== 'object' || Array.isArray(b)) throw ApiError.badRequest("Invalid input for field/attribute server. 'server' is a required property");
     const name = stringField(b, 'name', { required: true, min: 1 })!;
     if (name.trim() === '') throw invalid('name', name, 'name must not be blank');
+    // Nova: below 2.19 the description is the name (the old display_description); from 2.19 the body's, null if absent.
+    const requestedDescription = descriptionOf(b, version);
+    const description = version >= 2019 ? (requestedDescription ?? null) : name;
     const flavorRef = b.flavorRef;
     if (flavorRef === undefined || flavorRef === null || flavorRef === '') throw ApiError.badRequest("Invalid input for field/attribute flavorRef. 'flavorRef' is a required property");
     if (typeof flavorRef !== 'string' && typeof flavorRef !== 'number') throw invalid('flavorRef', flavorRef, "is not of type 'string', 'integer'");
@@ -149,8 +152,8 @@ export class ServersService {
         const [row] = await tx.rows<InstanceRow>(
           `INSERT INTO ${this.db.t('instance')} (id, project_id, user_id, name, hostname, vm_state, task_state, flavor, vcpus, memory_mb, root_gb, image_ref, image_meta,
              key_name, key_data, user_data, metadata, requested_networks, security_groups, access_ipv4, access_ipv6, config_drive, reservation_id, launch_index,
-             server_group_id, requested_az, availability_zone, desired_power, target_vm_state)
-           VALUES ($1,$2,$3,$4,$5,'building','scheduling',$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,'running','active') RETURNING *`,
+             server_group_id, requested_az, availability_zone, desired_power, target_vm_state, description)
+           VALUES ($1,$2,$3,$4,$5,'building','scheduling',$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,'running','active',$26) RETURNING *`,
           [
             randomUUID(),
             project,
@@ -177,6 +180,7 @@ export class ServersService {
             groupId,
             az,
             az && !az.includes(':') ? az : az?.split(':')[0] || 'nova',
+            description,
           ],
         );
         await this.repo.startAction(tx, row!, 'create', auth.userId, requestId);
@@ -298,11 +302,12 @@ export class ServersService {
     return this.db.rows<InstanceRow>(`SELECT * FROM ${this.db.t('instance')} WHERE ${where.join(' AND ')} ORDER BY seq DESC LIMIT ${p(limit)}`, params);
   }
 
-  async update(auth: AuthContext, id: string, raw: unknown, requestId: string): Promise<InstanceRow> {
+  async update(auth: AuthContext, id: string, raw: unknown, requestId: string, version = 2001): Promise<InstanceRow> {
     const b = (raw as Json)?.server as Json;
     if (!b || typeof b !== 'object' || Array.isArray(b)) throw ApiError.badRequest("Invalid input for field/attribute server. 'server' is a required property");
-    for (const k of Object.keys(b)) if (!['name', 'accessIPv4', 'accessIPv6', 'OS-DCF:diskConfig', 'description'].includes(k)) throw invalid('server', b, `Additional properties are not allowed ('${k}' was unexpected)`);
+    for (const k of Object.keys(b)) if (!['name', 'accessIPv4', 'accessIPv6', 'OS-DCF:diskConfig', ...(version >= 2019 ? ['description'] : [])].includes(k)) throw invalid('server', b, `Additional properties are not allowed ('${k}' was unexpected)`);
     const patch: Record<string, unknown> = {};
+    if (b.description !== undefined) patch.description = descriptionOf(b, version);
     if (b.name !== undefined) {
       const name = stringField(b, 'name', { min: 1 })!;
       if (!name.trim()) throw invalid('name', name, 'name must not be blank');
@@ -471,7 +476,8 @@ export class ServersService {
     });
   }
 
-  async rebuild(auth: AuthContext, id: string, body: Json, requestId: string): Promise<InstanceRow> {
+  async rebuild(auth: AuthContext, id: string, body: Json, requestId: string, version = 2001): Promise<InstanceRow> {
+    const description = descriptionOf(body, version);
     const ref = stringField(body, 'imageRef', { required: true, min: 1 })!;
     const imageId = lastSegment(ref);
     if (!isUuid(imageId)) throw ApiError.badRequest('Invalid imageRef provided.');
@@ -487,9 +493,24 @@ export class ServersService {
       image_meta: { id: image.id, path: loc.path, url: loc.url, checksum: image.checksum, properties: image.properties ?? {}, diskFormat: image.diskFormat, containerFormat: image.containerFormat },
     };
     if (body.name !== undefined) patch.name = stringField(body, 'name', { min: 1 });
+    if (description !== undefined) patch.description = description;
     if (body.metadata !== undefined) patch.metadata = metadataOf(body.metadata);
     if (body.accessIPv4 !== undefined) patch.access_ipv4 = stringField(body, 'accessIPv4') ?? '';
     if (body.accessIPv6 !== undefined) patch.access_ipv6 = normalizeIpv6(stringField(body, 'accessIPv6') ?? '');
     return this.act(auth, id, 'rebuild', requestId, async (_tx, cur) => ({ ...patch, spec_version: cur.spec_version + 1, target_vm_state: cur.vm_state === 'error' ? 'active' : cur.vm_state }), 'rebuild');
   }
+}
+
+/**
+ * 2.19 `description` of create, update and rebuild: null or up to 255 printable characters
+ * (Nova's schema: no control or separator characters but spaces). Below 2.19 Nova's schemas do
+ * not have the field: 400. Undefined when absent.
+ */
+function descriptionOf(b: Json, version: number): string | null | undefined {
+  if (b.description === undefined) return undefined;
+  if (version < 2019) throw invalid('server', b, "Additional properties are not allowed ('description' was unexpected)");
+  const d = stringField(b, 'description', { nullable: true, max: 255 });
+  if (d === undefined) return null;
+  if (!/^[^\p{C}\p{Zl}\p{Zp}]*$/u.test(d)) throw invalid('description', d, 'is not printable');
+  return d;
 }
