@@ -94,6 +94,17 @@ export interface MigrationOptions {
   maxBandwidth?: number;
   /** Give up (and cancel, source keeps running) after this long. */
   timeoutMs?: number;
+  /**
+   * Aborting it cancels the migration (Nova's live-migration abort, 2.24): migrateOut rejects
+   * with MigrationFailed ("cancelled") and the source keeps running, as after any failure.
+   */
+  signal?: AbortSignal;
+  /**
+   * Aborting it asks the migration to finish now (Nova's force_complete, 2.22, without
+   * post-copy): the source's vCPUs are paused so the copy converges. The destination then
+   * starts paused; whoever wants it running resumes it (the agent's next sync does).
+   */
+  forceComplete?: AbortSignal;
 }
 
 export interface MigrationResult {

@@ -230,6 +230,29 @@ export function describeDriverContract(name: string, h: () => ContractHarness): 
       expect((await d.getInfo('c1')).state).toBe('running');
     });
 
+    it('live migration: an aborted signal cancels it (source keeps running), forceComplete pauses the source so the destination starts paused', async () => {
+      const dst = await hx.makeDriver();
+      created.push(dst);
+      const spec = (await d.getInfo('c1')).spec;
+      const inc = await dst.prepareIncomingMigration(spec);
+      const abort = new AbortController();
+      abort.abort();
+      await rejectsWith(d.migrateOut('c1', inc.uri, { signal: abort.signal }), 'MigrationFailed', /cancelled/);
+      expect((await d.getInfo('c1')).state).toBe('running');
+      await dst.destroy('c1');
+
+      await d.spawn(hx.spec('c4'));
+      const inc4 = await dst.prepareIncomingMigration((await d.getInfo('c4')).spec);
+      const force = new AbortController();
+      force.abort();
+      await d.migrateOut('c4', inc4.uri, { forceComplete: force.signal });
+      expect((await dst.finishIncomingMigration('c4')).state).toBe('paused');
+      await rejectsWith(d.getInfo('c4'), 'DomainNotFound');
+      await dst.resume('c4');
+      expect((await dst.getInfo('c4')).state).toBe('running');
+      await dst.destroy('c4');
+    });
+
     it('live migration to another host: the destination owns it, the source forgets it', async () => {
       const dst = await hx.makeDriver();
       created.push(dst);

@@ -783,10 +783,17 @@ export class QemuDriver implements HypervisorDriver {
     }
   }
 
-  private async waitMigration(c: QmpClient, timeoutMs: number): Promise<MigrationResult> {
+  private async waitMigration(c: QmpClient, timeoutMs: number, opts?: MigrationOptions): Promise<MigrationResult> {
+    let forced = false;
     const info = await waitUntil(
       timeoutMs,
       async () => {
+        // Abort: the caller's catch sends migrate_cancel. Force: pause the vCPUs once so the copy converges (libvirt's suspend for Nova's force_complete).
+        if (opts?.signal?.aborted) throw new Error('migration cancelled on request (source keeps running)');
+        if (opts?.forceComplete?.aborted && !forced) {
+          forced = true;
+          await c.execute('stop');
+        }
         const m = await c.execute('query-migrate');
         if (m.status === 'failed' || m.status === 'cancelled') throw new Error(m['error-desc'] ?? `migration ${m.status}`);
         return m.status === 'completed' ? m : null;
@@ -1172,7 +1179,7 @@ export class QemuDriver implements HypervisorDriver {
       await c.execute('migrate', { uri });
       let result: MigrationResult;
       try {
-        result = await this.waitMigration(c, timeoutMs);
+        result = await this.waitMigration(c, timeoutMs, opts);
       } catch (e) {
         await c.execute('migrate_cancel').catch(() => undefined);
         // A failed pre-copy migration leaves the source running (or paused, if it was).
