@@ -51,4 +51,6 @@ export const computePolicy: Record<string, string> = {
   // Microversions: 2.16 host_status (Nova: os_compute_api:servers:show:host_status, admin).
   'servers:show:host_status': ADMIN,
   'servers:trigger_crash_dump': WRITE,
+  'servers:migrations:force_complete': ADMIN,
+  'servers:migrations:delete': ADMIN,
 };

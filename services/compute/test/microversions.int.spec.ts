@@ -17,18 +17,18 @@ const at = (v: string) => ({ headers: { 'OpenStack-API-Version': `compute ${v}`,
 const r = (method: string, url: string, who: Project, v: string, json?: unknown) => c.r(method, url, who, { ...at(v), json });
 const expectSchema = (name: string, res: { status: number; json: unknown }) => expect(tempestErrors(name, res.status, res.json)).toEqual([]);
 
-describe('microversions 2.1 … 2.19', () => {
-  it('negotiates: none → 2.1, latest → 2.19, each version echoed, above → 406, garbage → 400', async () => {
+describe('microversions 2.1 … 2.25', () => {
+  it('negotiates: none → 2.1, latest → 2.25, each version echoed, above → 406, garbage → 400', async () => {
     const root = await request(env.url, 'GET', '/');
-    expect(root.json.versions.find((v: { id: string }) => v.id === 'v2.1')).toMatchObject({ version: '2.19', min_version: '2.1' });
+    expect(root.json.versions.find((v: { id: string }) => v.id === 'v2.1')).toMatchObject({ version: '2.25', min_version: '2.1' });
     expect((await c.r('GET', '/flavors', env.a)).headers['openstack-api-version']).toBe('compute 2.1');
     const latest = await r('GET', '/flavors', env.a, 'latest');
-    expect(latest.headers['openstack-api-version']).toBe('compute 2.19');
-    expect(latest.headers['x-openstack-nova-api-version']).toBe('2.19');
+    expect(latest.headers['openstack-api-version']).toBe('compute 2.25');
+    expect(latest.headers['x-openstack-nova-api-version']).toBe('2.25');
     expect((await r('GET', '/flavors', env.a, '2.3')).headers['openstack-api-version']).toBe('compute 2.3');
-    const above = await r('GET', '/flavors', env.a, '2.20');
+    const above = await r('GET', '/flavors', env.a, '2.26');
     expect(above.status).toBe(406);
-    expect(above.json.computeFault.message).toBe('Version 2.20 is not supported by the API. Minimum is 2.1 and maximum is 2.19.');
+    expect(above.json.computeFault.message).toBe('Version 2.26 is not supported by the API. Minimum is 2.1 and maximum is 2.25.');
     expect((await r('GET', '/flavors', env.a, 'two')).status).toBe(400);
     // novaclient below 2.27 sends only the legacy header.
     const legacy = await c.r('GET', '/flavors', env.a, { headers: { 'X-OpenStack-Nova-API-Version': '2.4' } });
@@ -285,5 +285,31 @@ describe('microversions 2.1 … 2.19', () => {
     // Created below 2.19: Nova stored the name as the description.
     const old = await boot('2.1', {});
     expect((await r('GET', `/servers/${old.json.server.id}`, env.a, '2.19')).json.server.description).toBe('d2.1');
+  });
+
+  it('2.21: the actions of a deleted server stay readable (404 below 2.21 and for another project)', async () => {
+    const s = await c.bootActive(env.a, { name: 'gone' });
+    expect((await c.r('DELETE', `/servers/${s.id}`, env.a)).status).toBe(204);
+    await c.waitStatus(env.a, s.id, 'DELETED');
+    expect((await r('GET', `/servers/${s.id}/os-instance-actions`, env.a, '2.20')).status).toBe(404);
+    const list = await r('GET', `/servers/${s.id}/os-instance-actions`, env.a, '2.21');
+    expect(list.status).toBe(200);
+    expect(list.json.instanceActions.map((a: { action: string }) => a.action)).toEqual(expect.arrayContaining(['create', 'delete']));
+    const rid = list.json.instanceActions.find((a: { action: string }) => a.action === 'create').request_id;
+    const one = await r('GET', `/servers/${s.id}/os-instance-actions/${rid}`, env.admin, '2.21');
+    expectSchema('v2_16/servers.show_instance_action', one);
+    expect((await r('GET', `/servers/${s.id}/os-instance-actions`, env.b, '2.21')).status).toBe(404);
+    expect((await r('GET', `/servers/${s.id}`, env.a, '2.21')).status).toBe(404);
+  });
+
+  it('2.25: os-migrateLive drops disk_over_commit and takes block_migration "auto"', async () => {
+    const s = await c.bootActive(env.a, { name: 'lm25' });
+    const live = (v: string, body: Record<string, unknown>) => r('POST', `/servers/${s.id}/action`, env.admin, v, { 'os-migrateLive': body });
+    expect((await live('2.25', { host: null, block_migration: 'auto', disk_over_commit: false })).json.badRequest.message).toMatch(/'disk_over_commit' was unexpected/);
+    expect((await live('2.24', { host: null, block_migration: false })).json.badRequest.message).toMatch(/'disk_over_commit' is a required property/);
+    expect((await live('2.24', { host: null, block_migration: 'auto', disk_over_commit: false })).status).toBe(400);
+    // Valid at 2.25; this environment has one host, so the scheduler finds none (400 below 2.34).
+    expect((await live('2.25', { host: null, block_migration: 'auto' })).json.badRequest.message).toMatch(/No valid host/);
+    expect((await r('GET', `/servers/${s.id}`, env.a, '2.25')).json.server.status).toBe('ACTIVE');
   });
 });

@@ -198,16 +198,16 @@ export class ServersController {
   }
 
   @Get(':id/os-instance-actions')
-  async actions(@Auth() auth: AuthContext, @Param('id') id: string) {
-    const i = await this.servers.find(auth, id);
+  async actions(@Auth() auth: AuthContext, @Param('id') id: string, @Req() req: Request) {
+    const i = atLeast(req, 21) ? await this.servers.findWithDeleted(auth, id) : await this.servers.find(auth, id);
     this.policy.enforce('instance_actions', auth, { project_id: i.project_id });
     const rows = await this.db.rows(`SELECT * FROM ${this.db.t('instance_action')} WHERE instance_id = $1 ORDER BY id DESC`, [i.id]);
     return { instanceActions: rows.map((a) => actionView(a)) };
   }
 
   @Get(':id/os-instance-actions/:requestId')
-  async action(@Auth() auth: AuthContext, @Param('id') id: string, @Param('requestId') requestId: string) {
-    const i = await this.servers.find(auth, id);
+  async action(@Auth() auth: AuthContext, @Param('id') id: string, @Param('requestId') requestId: string, @Req() req: Request) {
+    const i = atLeast(req, 21) ? await this.servers.findWithDeleted(auth, id) : await this.servers.find(auth, id);
     this.policy.enforce('instance_actions', auth, { project_id: i.project_id });
     const [a] = await this.db.rows(`SELECT * FROM ${this.db.t('instance_action')} WHERE instance_id = $1 AND request_id = $2 ORDER BY id DESC LIMIT 1`, [i.id, requestId]);
     if (!a) throw ApiError.notFound(`Action for request_id ${requestId} on instance ${i.id} not found`);

@@ -59,6 +59,13 @@ export class ServersService {
     return i;
   }
 
+  /** 2.21: instance actions stay readable after the server is deleted (still only by its project or admins). */
+  async findWithDeleted(auth: AuthContext, id: string): Promise<InstanceRow> {
+    const i = await this.repo.get(id, this.db);
+    if (!i || (!isAdmin(auth) && i.project_id !== auth.projectId)) throw ApiError.notFound(`Instance ${id} could not be found.`);
+    return i;
+  }
+
   async show(auth: AuthContext, id: string): Promise<InstanceRow> {
     const i = await this.find(auth, id);
     this.policy.enforce('servers:show', auth, { project_id: i.project_id });
