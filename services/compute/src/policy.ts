@@ -53,4 +53,7 @@ export const computePolicy: Record<string, string> = {
   'servers:trigger_crash_dump': WRITE,
   'servers:migrations:force_complete': ADMIN,
   'servers:migrations:delete': ADMIN,
+  // 2.26 server tags (Nova's os-server-tags: readers list/check, members change).
+  'servers:tags': READ,
+  'servers:tags:update': WRITE,
 };

@@ -10,6 +10,8 @@ let c: ReturnType<typeof client>;
 beforeAll(async () => {
   env = await startComputeEnv({ hosts: ['mv-1'] });
   c = client(env);
+  // Many small tests boot servers in one project.
+  await c.r('PUT', `/os-quota-sets/${env.a.id}`, env.admin, { json: { quota_set: { instances: 100, cores: 200, ram: 1000000 } } });
 }, 60000);
 afterAll(() => env?.close());
 
@@ -17,18 +19,18 @@ const at = (v: string) => ({ headers: { 'OpenStack-API-Version': `compute ${v}`,
 const r = (method: string, url: string, who: Project, v: string, json?: unknown) => c.r(method, url, who, { ...at(v), json });
 const expectSchema = (name: string, res: { status: number; json: unknown }) => expect(tempestErrors(name, res.status, res.json)).toEqual([]);
 
-describe('microversions 2.1 … 2.25', () => {
-  it('negotiates: none → 2.1, latest → 2.25, each version echoed, above → 406, garbage → 400', async () => {
+describe('microversions 2.1 … 2.33', () => {
+  it('negotiates: none → 2.1, latest → 2.33, each version echoed, above → 406, garbage → 400', async () => {
     const root = await request(env.url, 'GET', '/');
-    expect(root.json.versions.find((v: { id: string }) => v.id === 'v2.1')).toMatchObject({ version: '2.25', min_version: '2.1' });
+    expect(root.json.versions.find((v: { id: string }) => v.id === 'v2.1')).toMatchObject({ version: '2.33', min_version: '2.1' });
     expect((await c.r('GET', '/flavors', env.a)).headers['openstack-api-version']).toBe('compute 2.1');
     const latest = await r('GET', '/flavors', env.a, 'latest');
-    expect(latest.headers['openstack-api-version']).toBe('compute 2.25');
-    expect(latest.headers['x-openstack-nova-api-version']).toBe('2.25');
+    expect(latest.headers['openstack-api-version']).toBe('compute 2.33');
+    expect(latest.headers['x-openstack-nova-api-version']).toBe('2.33');
     expect((await r('GET', '/flavors', env.a, '2.3')).headers['openstack-api-version']).toBe('compute 2.3');
-    const above = await r('GET', '/flavors', env.a, '2.26');
+    const above = await r('GET', '/flavors', env.a, '2.34');
     expect(above.status).toBe(406);
-    expect(above.json.computeFault.message).toBe('Version 2.26 is not supported by the API. Minimum is 2.1 and maximum is 2.25.');
+    expect(above.json.computeFault.message).toBe('Version 2.34 is not supported by the API. Minimum is 2.1 and maximum is 2.33.');
     expect((await r('GET', '/flavors', env.a, 'two')).status).toBe(400);
     // novaclient below 2.27 sends only the legacy header.
     const legacy = await c.r('GET', '/flavors', env.a, { headers: { 'X-OpenStack-Nova-API-Version': '2.4' } });
@@ -311,5 +313,99 @@ describe('microversions 2.1 … 2.25', () => {
     // Valid at 2.25; this environment has one host, so the scheduler finds none (400 below 2.34).
     expect((await live('2.25', { host: null, block_migration: 'auto' })).json.badRequest.message).toMatch(/No valid host/);
     expect((await r('GET', `/servers/${s.id}`, env.a, '2.25')).json.server.status).toBe('ACTIVE');
+  });
+
+  it('2.26: server tags API (404 below 2.26, another project 404), tags in server bodies, tag filters', async () => {
+    const s1 = await c.bootActive(env.a, { name: 'tag1' });
+    const s2 = await c.bootActive(env.a, { name: 'tag2' });
+    const tags = (id: string) => `/servers/${id}/tags`;
+    expect((await r('GET', tags(s1.id), env.a, '2.25')).status).toBe(404);
+    expect((await r('GET', tags(s1.id), env.b, '2.26')).status).toBe(404);
+    expect((await r('PUT', tags(s1.id), env.b, '2.26', { tags: ['x'] })).status).toBe(404);
+    const put = await r('PUT', tags(s1.id), env.a, '2.26', { tags: ['web', 'prod', 'web'] });
+    expectSchema('v2_26/servers.update_all_tags', put);
+    expect(put.json.tags).toEqual(['prod', 'web']);
+    expectSchema('v2_26/servers.list_tags', await r('GET', tags(s1.id), env.a, '2.26'));
+    const one = await r('PUT', `${tags(s2.id)}/web`, env.a, '2.26');
+    expect(one.status).toBe(201);
+    expect(one.headers.location).toMatch(new RegExp(`/v2.1/servers/${s2.id}/tags/web$`));
+    expect((await r('PUT', `${tags(s2.id)}/web`, env.a, '2.26')).status).toBe(204);
+    expect((await r('GET', `${tags(s2.id)}/web`, env.a, '2.26')).status).toBe(204);
+    expect((await r('GET', `${tags(s2.id)}/nope`, env.a, '2.26')).json.itemNotFound.message).toBe('Tag nope could not be found.');
+    expect((await r('PUT', `${tags(s2.id)}/a,b`, env.a, '2.26')).status).toBe(400);
+    expect((await r('PUT', tags(s2.id), env.a, '2.26', { tags: Array.from({ length: 51 }, (_, n) => `t${n}`) })).status).toBe(400);
+    expect((await r('PUT', tags(s2.id), env.a, '2.26', { tags: ['x'.repeat(61)] })).status).toBe(400);
+    // Readers may list but not change (policy 403 after the server is found).
+    expect((await r('GET', tags(s1.id), env.readerA, '2.26')).status).toBe(200);
+    expect((await r('PUT', `${tags(s1.id)}/r`, env.readerA, '2.26')).status).toBe(403);
+
+    const show = await r('GET', `/servers/${s1.id}`, env.a, '2.26');
+    expectSchema('v2_26/servers.get_server', show);
+    expect(show.json.server.tags).toEqual(['prod', 'web']);
+    expectSchema('v2_26/servers.list_servers_detail', await r('GET', '/servers/detail', env.a, '2.26'));
+    expectSchema('v2_19/servers.get_server', await r('GET', `/servers/${s1.id}`, env.a, '2.25'));
+    const upd = await r('PUT', `/servers/${s1.id}`, env.a, '2.26', { server: { name: 'tag1' } });
+    expectSchema('v2_26/servers.update_server', upd);
+    expect(upd.json.server.tags).toEqual(['prod', 'web']);
+
+    const ids = async (query: string, v = '2.26') => (await r('GET', `/servers?${query}`, env.a, v)).json.servers.map((x: { id: string }) => x.id).filter((id: string) => id === s1.id || id === s2.id).sort();
+    const both = [s1.id, s2.id].sort();
+    expect(await ids('tags=web,prod')).toEqual([s1.id]);
+    expect(await ids('tags=web')).toEqual(both);
+    expect(await ids('tags-any=prod,zzz')).toEqual([s1.id]);
+    expect(await ids('not-tags=web,prod')).toEqual([s2.id]);
+    expect(await ids('not-tags-any=prod')).toEqual([s2.id]);
+    expect(await ids('tags=web,prod', '2.25')).toEqual(both);
+
+    expect((await r('DELETE', `${tags(s1.id)}/prod`, env.a, '2.26')).status).toBe(204);
+    expect((await r('DELETE', `${tags(s1.id)}/prod`, env.a, '2.26')).status).toBe(404);
+    expect((await r('DELETE', tags(s1.id), env.a, '2.26')).status).toBe(204);
+    expect((await r('GET', tags(s1.id), env.a, '2.26')).json.tags).toEqual([]);
+    // A server in the middle of a task cannot be tagged (Nova: valid vm_states only).
+    expect((await c.action(env.a, s2.id, { 'os-stop': null })).status).toBe(202);
+    await c.waitStatus(env.a, s2.id, 'SHUTOFF');
+    expect((await r('PUT', `${tags(s2.id)}/off`, env.a, '2.26')).status).toBe(201);
+  });
+
+  it('2.28: hypervisor cpu_info is an object (a JSON string below); 2.33: hypervisor pages', async () => {
+    const list = await r('GET', '/os-hypervisors/detail', env.admin, '2.28');
+    expectSchema('v2_28/hypervisors.list_hypervisors_detail', list);
+    expect(typeof list.json.hypervisors[0].cpu_info).toBe('object');
+    const id = list.json.hypervisors[0].id;
+    expectSchema('v2_28/hypervisors.get_hypervisor', await r('GET', `/os-hypervisors/${id}`, env.admin, '2.28'));
+    const old = await r('GET', '/os-hypervisors/detail', env.admin, '2.27');
+    expectSchema('hypervisors.list_hypervisors_detail', old);
+    expect(typeof old.json.hypervisors[0].cpu_info).toBe('string');
+
+    const page = await r('GET', '/os-hypervisors?limit=1', env.admin, '2.33');
+    expect(page.json.hypervisors).toHaveLength(1);
+    expect(page.json.hypervisors_links[0]).toMatchObject({ rel: 'next', href: expect.stringContaining(`marker=${page.json.hypervisors[0].id}`) });
+    const detail = await r('GET', '/os-hypervisors/detail?limit=1', env.admin, '2.33');
+    expectSchema('v2_33/hypervisors.list_hypervisors_detail', detail);
+    const after = await r('GET', `/os-hypervisors?marker=${page.json.hypervisors[0].id}`, env.admin, '2.33');
+    expect(after.json.hypervisors).toEqual([]);
+    expect((await r('GET', '/os-hypervisors?marker=999999', env.admin, '2.33')).status).toBe(400);
+    // Ignored below 2.33.
+    expect((await r('GET', '/os-hypervisors?marker=999999', env.admin, '2.32')).status).toBe(200);
+  });
+
+  it('2.30: os-migrateLive takes force (400 below); same-host refusals stay synchronous below 2.34', async () => {
+    const s = await c.bootActive(env.a, { name: 'lm30' });
+    const live = (v: string, body: Record<string, unknown>) => r('POST', `/servers/${s.id}/action`, env.admin, v, { 'os-migrateLive': body });
+    expect((await live('2.29', { host: 'mv-1', block_migration: 'auto', force: true })).json.badRequest.message).toMatch(/'force' was unexpected/);
+    expect((await live('2.30', { host: 'mv-1', block_migration: 'auto', force: true })).json.badRequest.message).toBe(`Unable to migrate instance (${s.id}) to current host (mv-1).`);
+    expect((await live('2.30', { host: null, block_migration: 'auto', force: 'maybe' })).status).toBe(400);
+  });
+
+  it('2.32: NICs may carry a device tag (400 below 2.32, and bad tags 400)', async () => {
+    const boot = (v: string, nic: Record<string, unknown>, flavorRef = 'no-such-flavor') =>
+      r('POST', '/servers', env.a, v, { server: { name: 'nic', imageRef: env.image.publicId, flavorRef, networks: [{ uuid: '11111111-2222-3333-4444-555555555555', ...nic }] } });
+    expect((await boot('2.31', { tag: 'eth-a' })).json.badRequest.message).toMatch(/'tag' was unexpected/);
+    expect((await boot('2.32', { tag: 'a/b' })).json.badRequest.message).toMatch(/tag/);
+    expect((await boot('2.32', { tag: '' })).json.badRequest.message).toMatch(/tag/);
+    // A valid tag passes validation: the request fails later, on the flavor.
+    const ok = await boot('2.32', { tag: 'eth-a' });
+    expect(ok.status).toBe(400);
+    expect(ok.json.badRequest.message).not.toMatch(/tag/);
   });
 });

@@ -1,8 +1,8 @@
 import { Body, Controller, Get, Inject, Param, Put, Query, Req } from '@nestjs/common';
 import type { Request } from 'express';
-import { ApiError, Auth, type AuthContext, KUMO_CONFIG, PolicyService } from '@kumo/service-kit';
+import { ApiError, Auth, type AuthContext, KUMO_CONFIG, PolicyService, requestBaseUrl } from '@kumo/service-kit';
 import type { ComputeConfig } from '../config.js';
-import { isoMicro, type Json, isAdmin } from '../common/nova.js';
+import { isoMicro, type Json, isAdmin, nextLink, pageOf } from '../common/nova.js';
 import { Db } from '../db/db.js';
 import { atLeast } from '../versions/microversion.js';
 
@@ -44,7 +44,7 @@ export class HostsController {
     return !n.forced_down && Date.now() - new Date(n.last_heartbeat).getTime() < this.config.KUMO_COMPUTE_HOST_DOWN_S * 1000;
   }
 
-  private hypervisorView(n: NodeRow, detail: boolean) {
+  private hypervisorView(n: NodeRow, detail: boolean, req?: Request) {
     const base = { id: n.id, hypervisor_hostname: n.host, state: this.up(n) ? 'up' : 'down', status: n.enabled ? 'enabled' : 'disabled' };
     if (!detail) return base;
     const version = Number(String(n.hypervisor_version).replace(/\D/g, '')) || 1000;
@@ -64,21 +64,40 @@ export class HostsController {
       current_workload: 0,
       running_vms: n.running_vms,
       disk_available_least: n.local_gb - n.local_gb_used,
-      cpu_info: JSON.stringify(n.cpu_info ?? {}),
+      // 2.28: an object; a JSON string below.
+      cpu_info: req && atLeast(req, 28) ? (n.cpu_info ?? {}) : JSON.stringify(n.cpu_info ?? {}),
       service: { host: n.host, id: n.id, disabled_reason: n.disabled_reason },
     };
   }
 
   @Get('os-hypervisors')
-  async hypervisors(@Auth() auth: AuthContext) {
+  async hypervisors(@Auth() auth: AuthContext, @Query() q: Record<string, unknown>, @Req() req: Request) {
     this.policy.enforce('hypervisors', auth);
-    return { hypervisors: (await this.nodes()).map((n) => this.hypervisorView(n, false)) };
+    return this.hypervisorPage(q, req, false);
   }
 
   @Get('os-hypervisors/detail')
-  async hypervisorsDetail(@Auth() auth: AuthContext) {
+  async hypervisorsDetail(@Auth() auth: AuthContext, @Query() q: Record<string, unknown>, @Req() req: Request) {
     this.policy.enforce('hypervisors', auth);
-    return { hypervisors: (await this.nodes()).map((n) => this.hypervisorView(n, true)) };
+    return this.hypervisorPage(q, req, true);
+  }
+
+  /** 2.33: `limit`/`marker` (a hypervisor id) and `hypervisors_links`; below 2.33 Nova ignores them. */
+  private async hypervisorPage(q: Record<string, unknown>, req: Request, detail: boolean) {
+    let nodes = await this.nodes();
+    const out: Record<string, unknown> = {};
+    if (atLeast(req, 33)) {
+      const { limit, marker } = pageOf(q);
+      if (marker !== undefined) {
+        const at = nodes.findIndex((n) => String(n.id) === marker);
+        if (at < 0) throw ApiError.badRequest(`marker [${marker}] not found`);
+        nodes = nodes.slice(at + 1);
+      }
+      nodes = nodes.slice(0, limit);
+      // As Nova's collection links: a next link whenever a page asked with limit is full.
+      if (q.limit !== undefined && nodes.length > 0 && nodes.length === limit) out.hypervisors_links = nextLink(requestBaseUrl(req), detail ? 'os-hypervisors/detail' : 'os-hypervisors', q, String(nodes[nodes.length - 1]!.id));
+    }
+    return { hypervisors: nodes.map((n) => this.hypervisorView(n, detail, req)), ...out };
   }
 
   @Get('os-hypervisors/statistics')
@@ -105,11 +124,11 @@ export class HostsController {
   }
 
   @Get('os-hypervisors/:id')
-  async hypervisor(@Auth() auth: AuthContext, @Param('id') id: string) {
+  async hypervisor(@Auth() auth: AuthContext, @Param('id') id: string, @Req() req: Request) {
     this.policy.enforce('hypervisors', auth);
     const n = (await this.nodes()).find((x) => String(x.id) === id);
     if (!n) throw ApiError.notFound(`Hypervisor with ID ${id} could not be found.`);
-    return { hypervisor: this.hypervisorView(n, true) };
+    return { hypervisor: this.hypervisorView(n, true, req) };
   }
 
   @Get('os-hypervisors/:name/servers')

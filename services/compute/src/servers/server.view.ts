@@ -15,7 +15,7 @@ export function addressesOf(i: InstanceRow, extended: boolean) {
 }
 
 /** The server body at microversion 2.1 (Tempest's strict `get_server` schema: exactly these keys). */
-export function serverView(i: InstanceRow, base: string, opts: { detail: boolean; admin: boolean; version?: number; hostStatus?: Map<string, string> }) {
+export function serverView(i: InstanceRow, base: string, opts: { detail: boolean; admin: boolean; version?: number; hostStatus?: Map<string, string>; tags?: Map<string, string[]> }) {
   const version = opts.version ?? 2001;
   const status = statusOf(i.vm_state, i.task_state);
   const v: Record<string, unknown> = {
@@ -42,6 +42,8 @@ export function serverView(i: InstanceRow, base: string, opts: { detail: boolean
   if (version >= 2009) v.locked = i.locked;
   // 2.19: show, detail, update and rebuild bodies.
   if (version >= 2019) v.description = i.description ?? null;
+  // 2.26: show, detail, update and rebuild bodies (the controller reads them when the version asks).
+  if (version >= 2026) v.tags = opts.tags?.get(i.id) ?? [];
   if (!opts.detail) return v;
   // 2.16: only when the caller may see it (the controller leaves the map out otherwise).
   if (opts.hostStatus) v.host_status = i.host ? (opts.hostStatus.get(i.host) ?? 'UNKNOWN') : '';

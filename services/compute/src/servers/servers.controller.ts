@@ -32,6 +32,11 @@ export class ServersController {
     @Inject(KUMO_CONFIG) private readonly config: ComputeConfig,
   ) {}
 
+  /** 2.26: server bodies carry their tags (not read below). */
+  private async tagsFor(req: Request, rows: InstanceRow[]): Promise<Map<string, string[]> | undefined> {
+    return atLeast(req, 26) ? this.servers.tagsOf(rows.map((i) => i.id)) : undefined;
+  }
+
   /**
    * 2.16 `host_status` of each instance's host (admins only by default, Nova's
    * os_compute_api:servers:show:host_status): forced down → DOWN, disabled → MAINTENANCE, late
@@ -90,7 +95,8 @@ export class ServersController {
     const admin = isAdmin(auth);
     const version = microversionOf(req);
     const hostStatus = await this.hostStatuses(auth, req, rows);
-    const out: Record<string, unknown> = { servers: rows.map((i) => serverView(i, base, { detail: true, admin, version, hostStatus })) };
+    const tags = await this.tagsFor(req, rows);
+    const out: Record<string, unknown> = { servers: rows.map((i) => serverView(i, base, { detail: true, admin, version, hostStatus, tags })) };
     if (q.limit !== undefined && rows.length > 0 && rows.length === Math.min(Number(q.limit), 1000)) out.servers_links = nextLink(base, 'servers/detail', q, rows[rows.length - 1]!.id);
     return out;
   }
@@ -99,13 +105,13 @@ export class ServersController {
   async show(@Auth() auth: AuthContext, @Param('id') id: string, @Req() req: Request) {
     const i = await this.servers.show(auth, id);
     const hostStatus = await this.hostStatuses(auth, req, [i]);
-    return { server: serverView(i, requestBaseUrl(req), { detail: true, admin: isAdmin(auth), version: microversionOf(req), hostStatus }) };
+    return { server: serverView(i, requestBaseUrl(req), { detail: true, admin: isAdmin(auth), version: microversionOf(req), hostStatus, tags: await this.tagsFor(req, [i]) }) };
   }
 
   @Put(':id')
   async update(@Auth() auth: AuthContext, @Param('id') id: string, @Body() body: unknown, @Req() req: Request) {
     const i = await this.servers.update(auth, id, body, requestIdOf(req), microversionOf(req));
-    return { server: serverView(i, requestBaseUrl(req), { detail: false, admin: false, version: microversionOf(req) }) };
+    return { server: serverView(i, requestBaseUrl(req), { detail: false, admin: false, version: microversionOf(req), tags: await this.tagsFor(req, [i]) }) };
   }
 
   @Delete(':id')
@@ -291,7 +297,7 @@ export class ServersController {
       }
       case 'rebuild': {
         const i = await this.servers.rebuild(auth, id, bodyOf(body, 'rebuild'), rid, microversionOf(req));
-        return { server: { ...serverView(i, base, { detail: false, admin: false, version: microversionOf(req) }), adminPass: Math.random().toString(36).slice(2, 14) } };
+        return { server: { ...serverView(i, base, { detail: false, admin: false, version: microversionOf(req), tags: await this.tagsFor(req, [i]) }), adminPass: Math.random().toString(36).slice(2, 14) } };
       }
       case 'restore': {
         // Soft delete is off (reclaim_instance_interval = 0): nothing is ever SOFT_DELETED.

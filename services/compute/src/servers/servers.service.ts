@@ -66,6 +66,15 @@ export class ServersService {
     return i;
   }
 
+  /** 2.26: the tags of these servers (for the views), each list sorted. */
+  async tagsOf(ids: string[]): Promise<Map<string, string[]>> {
+    const out = new Map<string, string[]>(ids.map((id) => [id, []]));
+    if (!ids.length) return out;
+    const rows = await this.db.rows<{ instance_id: string; tag: string }>(`SELECT instance_id, tag FROM ${this.db.t('instance_tag')} WHERE instance_id = ANY($1::uuid[]) ORDER BY tag`, [ids]);
+    for (const r of rows) out.get(r.instance_id)?.push(r.tag);
+    return out;
+  }
+
   async show(auth: AuthContext, id: string): Promise<InstanceRow> {
     const i = await this.find(auth, id);
     this.policy.enforce('servers:show', auth, { project_id: i.project_id });
@@ -107,7 +116,7 @@ export class ServersService {
     const az = stringField(b, 'availability_zone', { nullable: true }) ?? null;
     if (az && az.includes(':')) this.policy.enforce('servers:create_on_host', auth);
     else if (az && !(await this.zones()).includes(az)) throw ApiError.badRequest(`The requested availability zone is not available`);
-    const networks = this.networksOf(b.networks);
+    const networks = this.networksOf(b.networks, version);
     const securityGroups = this.securityGroupsOf(b.security_groups);
     // Key pair of the caller.
     let keyData: string | null = null;
@@ -206,21 +215,28 @@ export class ServersService {
     return ['nova', ...rows.map((r) => r.z)];
   }
 
-  private networksOf(v: unknown): unknown {
+  private networksOf(v: unknown, version: number): unknown {
+    // 2.37: `networks` is required ("auto", "none" or a list).
+    if (version >= 2037 && v === undefined) throw ApiError.badRequest("Invalid input for field/attribute server. 'networks' is a required property");
     // Absent (microversion < 2.37): Nova attaches the project's networks if there are any and
     // boots without a NIC otherwise; `default` tells the conductor to do exactly that.
     if (v === undefined || v === null) return 'default';
+    // Kumo takes "auto"/"none" below 2.37 too (Nova: 400 there); docs/compute.md says so.
     if (v === 'auto' || v === 'none') return v;
     if (!Array.isArray(v)) throw invalid('networks', v, "is not of type 'array'");
+    // Device tags on NICs: 2.32 to 2.36 (2.37 dropped them by mistake; Nova has them again from 2.42).
+    const allowed = ['uuid', 'port', 'fixed_ip', ...(version >= 2032 && version < 2037 ? ['tag'] : [])];
     return v.map((n: unknown) => {
       if (!n || typeof n !== 'object') throw invalid('networks', v, "items must be objects");
       const o = n as Json;
-      for (const k of Object.keys(o)) if (!['uuid', 'port', 'fixed_ip', 'tag'].includes(k)) throw invalid('networks', v, `Additional properties are not allowed ('${k}' was unexpected)`);
+      for (const k of Object.keys(o)) if (!allowed.includes(k)) throw invalid('networks', v, `Additional properties are not allowed ('${k}' was unexpected)`);
+      if (o.tag !== undefined && (typeof o.tag !== 'string' || o.tag.length < 1 || o.tag.length > 60 || /[/,]/.test(o.tag))) throw invalid('tag', o.tag, 'must be 1 to 60 characters without "/" or ","');
       if (o.uuid !== undefined && (typeof o.uuid !== 'string' || !isUuid(o.uuid))) throw ApiError.badRequest(`Bad networks format: network uuid is not in proper format (${String(o.uuid)})`);
       if (o.port !== undefined && o.port !== null && (typeof o.port !== 'string' || !isUuid(o.port))) throw invalid('port', o.port, "is not a 'uuid'");
       if (o.fixed_ip !== undefined && (typeof o.fixed_ip !== 'string' || !/^[0-9a-fA-F:.]+$/.test(o.fixed_ip))) throw ApiError.badRequest(`Invalid fixed IP address (${String(o.fixed_ip)})`);
       if (!o.uuid && !o.port) throw ApiError.badRequest('Bad networks format: a network needs a uuid or a port');
-      return { networkId: o.uuid as string | undefined, portId: (o.port as string | undefined) ?? undefined, fixedIp: o.fixed_ip as string | undefined };
+      // The tag is kept with the request (Nova gives it to the guest as device metadata; Kumo has no metadata service or config drive contents yet).
+      return { networkId: o.uuid as string | undefined, portId: (o.port as string | undefined) ?? undefined, fixedIp: o.fixed_ip as string | undefined, ...(o.tag !== undefined ? { tag: o.tag as string } : {}) };
     });
   }
 
@@ -293,6 +309,23 @@ export class ServersService {
     // ip6: admins at any version, everyone from 2.5 (Nova ignores it for others below).
     if (typeof q.ip6 === 'string' && q.ip6 && (admin || (opts.version ?? 2001) >= 2005)) {
       where.push(`EXISTS (SELECT 1 FROM jsonb_array_elements(ports) port, jsonb_array_elements(port->'fixedIps') ip WHERE (ip->>'ipVersion')::int = 6 AND ip->>'ipAddress' ~ ${p(q.ip6)})`);
+    }
+    // 2.26 tag filters (comma lists): tags = has all, tags-any = has one, not-tags = lacks one, not-tags-any = has none.
+    if ((opts.version ?? 2001) >= 2026) {
+      const tagged = (name: string) => {
+        const v = q[name];
+        if (typeof v !== 'string' || !v) return undefined;
+        const list = [...new Set(v.split(',').filter(Boolean))];
+        return `(SELECT count(*) FROM ${this.db.t('instance_tag')} t WHERE t.instance_id = ${this.db.t('instance')}.id AND t.tag = ANY(${p(list)}::text[]))${name.endsWith('-any') ? ' > 0' : ` = ${list.length}`}`;
+      };
+      const all = tagged('tags');
+      const any = tagged('tags-any');
+      const notAll = tagged('not-tags');
+      const notAny = tagged('not-tags-any');
+      if (all) where.push(all);
+      if (any) where.push(any);
+      if (notAll) where.push(`NOT ${notAll}`);
+      if (notAny) where.push(`NOT ${notAny}`);
     }
     const limitRaw = q.limit;
     let limit = 1000;
