@@ -19,18 +19,18 @@ const at = (v: string) => ({ headers: { 'OpenStack-API-Version': `compute ${v}`,
 const r = (method: string, url: string, who: Project, v: string, json?: unknown) => c.r(method, url, who, { ...at(v), json });
 const expectSchema = (name: string, res: { status: number; json: unknown }) => expect(tempestErrors(name, res.status, res.json)).toEqual([]);
 
-describe('microversions 2.1 … 2.33', () => {
-  it('negotiates: none → 2.1, latest → 2.33, each version echoed, above → 406, garbage → 400', async () => {
+describe('microversions 2.1 … 2.37', () => {
+  it('negotiates: none → 2.1, latest → 2.37, each version echoed, above → 406, garbage → 400', async () => {
     const root = await request(env.url, 'GET', '/');
-    expect(root.json.versions.find((v: { id: string }) => v.id === 'v2.1')).toMatchObject({ version: '2.33', min_version: '2.1' });
+    expect(root.json.versions.find((v: { id: string }) => v.id === 'v2.1')).toMatchObject({ version: '2.37', min_version: '2.1' });
     expect((await c.r('GET', '/flavors', env.a)).headers['openstack-api-version']).toBe('compute 2.1');
     const latest = await r('GET', '/flavors', env.a, 'latest');
-    expect(latest.headers['openstack-api-version']).toBe('compute 2.33');
-    expect(latest.headers['x-openstack-nova-api-version']).toBe('2.33');
+    expect(latest.headers['openstack-api-version']).toBe('compute 2.37');
+    expect(latest.headers['x-openstack-nova-api-version']).toBe('2.37');
     expect((await r('GET', '/flavors', env.a, '2.3')).headers['openstack-api-version']).toBe('compute 2.3');
-    const above = await r('GET', '/flavors', env.a, '2.34');
+    const above = await r('GET', '/flavors', env.a, '2.38');
     expect(above.status).toBe(406);
-    expect(above.json.computeFault.message).toBe('Version 2.34 is not supported by the API. Minimum is 2.1 and maximum is 2.33.');
+    expect(above.json.computeFault.message).toBe('Version 2.38 is not supported by the API. Minimum is 2.1 and maximum is 2.37.');
     expect((await r('GET', '/flavors', env.a, 'two')).status).toBe(400);
     // novaclient below 2.27 sends only the legacy header.
     const legacy = await c.r('GET', '/flavors', env.a, { headers: { 'X-OpenStack-Nova-API-Version': '2.4' } });
@@ -407,5 +407,70 @@ describe('microversions 2.1 … 2.33', () => {
     const ok = await boot('2.32', { tag: 'eth-a' });
     expect(ok.status).toBe(400);
     expect(ok.json.badRequest.message).not.toMatch(/tag/);
+  });
+
+  it('2.34: a live migration whose checks fail answers 202 and ends at once, the failure in the migration', async () => {
+    const s = await c.bootActive(env.a, { name: 'lm34' });
+    const res = await r('POST', `/servers/${s.id}/action`, env.admin, '2.34', { 'os-migrateLive': { host: 'mv-1', block_migration: 'auto' } });
+    expect(res.status).toBe(202);
+    const back = await c.waitStatus(env.a, s.id, 'ACTIVE');
+    expect(back['OS-EXT-STS:task_state']).toBeNull();
+    const m = await r('GET', `/os-migrations?instance_uuid=${s.id}`, env.admin, '2.34');
+    expectSchema('v2_23/migrations.list_migrations', m);
+    expect(m.json.migrations[0]).toMatchObject({ status: 'error', migration_type: 'live-migration' });
+  });
+
+  it('2.35: keypair pages (limit, marker = name, keypairs_links); ignored below', async () => {
+    await r('DELETE', '/os-keypairs/k210', env.b, '2.35'); // left by the 2.10 test
+    for (const n of ['p1', 'p2', 'p3']) expect((await r('POST', '/os-keypairs', env.b, '2.35', { keypair: { name: n } })).status).toBe(201);
+    const first = await r('GET', '/os-keypairs?limit=2', env.b, '2.35');
+    expectSchema('v2_2/keypairs.list_keypairs', { status: first.status, json: { keypairs: first.json.keypairs } });
+    expect(first.json.keypairs.map((k: { keypair: { name: string } }) => k.keypair.name)).toEqual(['p1', 'p2']);
+    expect(first.json.keypairs_links[0]).toMatchObject({ rel: 'next', href: expect.stringContaining('marker=p2') });
+    const rest = await r('GET', '/os-keypairs?limit=2&marker=p2', env.b, '2.35');
+    expect(rest.json.keypairs.map((k: { keypair: { name: string } }) => k.keypair.name)).toEqual(['p3']);
+    expect(rest.json.keypairs_links).toBeUndefined();
+    expect((await r('GET', '/os-keypairs?marker=zz', env.b, '2.35')).status).toBe(400);
+    const old = await r('GET', '/os-keypairs?limit=2', env.b, '2.34');
+    expectSchema('v2_2/keypairs.list_keypairs', old);
+    expect(old.json.keypairs).toHaveLength(3);
+  });
+
+  it('2.36: proxy APIs answer 404 and the network quotas and limits are gone; unchanged at 2.35', async () => {
+    for (const path of ['/os-networks', '/os-security-groups', '/os-security-group-rules', '/os-floating-ips', '/images', '/os-fping']) {
+      const res = await r('GET', path, env.a, '2.36');
+      expect([path, res.status, res.json?.itemNotFound?.code]).toEqual([path, 404, 404]);
+    }
+    expect((await r('GET', '/os-networks', env.a, '2.35')).status).toBe(200);
+    const s = await c.bootActive(env.a, { name: 'sg36' });
+    // A server's own security groups are not a proxy API.
+    expect((await r('GET', `/servers/${s.id}/os-security-groups`, env.a, '2.36')).status).not.toBe(404);
+
+    const limits = await r('GET', '/limits', env.a, '2.36');
+    expectSchema('v2_36/limits.get_limit', limits);
+    expectSchema('limits.get_limit', await r('GET', '/limits', env.a, '2.35'));
+    const q = await r('GET', `/os-quota-sets/${env.a.id}`, env.a, '2.36');
+    expectSchema('v2_36/quotas.get_quota_set', q);
+    expect(q.json.quota_set.floating_ips).toBeUndefined();
+    expectSchema('quotas.get_quota_set', await r('GET', `/os-quota-sets/${env.a.id}`, env.a, '2.35'));
+    expectSchema('v2_36/quotas.get_quota_set_details', await r('GET', `/os-quota-sets/${env.a.id}/detail`, env.a, '2.36'));
+    expectSchema('v2_36/quotas.get_quota_set', await r('GET', `/os-quota-sets/${env.a.id}/defaults`, env.a, '2.36'));
+    const upd = await r('PUT', `/os-quota-sets/${env.b.id}`, env.admin, '2.36', { quota_set: { key_pairs: 101 } });
+    expectSchema('v2_36/quotas.update_quota_set', upd);
+    expect((await r('PUT', `/os-quota-sets/${env.b.id}`, env.admin, '2.36', { quota_set: { security_groups: 5 } })).status).toBe(400);
+    expect((await r('PUT', `/os-quota-sets/${env.b.id}`, env.admin, '2.35', { quota_set: { security_groups: 5 } })).status).toBe(200);
+  });
+
+  it('2.37: networks is required ("none", "auto" or a list), NIC tags refused again', async () => {
+    const body = (extra: Record<string, unknown>) => ({ server: { name: 'n37', imageRef: env.image.publicId, flavorRef: '1', ...extra } });
+    const missing = await r('POST', '/servers', env.a, '2.37', body({}));
+    expect(missing.json.badRequest.message).toMatch(/'networks' is a required property/);
+    expect((await r('POST', '/servers', env.a, '2.37', body({ networks: 'some' }))).status).toBe(400);
+    expect((await r('POST', '/servers', env.a, '2.37', body({ networks: [{ uuid: '11111111-2222-3333-4444-555555555555', tag: 'x' }] }))).json.badRequest.message).toMatch(/'tag' was unexpected/);
+    const none = await r('POST', '/servers', env.a, '2.37', body({ networks: 'none' }));
+    expect(none.status).toBe(202);
+    const s = await c.waitStatus(env.a, none.json.server.id, 'ACTIVE');
+    expect(s.addresses).toEqual({});
+    expectSchema('v2_26/servers.get_server', await r('GET', `/servers/${s.id}`, env.a, '2.37'));
   });
 });
