@@ -224,6 +224,9 @@ export class ServersService {
     // Kumo takes "auto"/"none" below 2.37 too (Nova: 400 there); docs/compute.md says so.
     if (v === 'auto' || v === 'none') return v;
     if (!Array.isArray(v)) throw invalid('networks', v, "is not of type 'array'");
+    // An empty list is "nothing specified" in Nova (what `openstack server create` sends without
+    // --nic below 2.37): the project's network if there is one, as when the key is absent.
+    if (v.length === 0) return 'default';
     // Device tags on NICs: 2.32 to 2.36 (2.37 dropped them by mistake; Nova has them again from 2.42).
     const allowed = ['uuid', 'port', 'fixed_ip', ...(version >= 2032 && version < 2037 ? ['tag'] : [])];
     return v.map((n: unknown) => {
