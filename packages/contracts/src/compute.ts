@@ -12,6 +12,8 @@
  *         agent calls set_password, diagnostics and get_console (additions only).
  *   1.2+ - (aggregates) InstanceSpec.numa (guest NUMA nodes and pinned host CPUs chosen by the
  *         scheduler's claim); HostReport.numaTopology and cpuDedicatedSet. Optional, additive.
+ *   1.3 - Agent calls trigger_crash_dump (an NMI into the guest; microversion 2.17) and
+ *         control_migration (force-complete or abort an outgoing live migration; 2.22/2.24). Additive.
  *
  * Agents never touch the database. The service casts the *desired* state of one instance to
  * `kumo.compute.<host>` (`compute_agent.sync`); the agent's syncer converges the hypervisor to it
@@ -89,6 +91,12 @@ export interface PrepareIncomingRequest {
 export interface DomainRef {
   host: string;
   instanceId: string;
+}
+
+/** Service → source agent: force-complete (2.22) or abort (2.24) the live migration `migrationId`. */
+export interface ControlMigrationRequest extends DomainRef {
+  migrationId: number;
+  op: 'force_complete' | 'abort';
 }
 
 /** Service → agent: hot-plug a port's NIC into the domain (or into its definition when it is off). */
@@ -194,6 +202,13 @@ export interface ComputeAgentMethods {
   diagnostics: { request: DiagnosticsRequest; reply: { diagnostics: Record<string, number | string> } };
   /** Where the domain's consoles are on the host (for a console proxy running there). */
   get_console: { request: GetConsoleRequest; reply: { vncSocket?: string; serialSocket?: string } };
+  /** An NMI into the guest (driver injectNmi); `conflict` when the domain is not running or paused. */
+  trigger_crash_dump: { request: DomainRef; reply: { ok: true } };
+  /**
+   * `found` false when that migration is not under way on this host (not started yet, or over):
+   * nothing is done. An aborted migration is reported by the sync as the error `MigrationCancelled: …`.
+   */
+  control_migration: { request: ControlMigrationRequest; reply: { found: boolean } };
 }
 
 export const AGENT_PATTERN_PREFIX = 'compute_agent.';

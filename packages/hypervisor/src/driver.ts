@@ -94,6 +94,17 @@ export interface MigrationOptions {
   maxBandwidth?: number;
   /** Give up (and cancel, source keeps running) after this long. */
   timeoutMs?: number;
+  /**
+   * Aborting it cancels the migration (Nova's live-migration abort, 2.24): migrateOut rejects
+   * with MigrationFailed ("cancelled") and the source keeps running, as after any failure.
+   */
+  signal?: AbortSignal;
+  /**
+   * Aborting it asks the migration to finish now (Nova's force_complete, 2.22, without
+   * post-copy): the source's vCPUs are paused so the copy converges. The destination then
+   * starts paused; whoever wants it running resumes it (the agent's next sync does).
+   */
+  forceComplete?: AbortSignal;
 }
 
 export interface MigrationResult {
@@ -230,6 +241,13 @@ export interface HypervisorDriver {
    * `features.guestAgent` of getCapabilities says whether this driver can do it at all.
    */
   setUserPassword(id: string, user: string, password: string): Promise<void>;
+
+  /**
+   * Injects a non-maskable interrupt into the guest (Nova's trigger_crash_dump: a guest kernel
+   * configured for it panics and writes a crash dump). Allowed in `running|paused` (a paused
+   * guest takes it when resumed); InvalidState otherwise. The domain's state is not changed.
+   */
+  injectNmi(id: string): Promise<void>;
 
   /** Where to connect for the serial/VNC console. */
   getConsole(id: string): Promise<ConsoleEndpoints>;

@@ -128,6 +128,17 @@ export function describeDriverContract(name: string, h: () => ContractHarness): 
       expect((await d.getInfo('c1')).state).toBe('running');
     });
 
+    it('injectNmi: while running or paused, the state unchanged', async () => {
+      await rejectsWith(d.injectNmi('nope'), 'DomainNotFound');
+      await d.injectNmi('c1');
+      expect((await d.getInfo('c1')).state).toBe('running');
+      await d.pause('c1');
+      await d.injectNmi('c1');
+      expect((await d.getInfo('c1')).state).toBe('paused');
+      await d.resume('c1');
+      expect((await d.getInfo('c1')).state).toBe('running');
+    });
+
     it('attach/detach disk (hot-plug), with duplicate and unknown ids refused', async () => {
       await d.attachDisk('c1', { id: 'data', path: hx.diskFile('data'), format: 'qcow2' });
       expect((await d.getInfo('c1')).spec.disks.map((x) => x.id)).toEqual(['data']);
@@ -217,6 +228,29 @@ export function describeDriverContract(name: string, h: () => ContractHarness): 
       await rejectsWith(d.pause('c1'), 'InvalidState');
       await d.restore('c1');
       expect((await d.getInfo('c1')).state).toBe('running');
+    });
+
+    it('live migration: an aborted signal cancels it (source keeps running), forceComplete pauses the source so the destination starts paused', async () => {
+      const dst = await hx.makeDriver();
+      created.push(dst);
+      const spec = (await d.getInfo('c1')).spec;
+      const inc = await dst.prepareIncomingMigration(spec);
+      const abort = new AbortController();
+      abort.abort();
+      await rejectsWith(d.migrateOut('c1', inc.uri, { signal: abort.signal }), 'MigrationFailed', /cancelled/);
+      expect((await d.getInfo('c1')).state).toBe('running');
+      await dst.destroy('c1');
+
+      await d.spawn(hx.spec('c4'));
+      const inc4 = await dst.prepareIncomingMigration((await d.getInfo('c4')).spec);
+      const force = new AbortController();
+      force.abort();
+      await d.migrateOut('c4', inc4.uri, { forceComplete: force.signal });
+      expect((await dst.finishIncomingMigration('c4')).state).toBe('paused');
+      await rejectsWith(d.getInfo('c4'), 'DomainNotFound');
+      await dst.resume('c4');
+      expect((await dst.getInfo('c4')).state).toBe('running');
+      await dst.destroy('c4');
     });
 
     it('live migration to another host: the destination owns it, the source forgets it', async () => {

@@ -122,6 +122,8 @@ describe('FakeDriver specifics', () => {
     await d.spawn(spec('b'));
     await d.setUserPassword('a', 'root', 's3cret');
     expect(d.store.domains.get('a')!.passwords).toEqual({ root: 's3cret' });
+    await d.injectNmi('a');
+    expect(d.store.domains.get('a')!.nmiCount).toBe(1);
     await expect(d.setUserPassword('a', '', 'x')).rejects.toMatchObject({ code: 'InvalidArgument' });
     expect((await d.getConsole('a')).vncSocket).toMatch(/vnc/);
     expect(await d.getConsole('b')).toEqual({});

@@ -24,6 +24,7 @@ import { SchedulerService } from './scheduler/scheduler.service.js';
 import { ServerGroupsController } from './server-groups/server-groups.controller.js';
 import { InstancesRepository } from './servers/instances.repository.js';
 import { ServersController } from './servers/servers.controller.js';
+import { ServerTagsController } from './servers/tags.controller.js';
 import { ServersService } from './servers/servers.service.js';
 import { MovesService } from './servers/moves.service.js';
 import { MigrationsController } from './migrations/migrations.controller.js';
@@ -39,6 +40,7 @@ import { UsageController } from './usage/usage.controller.js';
     QuotasController,
     QuotaClassesController,
     ServersController,
+    ServerTagsController,
     HostsController,
     AggregatesController,
     ServerGroupsController,

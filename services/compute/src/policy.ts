@@ -57,4 +57,12 @@ export const computePolicy: Record<string, string> = {
   'os_compute_api:os-aggregates:add_host': ADMIN,
   'os_compute_api:os-aggregates:remove_host': ADMIN,
   'os_compute_api:os-aggregates:set_metadata': ADMIN,
+  // Microversions: 2.16 host_status (Nova: os_compute_api:servers:show:host_status, admin).
+  'servers:show:host_status': ADMIN,
+  'servers:trigger_crash_dump': WRITE,
+  'servers:migrations:force_complete': ADMIN,
+  'servers:migrations:delete': ADMIN,
+  // 2.26 server tags (Nova's os-server-tags: readers list/check, members change).
+  'servers:tags': READ,
+  'servers:tags:update': WRITE,
 };

@@ -44,6 +44,25 @@ const network = async (who: Project, name: string, cidr: string) => {
 const nicsOf = async (id: string) => (await env.drivers.get('if-1')!.getInfo(id)).spec.nics.map((n) => n.mac);
 
 describe('os-interface with the real network service', () => {
+  it('2.37 networks "auto" (and an empty list, what the CLI sends below 2.37): the project\'s one network; none to use ends the build in ERROR (Nova: 400, see docs)', async () => {
+    const at37 = { headers: { 'OpenStack-API-Version': 'compute 2.37' } };
+    const boot = (name: string) => c.r('POST', '/servers', env.b, { ...at37, json: { server: { name, imageRef: env.image.publicId, flavorRef: '1', networks: 'auto' } } });
+    const lonely = await boot('auto-none');
+    expect(lonely.status).toBe(202);
+    const failed = await c.waitStatus(env.b, lonely.json.server.id, 'ERROR');
+    expect(failed.fault.message).toMatch(/no network/);
+    await network(env.b, 'only', '10.77.0.0/24');
+    const ok = await boot('auto-one');
+    expect(ok.status).toBe(202);
+    const s = await c.waitStatus(env.b, ok.json.server.id, 'ACTIVE');
+    expect(Object.keys(s.addresses)).toEqual(['only']);
+    // What the CLI sends without --nic below 2.37: an empty list, i.e. the project's network (Nova's "unspecified").
+    const empty = await c.r('POST', '/servers', env.b, { json: { server: { name: 'empty-list', imageRef: env.image.publicId, flavorRef: '1', networks: [] } } });
+    expect(empty.status).toBe(202);
+    expect(Object.keys((await c.waitStatus(env.b, empty.json.server.id, 'ACTIVE')).addresses)).toEqual(['only']);
+    for (const id of [lonely.json.server.id, ok.json.server.id, empty.json.server.id]) expect((await c.r('DELETE', `/servers/${id}`, env.b)).status).toBe(204);
+  });
+
   it('attaches a NIC on another network, lists/shows it, updates addresses, detaches and deletes the port', async () => {
     const first = await network(env.a, 'front', '10.10.0.0/24');
     const second = await network(env.a, 'back', '10.20.0.0/24');

@@ -10,6 +10,8 @@ let c: ReturnType<typeof client>;
 beforeAll(async () => {
   env = await startComputeEnv({ hosts: ['mv-1'] });
   c = client(env);
+  // Many small tests boot servers in one project.
+  await c.r('PUT', `/os-quota-sets/${env.a.id}`, env.admin, { json: { quota_set: { instances: 100, cores: 200, ram: 1000000 } } });
 }, 60000);
 afterAll(() => env?.close());
 
@@ -17,18 +19,18 @@ const at = (v: string) => ({ headers: { 'OpenStack-API-Version': `compute ${v}`,
 const r = (method: string, url: string, who: Project, v: string, json?: unknown) => c.r(method, url, who, { ...at(v), json });
 const expectSchema = (name: string, res: { status: number; json: unknown }) => expect(tempestErrors(name, res.status, res.json)).toEqual([]);
 
-describe('microversions 2.1 … 2.5', () => {
-  it('negotiates: none → 2.1, latest → 2.5, each version echoed, above → 406, garbage → 400', async () => {
+describe('microversions 2.1 … 2.37', () => {
+  it('negotiates: none → 2.1, latest → 2.37, each version echoed, above → 406, garbage → 400', async () => {
     const root = await request(env.url, 'GET', '/');
-    expect(root.json.versions.find((v: { id: string }) => v.id === 'v2.1')).toMatchObject({ version: '2.5', min_version: '2.1' });
+    expect(root.json.versions.find((v: { id: string }) => v.id === 'v2.1')).toMatchObject({ version: '2.37', min_version: '2.1' });
     expect((await c.r('GET', '/flavors', env.a)).headers['openstack-api-version']).toBe('compute 2.1');
     const latest = await r('GET', '/flavors', env.a, 'latest');
-    expect(latest.headers['openstack-api-version']).toBe('compute 2.5');
-    expect(latest.headers['x-openstack-nova-api-version']).toBe('2.5');
+    expect(latest.headers['openstack-api-version']).toBe('compute 2.37');
+    expect(latest.headers['x-openstack-nova-api-version']).toBe('2.37');
     expect((await r('GET', '/flavors', env.a, '2.3')).headers['openstack-api-version']).toBe('compute 2.3');
-    const above = await r('GET', '/flavors', env.a, '2.6');
+    const above = await r('GET', '/flavors', env.a, '2.38');
     expect(above.status).toBe(406);
-    expect(above.json.computeFault.message).toBe('Version 2.6 is not supported by the API. Minimum is 2.1 and maximum is 2.5.');
+    expect(above.json.computeFault.message).toBe('Version 2.38 is not supported by the API. Minimum is 2.1 and maximum is 2.37.');
     expect((await r('GET', '/flavors', env.a, 'two')).status).toBe(400);
     // novaclient below 2.27 sends only the legacy header.
     const legacy = await c.r('GET', '/flavors', env.a, { headers: { 'X-OpenStack-Nova-API-Version': '2.4' } });
@@ -92,5 +94,383 @@ describe('microversions 2.1 … 2.5', () => {
     expect(at25.json.servers).toEqual([]);
     const at24 = await r('GET', '/servers?ip6=fd00::', env.a, '2.4');
     expect(at24.json.servers.map((x: { id: string }) => x.id)).toContain(s.id);
+  });
+
+  it('2.6/2.8: POST /servers/{id}/remote-consoles gives the VNC console; other protocols as Nova; 404 below 2.6', async () => {
+    const s = await c.bootActive(env.a, { name: 'rc' });
+    const url = `/servers/${s.id}/remote-consoles`;
+    const vnc = await r('POST', url, env.a, '2.6', { remote_console: { protocol: 'vnc', type: 'novnc' } });
+    expectSchema('v2_6/servers.get_remote_consoles', vnc);
+    expect(vnc.json.remote_console).toMatchObject({ protocol: 'vnc', type: 'novnc' });
+    expect(new URL(vnc.json.remote_console.url).searchParams.get('token')).toBeTruthy();
+    expectSchema('v2_8/servers.get_remote_consoles', await r('POST', url, env.a, '2.8', { remote_console: { protocol: 'vnc', type: 'novnc' } }));
+    expect((await r('POST', url, env.a, '2.5', { remote_console: { protocol: 'vnc', type: 'novnc' } })).status).toBe(404);
+    // Another project's server is a 404, before any console is made.
+    expect((await r('POST', url, env.b, '2.6', { remote_console: { protocol: 'vnc', type: 'novnc' } })).status).toBe(404);
+    expect((await r('POST', url, env.b, '2.8', { remote_console: { protocol: 'mks', type: 'webmks' } })).status).toBe(404);
+    const spice = await r('POST', url, env.a, '2.6', { remote_console: { protocol: 'spice', type: 'spice-html5' } });
+    expect(spice.json.badRequest).toEqual({ code: 400, message: 'Unavailable console type spice-html5.' });
+    expect((await r('POST', url, env.a, '2.6', { remote_console: { protocol: 'rdp', type: 'rdp-html5' } })).json.badRequest.message).toBe('Unavailable console type rdp-html5.');
+    // mks is not in the 2.6 enum (schema 400); from 2.8 it is "unavailable" (no MKS driver).
+    expect((await r('POST', url, env.a, '2.7', { remote_console: { protocol: 'mks', type: 'webmks' } })).json.badRequest.message).toMatch(/is not one of/);
+    expect((await r('POST', url, env.a, '2.8', { remote_console: { protocol: 'mks', type: 'webmks' } })).json.badRequest.message).toBe('Unavailable console type webmks.');
+    expect((await r('POST', url, env.a, '2.6', { remote_console: { protocol: 'vnc', type: 'spice-html5' } })).status).toBe(400);
+    expect((await r('POST', url, env.a, '2.6', { remote_console: { protocol: 'vnc' } })).status).toBe(400);
+    expect((await r('POST', url, env.a, '2.6', {})).status).toBe(400);
+  });
+
+  it('2.7: adding a project to a public flavor is 409; below 2.7 it is recorded and listed', async () => {
+    const f = await r('POST', '/flavors', env.admin, '2.1', { flavor: { name: 'pub.27', ram: 128, vcpus: 1, disk: 1 } });
+    const id = f.json.flavor.id;
+    const refused = await r('POST', `/flavors/${id}/action`, env.admin, '2.7', { addTenantAccess: { tenant: env.a.id } });
+    expect(refused.status).toBe(409);
+    expect(refused.json.conflictingRequest.message).toBe('Can not add access to a public flavor.');
+    const old = await r('POST', `/flavors/${id}/action`, env.admin, '2.6', { addTenantAccess: { tenant: env.a.id } });
+    expectSchema('flavors_access.add_remove_list_flavor_access', old);
+    expect(old.json.flavor_access).toEqual([{ flavor_id: id, tenant_id: env.a.id }]);
+    // Removing is allowed at any version; the flavor stays visible to everybody.
+    const removed = await r('POST', `/flavors/${id}/action`, env.admin, '2.7', { removeTenantAccess: { tenant: env.a.id } });
+    expect(removed.json.flavor_access).toEqual([]);
+    expect((await r('GET', `/flavors/${id}`, env.b, '2.7')).status).toBe(200);
+  });
+
+  it('2.9: locked in show, detail, update and rebuild bodies; absent below', async () => {
+    const s = await c.bootActive(env.a, { name: 'lk' });
+    expect((await c.action(env.a, s.id, { lock: null })).status).toBe(202);
+    const show = await r('GET', `/servers/${s.id}`, env.a, '2.9');
+    expectSchema('v2_9/servers.get_server', show);
+    expect(show.json.server.locked).toBe(true);
+    expectSchema('v2_9/servers.list_servers_detail', await r('GET', '/servers/detail', env.a, '2.9'));
+    expectSchema('v2_6/servers.get_server', await r('GET', `/servers/${s.id}`, env.a, '2.8'));
+    expect((await c.action(env.a, s.id, { unlock: null })).status).toBe(202);
+    const upd = await r('PUT', `/servers/${s.id}`, env.a, '2.9', { server: { name: 'lk2' } });
+    expectSchema('v2_9/servers.update_server', upd);
+    expect(upd.json.server.locked).toBe(false);
+    expectSchema('servers.update_server', await r('PUT', `/servers/${s.id}`, env.a, '2.8', { server: { name: 'lk3' } }));
+    const rb = await r('POST', `/servers/${s.id}/action`, env.a, '2.9', { rebuild: { imageRef: env.image.publicId } });
+    expectSchema('v2_9/servers.rebuild_server_with_admin_pass', rb);
+  });
+
+  it('2.10: an admin creates a keypair for another user (user_id refused below 2.10)', async () => {
+    const other = env.b.userId;
+    const made = await r('POST', '/os-keypairs', env.admin, '2.10', { keypair: { name: 'k210', user_id: other } });
+    expectSchema('v2_2/keypairs.create_keypair', made);
+    expect(made.json.keypair.user_id).toBe(other);
+    expect((await r('GET', '/os-keypairs/k210', env.b, '2.10')).status).toBe(200);
+    expect((await r('POST', '/os-keypairs', env.admin, '2.9', { keypair: { name: 'k29', user_id: other } })).status).toBe(400);
+    expect((await r('POST', '/os-keypairs', env.a, '2.10', { keypair: { name: 'k210b', user_id: other } })).status).toBe(403);
+  });
+
+  it('2.11: forced_down in the service list, PUT os-services/force-down (404 below 2.11); 2.16 host_status follows', async () => {
+    const s = await c.bootActive(env.a, { name: 'hs' });
+    const list = await r('GET', '/os-services', env.admin, '2.11');
+    expectSchema('v2_11/services.list_services', list);
+    expect(list.json.services.find((x: { host: string }) => x.host === 'mv-1')).toMatchObject({ forced_down: false, state: 'up' });
+    expectSchema('services.list_services', await r('GET', '/os-services', env.admin, '2.10'));
+    const hs = await r('GET', `/servers/${s.id}`, env.admin, '2.16');
+    expectSchema('v2_16/servers.get_server', hs);
+    expect(hs.json.server.host_status).toBe('UP');
+    // Not for members (Nova's default policy), nor below 2.16.
+    const member = await r('GET', `/servers/${s.id}`, env.a, '2.16');
+    expectSchema('v2_16/servers.get_server', member);
+    expect(member.json.server.host_status).toBeUndefined();
+    expectSchema('v2_9/servers.get_server', await r('GET', `/servers/${s.id}`, env.admin, '2.15'));
+
+    expect((await r('PUT', '/os-services/force-down', env.admin, '2.10', { host: 'mv-1', binary: 'nova-compute', forced_down: true })).status).toBe(404);
+    expect((await r('PUT', '/os-services/force-down', env.a, '2.11', { host: 'mv-1', binary: 'nova-compute', forced_down: true })).status).toBe(403);
+    expect((await r('PUT', '/os-services/force-down', env.admin, '2.11', { host: 'mv-1', binary: 'nova-compute', forced_down: 'yes' })).status).toBe(400);
+    expect((await r('PUT', '/os-services/force-down', env.admin, '2.11', { host: 'nope', binary: 'nova-compute', forced_down: true })).status).toBe(404);
+    try {
+      const down = await r('PUT', '/os-services/force-down', env.admin, '2.11', { host: 'mv-1', binary: 'nova-compute', forced_down: true });
+      expectSchema('v2_11/services.update_forced_down', down);
+      expect(down.json.service).toEqual({ host: 'mv-1', binary: 'nova-compute', forced_down: true });
+      expect((await r('GET', '/os-services', env.admin, '2.11')).json.services.find((x: { host: string }) => x.host === 'mv-1')).toMatchObject({ forced_down: true, state: 'down' });
+      const detail = await r('GET', '/servers/detail?all_tenants=1', env.admin, '2.16');
+      expectSchema('v2_16/servers.list_servers_detail', detail);
+      expect(detail.json.servers.find((x: { id: string }) => x.id === s.id).host_status).toBe('DOWN');
+    } finally {
+      await r('PUT', '/os-services/force-down', env.admin, '2.11', { host: 'mv-1', binary: 'nova-compute', forced_down: false });
+    }
+    try {
+      expect((await r('PUT', '/os-services/disable', env.admin, '2.11', { host: 'mv-1', binary: 'nova-compute' })).status).toBe(200);
+      expect((await r('GET', `/servers/${s.id}`, env.admin, '2.16')).json.server.host_status).toBe('MAINTENANCE');
+    } finally {
+      await r('PUT', '/os-services/enable', env.admin, '2.11', { host: 'mv-1', binary: 'nova-compute' });
+    }
+  });
+
+  it('2.12: os-virtual-interfaces is 400 with Neutron (as Nova), 404 for another project', async () => {
+    const s = await c.bootActive(env.a, { name: 'vif' });
+    const res = await r('GET', `/servers/${s.id}/os-virtual-interfaces`, env.a, '2.12');
+    expect(res.json.badRequest).toEqual({ code: 400, message: 'Listing virtual interfaces is not supported by this cloud.' });
+    expect((await r('GET', `/servers/${s.id}/os-virtual-interfaces`, env.b, '2.12')).status).toBe(404);
+  });
+
+  it('2.13/2.15: server groups show their owner from 2.13; soft policies only from 2.15', async () => {
+    const g = await r('POST', '/os-server-groups', env.a, '2.13', { server_group: { name: 'g213', policies: ['anti-affinity'] } });
+    expectSchema('v2_13/server_groups.create_show_server_group', g);
+    expect(g.json.server_group).toMatchObject({ project_id: env.a.id, user_id: env.a.userId });
+    expectSchema('v2_13/server_groups.list_server_groups', await r('GET', '/os-server-groups', env.a, '2.13'));
+    expectSchema('server_groups.create_show_server_group', await r('GET', `/os-server-groups/${g.json.server_group.id}`, env.a, '2.12'));
+    expectSchema('server_groups.list_server_groups', await r('GET', '/os-server-groups', env.a, '2.12'));
+    expect((await r('GET', `/os-server-groups/${g.json.server_group.id}`, env.b, '2.13')).status).toBe(404);
+    expect((await r('POST', '/os-server-groups', env.a, '2.14', { server_group: { name: 'soft', policies: ['soft-anti-affinity'] } })).status).toBe(400);
+    const soft = await r('POST', '/os-server-groups', env.a, '2.15', { server_group: { name: 'soft', policies: ['soft-affinity'] } });
+    expectSchema('v2_13/server_groups.create_show_server_group', soft);
+    expect(soft.json.server_group.policies).toEqual(['soft-affinity']);
+  });
+
+  it('2.17: trigger_crash_dump injects an NMI through the agent (202, action recorded); 404 below, 409 when stopped or locked', async () => {
+    const s = await c.bootActive(env.a, { name: 'nmi' });
+    const dump = { trigger_crash_dump: null };
+    expect((await r('POST', `/servers/${s.id}/action`, env.a, '2.16', dump)).status).toBe(404);
+    expect((await r('POST', `/servers/${s.id}/action`, env.b, '2.17', dump)).status).toBe(404);
+    expect((await r('POST', `/servers/${s.id}/action`, env.a, '2.17', { trigger_crash_dump: {} })).status).toBe(400);
+    const ok = await r('POST', `/servers/${s.id}/action`, env.a, '2.17', dump);
+    expect(ok.status).toBe(202);
+    expect(ok.text).toBe('');
+    // The agent call ends the action after the 202 (Nova casts it).
+    let action: { action: string; request_id: string } | undefined;
+    for (let n = 0; n < 100 && !action; n++) {
+      const list = await r('GET', `/servers/${s.id}/os-instance-actions`, env.a, '2.17');
+      action = list.json.instanceActions.find((a: { action: string }) => a.action === 'trigger_crash_dump');
+      if (!action) await new Promise((res) => setTimeout(res, 50));
+    }
+    expect(action).toBeDefined();
+    let detail: { events: { result: string | null }[] } | undefined;
+    for (let n = 0; n < 100; n++) {
+      detail = (await r('GET', `/servers/${s.id}/os-instance-actions/${action!.request_id}`, env.admin, '2.17')).json.instanceAction;
+      if (detail?.events[0]?.result) break;
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    expect(detail!.events[0]!.result).toBe('Success');
+    const host = (await r('GET', `/servers/${s.id}`, env.admin, '2.17')).json.server['OS-EXT-SRV-ATTR:host'];
+    expect(env.drivers.get(host)!.store.domains.get(s.id)!.nmiCount).toBe(1);
+    expect((await r('GET', `/servers/${s.id}`, env.a, '2.17')).json.server.status).toBe('ACTIVE');
+
+    expect((await c.action(env.a, s.id, { lock: null })).status).toBe(202);
+    expect((await r('POST', `/servers/${s.id}/action`, env.a, '2.17', dump)).json.conflictingRequest.message).toBe(`Instance ${s.id} is locked`);
+    expect((await c.action(env.a, s.id, { unlock: null })).status).toBe(202);
+    expect((await c.action(env.a, s.id, { 'os-stop': null })).status).toBe(202);
+    await c.waitStatus(env.a, s.id, 'SHUTOFF');
+    const stopped = await r('POST', `/servers/${s.id}/action`, env.a, '2.17', dump);
+    expect(stopped.json.conflictingRequest.message).toBe(`Cannot 'trigger_crash_dump' instance ${s.id} while it is in vm_state stopped`);
+  });
+
+  it('2.19: description on create, update and rebuild, shown from 2.19 (the name for servers created below); 400 below 2.19', async () => {
+    const boot = async (v: string, extra: Record<string, unknown>) => {
+      const res = await r('POST', '/servers', env.a, v, { server: { name: `d${v}`, imageRef: env.image.publicId, flavorRef: '1', networks: 'none', ...extra } });
+      return res;
+    };
+    expect((await boot('2.18', { description: 'x' })).status).toBe(400);
+    expect((await boot('2.19', { description: 'bad\u0007bell' })).status).toBe(400);
+    expect((await boot('2.19', { description: 'x'.repeat(256) })).status).toBe(400);
+    const made = await boot('2.19', { description: 'my web server' });
+    expect(made.status).toBe(202);
+    const id = made.json.server.id;
+    await c.waitStatus(env.a, id, 'ACTIVE');
+    const show = await r('GET', `/servers/${id}`, env.a, '2.19');
+    expectSchema('v2_19/servers.get_server', show);
+    expect(show.json.server.description).toBe('my web server');
+    expectSchema('v2_19/servers.list_servers_detail', await r('GET', '/servers/detail', env.a, '2.19'));
+    // 2.18 keeps the 2.16 shape (no description).
+    expectSchema('v2_16/servers.get_server', await r('GET', `/servers/${id}`, env.a, '2.18'));
+    const upd = await r('PUT', `/servers/${id}`, env.a, '2.19', { server: { description: null } });
+    expectSchema('v2_19/servers.update_server', upd);
+    expect(upd.json.server.description).toBeNull();
+    expect((await r('PUT', `/servers/${id}`, env.a, '2.18', { server: { description: 'old' } })).status).toBe(400);
+    expect((await r('PUT', `/servers/${id}`, env.b, '2.19', { server: { description: 'theirs' } })).status).toBe(404);
+    const rb = await r('POST', `/servers/${id}/action`, env.a, '2.19', { rebuild: { imageRef: env.image.publicId, description: 'rebuilt' } });
+    expectSchema('v2_19/servers.rebuild_server_with_admin_pass', rb);
+    expect(rb.json.server.description).toBe('rebuilt');
+    expect((await r('POST', `/servers/${id}/action`, env.a, '2.18', { rebuild: { imageRef: env.image.publicId, description: 'no' } })).status).toBe(400);
+    // Created below 2.19: Nova stored the name as the description.
+    const old = await boot('2.1', {});
+    expect((await r('GET', `/servers/${old.json.server.id}`, env.a, '2.19')).json.server.description).toBe('d2.1');
+  });
+
+  it('2.21: the actions of a deleted server stay readable (404 below 2.21 and for another project)', async () => {
+    const s = await c.bootActive(env.a, { name: 'gone' });
+    expect((await c.r('DELETE', `/servers/${s.id}`, env.a)).status).toBe(204);
+    await c.waitStatus(env.a, s.id, 'DELETED');
+    expect((await r('GET', `/servers/${s.id}/os-instance-actions`, env.a, '2.20')).status).toBe(404);
+    const list = await r('GET', `/servers/${s.id}/os-instance-actions`, env.a, '2.21');
+    expect(list.status).toBe(200);
+    expect(list.json.instanceActions.map((a: { action: string }) => a.action)).toEqual(expect.arrayContaining(['create', 'delete']));
+    const rid = list.json.instanceActions.find((a: { action: string }) => a.action === 'create').request_id;
+    const one = await r('GET', `/servers/${s.id}/os-instance-actions/${rid}`, env.admin, '2.21');
+    expectSchema('v2_16/servers.show_instance_action', one);
+    expect((await r('GET', `/servers/${s.id}/os-instance-actions`, env.b, '2.21')).status).toBe(404);
+    expect((await r('GET', `/servers/${s.id}`, env.a, '2.21')).status).toBe(404);
+  });
+
+  it('2.25: os-migrateLive drops disk_over_commit and takes block_migration "auto"', async () => {
+    const s = await c.bootActive(env.a, { name: 'lm25' });
+    const live = (v: string, body: Record<string, unknown>) => r('POST', `/servers/${s.id}/action`, env.admin, v, { 'os-migrateLive': body });
+    expect((await live('2.25', { host: null, block_migration: 'auto', disk_over_commit: false })).json.badRequest.message).toMatch(/'disk_over_commit' was unexpected/);
+    expect((await live('2.24', { host: null, block_migration: false })).json.badRequest.message).toMatch(/'disk_over_commit' is a required property/);
+    expect((await live('2.24', { host: null, block_migration: 'auto', disk_over_commit: false })).status).toBe(400);
+    // Valid at 2.25; this environment has one host, so the scheduler finds none (400 below 2.34).
+    expect((await live('2.25', { host: null, block_migration: 'auto' })).json.badRequest.message).toMatch(/No valid host/);
+    expect((await r('GET', `/servers/${s.id}`, env.a, '2.25')).json.server.status).toBe('ACTIVE');
+  });
+
+  it('2.26: server tags API (404 below 2.26, another project 404), tags in server bodies, tag filters', async () => {
+    const s1 = await c.bootActive(env.a, { name: 'tag1' });
+    const s2 = await c.bootActive(env.a, { name: 'tag2' });
+    const tags = (id: string) => `/servers/${id}/tags`;
+    expect((await r('GET', tags(s1.id), env.a, '2.25')).status).toBe(404);
+    expect((await r('GET', tags(s1.id), env.b, '2.26')).status).toBe(404);
+    expect((await r('PUT', tags(s1.id), env.b, '2.26', { tags: ['x'] })).status).toBe(404);
+    const put = await r('PUT', tags(s1.id), env.a, '2.26', { tags: ['web', 'prod', 'web'] });
+    expectSchema('v2_26/servers.update_all_tags', put);
+    expect(put.json.tags).toEqual(['prod', 'web']);
+    expectSchema('v2_26/servers.list_tags', await r('GET', tags(s1.id), env.a, '2.26'));
+    const one = await r('PUT', `${tags(s2.id)}/web`, env.a, '2.26');
+    expect(one.status).toBe(201);
+    expect(one.headers.location).toMatch(new RegExp(`/v2.1/servers/${s2.id}/tags/web$`));
+    expect((await r('PUT', `${tags(s2.id)}/web`, env.a, '2.26')).status).toBe(204);
+    expect((await r('GET', `${tags(s2.id)}/web`, env.a, '2.26')).status).toBe(204);
+    expect((await r('GET', `${tags(s2.id)}/nope`, env.a, '2.26')).json.itemNotFound.message).toBe('Tag nope could not be found.');
+    expect((await r('PUT', `${tags(s2.id)}/a,b`, env.a, '2.26')).status).toBe(400);
+    expect((await r('PUT', tags(s2.id), env.a, '2.26', { tags: Array.from({ length: 51 }, (_, n) => `t${n}`) })).status).toBe(400);
+    expect((await r('PUT', tags(s2.id), env.a, '2.26', { tags: ['x'.repeat(61)] })).status).toBe(400);
+    // Readers may list but not change (policy 403 after the server is found).
+    expect((await r('GET', tags(s1.id), env.readerA, '2.26')).status).toBe(200);
+    expect((await r('PUT', `${tags(s1.id)}/r`, env.readerA, '2.26')).status).toBe(403);
+
+    const show = await r('GET', `/servers/${s1.id}`, env.a, '2.26');
+    expectSchema('v2_26/servers.get_server', show);
+    expect(show.json.server.tags).toEqual(['prod', 'web']);
+    expectSchema('v2_26/servers.list_servers_detail', await r('GET', '/servers/detail', env.a, '2.26'));
+    expectSchema('v2_19/servers.get_server', await r('GET', `/servers/${s1.id}`, env.a, '2.25'));
+    const upd = await r('PUT', `/servers/${s1.id}`, env.a, '2.26', { server: { name: 'tag1' } });
+    expectSchema('v2_26/servers.update_server', upd);
+    expect(upd.json.server.tags).toEqual(['prod', 'web']);
+
+    const ids = async (query: string, v = '2.26') => (await r('GET', `/servers?${query}`, env.a, v)).json.servers.map((x: { id: string }) => x.id).filter((id: string) => id === s1.id || id === s2.id).sort();
+    const both = [s1.id, s2.id].sort();
+    expect(await ids('tags=web,prod')).toEqual([s1.id]);
+    expect(await ids('tags=web')).toEqual(both);
+    expect(await ids('tags-any=prod,zzz')).toEqual([s1.id]);
+    expect(await ids('not-tags=web,prod')).toEqual([s2.id]);
+    expect(await ids('not-tags-any=prod')).toEqual([s2.id]);
+    expect(await ids('tags=web,prod', '2.25')).toEqual(both);
+
+    expect((await r('DELETE', `${tags(s1.id)}/prod`, env.a, '2.26')).status).toBe(204);
+    expect((await r('DELETE', `${tags(s1.id)}/prod`, env.a, '2.26')).status).toBe(404);
+    expect((await r('DELETE', tags(s1.id), env.a, '2.26')).status).toBe(204);
+    expect((await r('GET', tags(s1.id), env.a, '2.26')).json.tags).toEqual([]);
+    // A server in the middle of a task cannot be tagged (Nova: valid vm_states only).
+    expect((await c.action(env.a, s2.id, { 'os-stop': null })).status).toBe(202);
+    await c.waitStatus(env.a, s2.id, 'SHUTOFF');
+    expect((await r('PUT', `${tags(s2.id)}/off`, env.a, '2.26')).status).toBe(201);
+  });
+
+  it('2.28: hypervisor cpu_info is an object (a JSON string below); 2.33: hypervisor pages', async () => {
+    const list = await r('GET', '/os-hypervisors/detail', env.admin, '2.28');
+    expectSchema('v2_28/hypervisors.list_hypervisors_detail', list);
+    expect(typeof list.json.hypervisors[0].cpu_info).toBe('object');
+    const id = list.json.hypervisors[0].id;
+    expectSchema('v2_28/hypervisors.get_hypervisor', await r('GET', `/os-hypervisors/${id}`, env.admin, '2.28'));
+    const old = await r('GET', '/os-hypervisors/detail', env.admin, '2.27');
+    expectSchema('hypervisors.list_hypervisors_detail', old);
+    expect(typeof old.json.hypervisors[0].cpu_info).toBe('string');
+
+    const page = await r('GET', '/os-hypervisors?limit=1', env.admin, '2.33');
+    expect(page.json.hypervisors).toHaveLength(1);
+    expect(page.json.hypervisors_links[0]).toMatchObject({ rel: 'next', href: expect.stringContaining(`marker=${page.json.hypervisors[0].id}`) });
+    const detail = await r('GET', '/os-hypervisors/detail?limit=1', env.admin, '2.33');
+    expectSchema('v2_33/hypervisors.list_hypervisors_detail', detail);
+    const after = await r('GET', `/os-hypervisors?marker=${page.json.hypervisors[0].id}`, env.admin, '2.33');
+    expect(after.json.hypervisors).toEqual([]);
+    expect((await r('GET', '/os-hypervisors?marker=999999', env.admin, '2.33')).status).toBe(400);
+    // Ignored below 2.33.
+    expect((await r('GET', '/os-hypervisors?marker=999999', env.admin, '2.32')).status).toBe(200);
+  });
+
+  it('2.30: os-migrateLive takes force (400 below); same-host refusals stay synchronous below 2.34', async () => {
+    const s = await c.bootActive(env.a, { name: 'lm30' });
+    const live = (v: string, body: Record<string, unknown>) => r('POST', `/servers/${s.id}/action`, env.admin, v, { 'os-migrateLive': body });
+    expect((await live('2.29', { host: 'mv-1', block_migration: 'auto', force: true })).json.badRequest.message).toMatch(/'force' was unexpected/);
+    expect((await live('2.30', { host: 'mv-1', block_migration: 'auto', force: true })).json.badRequest.message).toBe(`Unable to migrate instance (${s.id}) to current host (mv-1).`);
+    expect((await live('2.30', { host: null, block_migration: 'auto', force: 'maybe' })).status).toBe(400);
+  });
+
+  it('2.32: NICs may carry a device tag (400 below 2.32, and bad tags 400)', async () => {
+    const boot = (v: string, nic: Record<string, unknown>, flavorRef = 'no-such-flavor') =>
+      r('POST', '/servers', env.a, v, { server: { name: 'nic', imageRef: env.image.publicId, flavorRef, networks: [{ uuid: '11111111-2222-3333-4444-555555555555', ...nic }] } });
+    expect((await boot('2.31', { tag: 'eth-a' })).json.badRequest.message).toMatch(/'tag' was unexpected/);
+    expect((await boot('2.32', { tag: 'a/b' })).json.badRequest.message).toMatch(/tag/);
+    expect((await boot('2.32', { tag: '' })).json.badRequest.message).toMatch(/tag/);
+    // A valid tag passes validation: the request fails later, on the flavor.
+    const ok = await boot('2.32', { tag: 'eth-a' });
+    expect(ok.status).toBe(400);
+    expect(ok.json.badRequest.message).not.toMatch(/tag/);
+  });
+
+  it('2.34: a live migration whose checks fail answers 202 and ends at once, the failure in the migration', async () => {
+    const s = await c.bootActive(env.a, { name: 'lm34' });
+    const res = await r('POST', `/servers/${s.id}/action`, env.admin, '2.34', { 'os-migrateLive': { host: 'mv-1', block_migration: 'auto' } });
+    expect(res.status).toBe(202);
+    const back = await c.waitStatus(env.a, s.id, 'ACTIVE');
+    expect(back['OS-EXT-STS:task_state']).toBeNull();
+    const m = await r('GET', `/os-migrations?instance_uuid=${s.id}`, env.admin, '2.34');
+    expectSchema('v2_23/migrations.list_migrations', m);
+    expect(m.json.migrations[0]).toMatchObject({ status: 'error', migration_type: 'live-migration' });
+  });
+
+  it('2.35: keypair pages (limit, marker = name, keypairs_links); ignored below', async () => {
+    await r('DELETE', '/os-keypairs/k210', env.b, '2.35'); // left by the 2.10 test
+    for (const n of ['p1', 'p2', 'p3']) expect((await r('POST', '/os-keypairs', env.b, '2.35', { keypair: { name: n } })).status).toBe(201);
+    const first = await r('GET', '/os-keypairs?limit=2', env.b, '2.35');
+    expectSchema('v2_2/keypairs.list_keypairs', { status: first.status, json: { keypairs: first.json.keypairs } });
+    expect(first.json.keypairs.map((k: { keypair: { name: string } }) => k.keypair.name)).toEqual(['p1', 'p2']);
+    expect(first.json.keypairs_links[0]).toMatchObject({ rel: 'next', href: expect.stringContaining('marker=p2') });
+    const rest = await r('GET', '/os-keypairs?limit=2&marker=p2', env.b, '2.35');
+    expect(rest.json.keypairs.map((k: { keypair: { name: string } }) => k.keypair.name)).toEqual(['p3']);
+    expect(rest.json.keypairs_links).toBeUndefined();
+    expect((await r('GET', '/os-keypairs?marker=zz', env.b, '2.35')).status).toBe(400);
+    const old = await r('GET', '/os-keypairs?limit=2', env.b, '2.34');
+    expectSchema('v2_2/keypairs.list_keypairs', old);
+    expect(old.json.keypairs).toHaveLength(3);
+  });
+
+  it('2.36: proxy APIs answer 404 and the network quotas and limits are gone; unchanged at 2.35', async () => {
+    for (const path of ['/os-networks', '/os-security-groups', '/os-security-group-rules', '/os-floating-ips', '/images', '/os-fping']) {
+      const res = await r('GET', path, env.a, '2.36');
+      expect([path, res.status, res.json?.itemNotFound?.code]).toEqual([path, 404, 404]);
+    }
+    expect((await r('GET', '/os-networks', env.a, '2.35')).status).toBe(200);
+    const s = await c.bootActive(env.a, { name: 'sg36' });
+    // A server's own security groups are not a proxy API.
+    expect((await r('GET', `/servers/${s.id}/os-security-groups`, env.a, '2.36')).status).not.toBe(404);
+
+    const limits = await r('GET', '/limits', env.a, '2.36');
+    expectSchema('v2_36/limits.get_limit', limits);
+    expectSchema('limits.get_limit', await r('GET', '/limits', env.a, '2.35'));
+    const q = await r('GET', `/os-quota-sets/${env.a.id}`, env.a, '2.36');
+    expectSchema('v2_36/quotas.get_quota_set', q);
+    expect(q.json.quota_set.floating_ips).toBeUndefined();
+    expectSchema('quotas.get_quota_set', await r('GET', `/os-quota-sets/${env.a.id}`, env.a, '2.35'));
+    expectSchema('v2_36/quotas.get_quota_set_details', await r('GET', `/os-quota-sets/${env.a.id}/detail`, env.a, '2.36'));
+    expectSchema('v2_36/quotas.get_quota_set', await r('GET', `/os-quota-sets/${env.a.id}/defaults`, env.a, '2.36'));
+    const upd = await r('PUT', `/os-quota-sets/${env.b.id}`, env.admin, '2.36', { quota_set: { key_pairs: 101 } });
+    expectSchema('v2_36/quotas.update_quota_set', upd);
+    expect((await r('PUT', `/os-quota-sets/${env.b.id}`, env.admin, '2.36', { quota_set: { security_groups: 5 } })).status).toBe(400);
+    expect((await r('PUT', `/os-quota-sets/${env.b.id}`, env.admin, '2.35', { quota_set: { security_groups: 5 } })).status).toBe(200);
+  });
+
+  it('2.37: networks is required ("none", "auto" or a list), NIC tags refused again', async () => {
+    const body = (extra: Record<string, unknown>) => ({ server: { name: 'n37', imageRef: env.image.publicId, flavorRef: '1', ...extra } });
+    const missing = await r('POST', '/servers', env.a, '2.37', body({}));
+    expect(missing.json.badRequest.message).toMatch(/'networks' is a required property/);
+    expect((await r('POST', '/servers', env.a, '2.37', body({ networks: 'some' }))).status).toBe(400);
+    expect((await r('POST', '/servers', env.a, '2.37', body({ networks: [{ uuid: '11111111-2222-3333-4444-555555555555', tag: 'x' }] }))).json.badRequest.message).toMatch(/'tag' was unexpected/);
+    const none = await r('POST', '/servers', env.a, '2.37', body({ networks: 'none' }));
+    expect(none.status).toBe(202);
+    const s = await c.waitStatus(env.a, none.json.server.id, 'ACTIVE');
+    expect(s.addresses).toEqual({});
+    expectSchema('v2_26/servers.get_server', await r('GET', `/servers/${s.id}`, env.a, '2.37'));
   });
 });

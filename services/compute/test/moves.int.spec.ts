@@ -135,6 +135,60 @@ describe('cold and live migration between fake hosts', () => {
     await cleanup(s1.id, s2.id);
   });
 
+  it('2.22/2.24: force_complete and abort of a running live migration (2.23 lists it); Nova errors; 404 below those versions', async () => {
+    const at = (v: string) => ({ headers: { 'OpenStack-API-Version': `compute ${v}` } });
+    const s = await bootOn('m-1', 'lmctl');
+    const src = env.drivers.get('m-1')!;
+    const live = { 'os-migrateLive': { host: 'm-2', block_migration: false } };
+    // A copy that takes a while, so there is a running migration to act on.
+    src.migrationMs = 20000;
+    try {
+      expect((await c.r('POST', `/servers/${s.id}/action`, env.admin, { ...at('2.25'), json: live })).status).toBe(202);
+      await waitUntil('incoming domain on m-2', async () => (await domainsOn('m-2')).includes(`${s.id}:migrating`));
+      const listed = await c.r('GET', `/servers/${s.id}/migrations`, env.admin, at('2.23'));
+      expect(listed.json.migrations).toHaveLength(1);
+      const mid = listed.json.migrations[0].id as number;
+      expectSchema('v2_23/migrations.list_migrations', await c.r('GET', `/os-migrations?instance_uuid=${s.id}`, env.admin, at('2.23')));
+      const force = { json: { force_complete: null } };
+      expect((await c.r('POST', `/servers/${s.id}/migrations/${mid}/action`, env.admin, { ...at('2.21'), ...force })).status).toBe(404);
+      expect((await c.r('DELETE', `/servers/${s.id}/migrations/${mid}`, env.admin, at('2.23'))).status).toBe(404);
+      // Another project does not see the server; members may not act (admin policy).
+      expect((await c.r('DELETE', `/servers/${s.id}/migrations/${mid}`, env.a, at('2.24'))).status).toBe(404);
+      expect((await c.r('POST', `/servers/${s.id}/migrations/999999/action`, env.admin, { ...at('2.22'), ...force })).json.badRequest.message).toBe(`Migration 999999 not found for instance ${s.id}`);
+      expect((await c.r('DELETE', `/servers/${s.id}/migrations/999999`, env.admin, at('2.24'))).status).toBe(404);
+      expect((await c.r('POST', `/servers/${s.id}/migrations/${mid}/action`, env.admin, { ...at('2.22'), json: { force_complete: {} } })).status).toBe(400);
+
+      const abort = await c.r('DELETE', `/servers/${s.id}/migrations/${mid}`, env.admin, at('2.24'));
+      expect([abort.status, abort.text]).toEqual([202, '']);
+      const stayed = await c.waitStatus(env.admin, s.id, 'ACTIVE');
+      expect(stayed['OS-EXT-SRV-ATTR:host']).toBe('m-1');
+      expect(await domainsOn('m-1')).toContain(`${s.id}:running`);
+      expect((await domainsOn('m-2')).some((d) => d.startsWith(s.id))).toBe(false);
+      const cancelled = await c.r('GET', `/os-migrations?instance_uuid=${s.id}`, env.admin, at('2.24'));
+      expect(cancelled.json.migrations[0]).toMatchObject({ id: mid, status: 'cancelled' });
+      // Over: no task any more (409), as Nova's check_instance_state.
+      const late = await c.r('DELETE', `/servers/${s.id}/migrations/${mid}`, env.admin, at('2.24'));
+      expect(late.json.conflictingRequest.message).toBe(`Cannot 'abort live migration' instance ${s.id} while it is in task_state None`);
+
+      // Force-complete: over at once (the source pauses), running on the destination afterwards.
+      const t0 = Date.now();
+      expect((await c.r('POST', `/servers/${s.id}/action`, env.admin, { ...at('2.25'), json: live })).status).toBe(202);
+      await waitUntil('incoming domain on m-2', async () => (await domainsOn('m-2')).includes(`${s.id}:migrating`));
+      const mid2 = (await c.r('GET', `/servers/${s.id}/migrations`, env.admin, at('2.23'))).json.migrations[0].id as number;
+      const forced = await c.r('POST', `/servers/${s.id}/migrations/${mid2}/action`, env.admin, { ...at('2.22'), ...force });
+      expect([forced.status, forced.text]).toEqual([202, '']);
+      const moved = await c.waitStatus(env.admin, s.id, 'ACTIVE');
+      expect(moved['OS-EXT-SRV-ATTR:host']).toBe('m-2');
+      expect(Date.now() - t0).toBeLessThan(15000);
+      await waitUntil('resumed on m-2', async () => (await domainsOn('m-2')).includes(`${s.id}:running`));
+      const actions = (await c.r('GET', `/servers/${s.id}/os-instance-actions`, env.admin)).json.instanceActions.map((a: { action: string }) => a.action);
+      expect(actions).toEqual(expect.arrayContaining(['live_migration_cancel', 'live_migration_force_complete']));
+    } finally {
+      src.migrationMs = 0;
+    }
+    await cleanup(s.id);
+  });
+
   it('os-migrateLive moves a running server; claims follow; same host and non-admin are refused', async () => {
     const s = await bootOn('m-1', 'live');
     const body = { 'os-migrateLive': { host: null, block_migration: false, disk_over_commit: false } };

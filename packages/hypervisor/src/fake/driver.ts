@@ -54,6 +54,8 @@ export interface FakeDomain {
   exitReason?: ExitReason;
   /** Passwords set through the (simulated) guest agent, by guest user; a test hook. */
   passwords?: Record<string, string>;
+  /** NMIs injected (injectNmi); a test hook — the fake guest does nothing with them. */
+  nmiCount?: number;
 }
 
 /** One fake host's domains; share it between driver instances to simulate a restart. */
@@ -70,6 +72,8 @@ export interface FakeDriverOptions {
   checkFiles?: boolean;
   /** Host capacity; spawning past it throws InsufficientResources. Default unlimited. */
   capacity?: { vcpus: number; memoryMb: number };
+  /** How long an outgoing live migration takes (default 0: at once); abort/force-complete act within it. */
+  migrationMs?: number;
 }
 
 const incomingRegistry = new Map<string, { driver: FakeDriver; id: string }>();
@@ -80,6 +84,8 @@ export class FakeDriver implements HypervisorDriver {
   private readonly accel: Accelerator;
   private readonly checkFiles: boolean;
   private readonly capacity?: { vcpus: number; memoryMb: number };
+  /** Settable by tests (FakeDriverOptions.migrationMs). */
+  migrationMs: number;
   private readonly events = new EventEmitter();
 
   constructor(opts: FakeDriverOptions = {}) {
@@ -88,6 +94,7 @@ export class FakeDriver implements HypervisorDriver {
     this.accel = opts.accel ?? 'kvm';
     this.checkFiles = opts.checkFiles ?? true;
     this.capacity = opts.capacity;
+    this.migrationMs = opts.migrationMs ?? 0;
     this.events.setMaxListeners(0);
   }
 
@@ -326,12 +333,30 @@ export class FakeDriver implements HypervisorDriver {
     d.hotVcpus = from.hotVcpus;
   }
 
-  async migrateOut(id: string, uri: string, _opts?: MigrationOptions): Promise<MigrationResult> {
+  async migrateOut(id: string, uri: string, opts?: MigrationOptions): Promise<MigrationResult> {
     const d = this.require(id, 'migrate', ['running', 'paused']);
-    const target = incomingRegistry.get(uri);
-    if (!target) throw new MigrationFailed(id, `nobody is listening on ${uri} (prepareIncomingMigration on the destination first)`);
-    if (target.id !== id) throw new MigrationFailed(id, `${uri} expects domain ${target.id}`);
+    const check = () => {
+      const target = incomingRegistry.get(uri);
+      if (!target) throw new MigrationFailed(id, `nobody is listening on ${uri} (prepareIncomingMigration on the destination first)`);
+      if (target.id !== id) throw new MigrationFailed(id, `${uri} expects domain ${target.id}`);
+      return target;
+    };
+    check();
     const t0 = process.hrtime.bigint();
+    // The simulated copy: cancellable, and over at once when forced (the source pauses, as in QEMU).
+    for (const end = Date.now() + this.migrationMs; ; ) {
+      if (opts?.signal?.aborted) throw new MigrationFailed(id, 'migration cancelled on request (source keeps running)');
+      if (opts?.forceComplete?.aborted) {
+        if (d.state === 'running') {
+          d.state = 'paused';
+          this.emit(id, 'paused', 'force-complete');
+        }
+        break;
+      }
+      if (Date.now() >= end) break;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const target = check();
     target.driver.receive(id, d);
     incomingRegistry.delete(uri);
     this.store.domains.delete(id);
@@ -389,6 +414,11 @@ export class FakeDriver implements HypervisorDriver {
     const d = this.require(id, 'set a password in', ['running']);
     // The fake guest always has an agent: it just remembers the password.
     d.passwords = { ...d.passwords, [user]: password };
+  }
+
+  async injectNmi(id: string): Promise<void> {
+    const d = this.require(id, 'inject an NMI into', ['running', 'paused']);
+    d.nmiCount = (d.nmiCount ?? 0) + 1;
   }
 
   async getConsole(id: string): Promise<ConsoleEndpoints> {

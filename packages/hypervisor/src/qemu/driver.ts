@@ -783,10 +783,17 @@ export class QemuDriver implements HypervisorDriver {
     }
   }
 
-  private async waitMigration(c: QmpClient, timeoutMs: number): Promise<MigrationResult> {
+  private async waitMigration(c: QmpClient, timeoutMs: number, opts?: MigrationOptions): Promise<MigrationResult> {
+    let forced = false;
     const info = await waitUntil(
       timeoutMs,
       async () => {
+        // Abort: the caller's catch sends migrate_cancel. Force: pause the vCPUs once so the copy converges (libvirt's suspend for Nova's force_complete).
+        if (opts?.signal?.aborted) throw new Error('migration cancelled on request (source keeps running)');
+        if (opts?.forceComplete?.aborted && !forced) {
+          forced = true;
+          await c.execute('stop');
+        }
         const m = await c.execute('query-migrate');
         if (m.status === 'failed' || m.status === 'cancelled') throw new Error(m['error-desc'] ?? `migration ${m.status}`);
         return m.status === 'completed' ? m : null;
@@ -1172,7 +1179,7 @@ export class QemuDriver implements HypervisorDriver {
       await c.execute('migrate', { uri });
       let result: MigrationResult;
       try {
-        result = await this.waitMigration(c, timeoutMs);
+        result = await this.waitMigration(c, timeoutMs, opts);
       } catch (e) {
         await c.execute('migrate_cancel').catch(() => undefined);
         // A failed pre-copy migration leaves the source running (or paused, if it was).
@@ -1278,6 +1285,14 @@ export class QemuDriver implements HypervisorDriver {
       await this.requireState(h, 'set a password in', ['running']);
       // The argv has no org.qemu.guest_agent.0 channel, so there is nobody in the guest to ask.
       throw new GuestAgentUnavailable(id, 'QEMU guest agent is not enabled (this driver does not add a qemu-guest-agent channel to domains yet), so passwords cannot be set from the host.');
+    });
+  }
+
+  async injectNmi(id: string): Promise<void> {
+    await this.withDomain(id, async (h) => {
+      await this.requireState(h, 'inject an NMI into', ['running', 'paused']);
+      // QMP inject-nmi: an NMI to every vCPU (what libvirt's virDomainInjectNMI does for Nova).
+      await (await this.qmpOf(h)).execute('inject-nmi');
     });
   }
 

@@ -10,6 +10,7 @@ import {
   type ConsoleOutputRequest,
   type DetachInterfaceRequest,
   type DiagnosticsRequest,
+  type ControlMigrationRequest,
   type DomainRef,
   type Envelope,
   type GetConsoleRequest,
@@ -262,6 +263,17 @@ export class ComputeAgent {
         case 'compute_agent.diagnostics': {
           const req = env.data as DiagnosticsRequest;
           reply({ ok: true, data: { diagnostics: diagnosticsOf(await this.syncerOf(req.host).driver.getStats(req.instanceId)) } });
+          break;
+        }
+        case 'compute_agent.control_migration': {
+          const req = env.data as ControlMigrationRequest;
+          reply({ ok: true, data: { found: this.syncerOf(req.host).controlMigration(req.instanceId, req.migrationId, req.op) } });
+          break;
+        }
+        case 'compute_agent.trigger_crash_dump': {
+          const req = env.data as DomainRef;
+          await this.syncerOf(req.host).driver.injectNmi(req.instanceId);
+          reply({ ok: true, data: { ok: true } });
           break;
         }
         case 'compute_agent.get_console': {

@@ -31,6 +31,8 @@ export class HostSyncer {
   private readonly busy = new Set<string>();
   /** Images already filled (a redelivered sync must not upload twice). */
   private readonly snapshots = new Set<string>();
+  /** Abort/force-complete switches of the outgoing live migrations, by instance (2.22/2.24). */
+  private readonly migrationControls = new Map<string, { migrationId: number; abort: AbortController; force: AbortController }>();
   private active = 0;
   private closed = false;
 
@@ -142,14 +144,42 @@ export class HostSyncer {
     if (state !== 'running' && state !== 'paused') throw new Error(`domain ${id} is ${state}; only a running or paused domain migrates live`);
     // The destination pins to the CPUs its own claim holds, not to the source's.
     const destSpec = d.liveMigration!.destNuma !== undefined ? { ...d.spec, numa: d.liveMigration!.destNuma } : d.spec;
-    const uri = await this.peers.prepareIncoming(dest, destSpec);
+    const control = this.controlOf(id, d.liveMigration!.migrationId);
     try {
-      await this.driver.migrateOut(id, uri, { timeoutMs: 600_000 });
-    } catch (err) {
-      await this.peers.abortIncoming(dest, id).catch(() => undefined);
-      throw err;
+      const uri = await this.peers.prepareIncoming(dest, destSpec);
+      try {
+        await this.driver.migrateOut(id, uri, { timeoutMs: 600_000, signal: control.abort.signal, forceComplete: control.force.signal });
+      } catch (err) {
+        await this.peers.abortIncoming(dest, id).catch(() => undefined);
+        if (control.abort.signal.aborted) throw Object.assign(new Error(`live migration ${d.liveMigration!.migrationId} aborted on request; the domain keeps running on ${this.host}`), { name: 'MigrationCancelled' });
+        throw err;
+      }
+      // Forced: the destination starts paused; the sync that follows the report resumes it.
+      return await this.peers.finishIncoming(dest, id);
+    } finally {
+      this.migrationControls.delete(id);
     }
-    return this.peers.finishIncoming(dest, id);
+  }
+
+  private controlOf(id: string, migrationId: number) {
+    let c = this.migrationControls.get(id);
+    if (!c || c.migrationId !== migrationId) {
+      c = { migrationId, abort: new AbortController(), force: new AbortController() };
+      this.migrationControls.set(id, c);
+    }
+    return c;
+  }
+
+  /**
+   * Force-complete or abort the outgoing live migration `migrationId` if it is this host's to do
+   * (its sync arrived and has not ended); a request that comes before the stream starts takes
+   * effect when it does. False when it is not under way here.
+   */
+  controlMigration(id: string, migrationId: number, op: 'force_complete' | 'abort'): boolean {
+    if (this.desired.get(id)?.liveMigration?.migrationId !== migrationId) return false;
+    const c = this.controlOf(id, migrationId);
+    (op === 'abort' ? c.abort : c.force).abort();
+    return true;
   }
 
   /** Destination side: a domain waiting for the stream (a leftover of an earlier try is replaced). */

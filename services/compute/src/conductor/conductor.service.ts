@@ -281,7 +281,8 @@ export class ConductorService implements OnApplicationShutdown {
       // destination goes back; the migration and the instance action carry the error.
       const old = i.old_flavor ?? i.flavor;
       await this.instances.releaseClaim(tx, i.id, i.task_state === 'migrating' ? 'migration' : 'resize');
-      await this.instances.setMigration(tx, m.id, 'error', r.error);
+      // An abort on request (2.24) ends the migration `cancelled`, as Nova's rollback does.
+      await this.instances.setMigration(tx, m.id, r.error?.startsWith('MigrationCancelled:') ? 'cancelled' : 'error', r.error);
       const back = i.task_state === 'migrating' ? {} : { flavor: old, old_flavor: null, vcpus: old.vcpus, memory_mb: old.ram, root_gb: old.disk };
       await this.instances.update(tx, i, { ...back, task_state: null, task_host: null, migration_id: null, power_state: powerStateOf(r.state), desired_power: restingPower(i.vm_state) });
       await this.instances.finishAction(tx, i.id, false, r.error);
@@ -676,6 +677,16 @@ export class ConductorService implements OnApplicationShutdown {
 
   async diagnostics(i: InstanceRow): Promise<Record<string, number | string>> {
     return (await this.agentCall<{ diagnostics: Record<string, number | string> }>(i, 'diagnostics', {})).diagnostics;
+  }
+
+  /** 2.22/2.24: force-complete or abort a live migration on its source host; false if it was not under way there. */
+  async controlMigration(i: InstanceRow, migrationId: number, op: 'force_complete' | 'abort'): Promise<boolean> {
+    return (await this.agentCall<{ found: boolean }>(i, 'control_migration', { migrationId, op })).found;
+  }
+
+  /** 2.17: an NMI into the guest through the host's agent. */
+  async triggerCrashDump(i: InstanceRow): Promise<void> {
+    await this.agentCall(i, 'trigger_crash_dump', {});
   }
 
   async consoleEndpoints(i: InstanceRow): Promise<{ vncSocket?: string; serialSocket?: string }> {

@@ -3,6 +3,7 @@ import { ApiError, Auth, type AuthContext, requestBaseUrl } from '@kumo/service-
 import type { Request } from 'express';
 import { bodyOf, linksOf, nextLink, pageOf } from '../common/nova.js';
 import { flavorView, FlavorsService } from './flavors.service.js';
+import { microversionOf } from '../versions/microversion.js';
 
 @Controller('v2.1/flavors')
 export class FlavorsController {
@@ -84,7 +85,7 @@ export class FlavorsController {
 
   @Post(':id/action')
   @HttpCode(200)
-  async action(@Auth() auth: AuthContext, @Param('id') id: string, @Body() body: unknown) {
-    return { flavor_access: await this.flavors.changeAccess(auth, id, body) };
+  async action(@Auth() auth: AuthContext, @Param('id') id: string, @Body() body: unknown, @Req() req: Request) {
+    return { flavor_access: await this.flavors.changeAccess(auth, id, body, microversionOf(req)) };
   }
 }

@@ -158,7 +158,7 @@ export class FlavorsService {
     return rows.map((r) => ({ flavor_id: id, tenant_id: r.project_id }));
   }
 
-  async changeAccess(auth: AuthContext, id: string, raw: unknown): Promise<{ flavor_id: string; tenant_id: string }[]> {
+  async changeAccess(auth: AuthContext, id: string, raw: unknown, version = 2001): Promise<{ flavor_id: string; tenant_id: string }[]> {
     this.policy.enforce('flavors:manage', auth);
     const body = (raw ?? {}) as Json;
     const op = 'addTenantAccess' in body ? 'add' : 'removeTenantAccess' in body ? 'remove' : undefined;
@@ -166,7 +166,9 @@ export class FlavorsService {
     const inner = bodyOf(body, op === 'add' ? 'addTenantAccess' : 'removeTenantAccess');
     const tenant = stringField(inner, 'tenant', { required: true, min: 1 })!;
     const f = await this.get(auth, id);
-    if (f.is_public) throw ApiError.conflict(`Can not add access to a public flavor.`);
+    // 2.7: adding a project to a public flavor is a 409. Below, Nova records it (it changes nothing:
+    // everybody sees a public flavor) and answers the list; removing is never refused for that.
+    if (f.is_public && op === 'add' && version >= 2007) throw ApiError.conflict(`Can not add access to a public flavor.`);
     if (op === 'add') {
       const n = await this.db.exec(`INSERT INTO ${this.db.t('flavor_project')} (flavor_id, project_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, [id, tenant]);
       if (!n) throw ApiError.conflict(`Flavor access already exists for flavor ${id} and project ${tenant} combination.`);
@@ -174,7 +176,9 @@ export class FlavorsService {
       const n = await this.db.exec(`DELETE FROM ${this.db.t('flavor_project')} WHERE flavor_id = $1 AND project_id = $2`, [id, tenant]);
       if (!n) throw ApiError.notFound(`Flavor access not found for ${id} / ${tenant} combination.`);
     }
-    return this.access(auth, id);
+    // The action answers the list even for a public flavor (GET os-flavor-access 404s on those).
+    const rows = await this.db.rows<{ project_id: string }>(`SELECT project_id FROM ${this.db.t('flavor_project')} WHERE flavor_id = $1 ORDER BY project_id`, [id]);
+    return rows.map((r) => ({ flavor_id: id, tenant_id: r.project_id }));
   }
 }
 

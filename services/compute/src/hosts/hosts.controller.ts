@@ -1,9 +1,11 @@
-import { Body, Controller, Get, Inject, Param, Put, Query } from '@nestjs/common';
-import { ApiError, Auth, type AuthContext, KUMO_CONFIG, PolicyService } from '@kumo/service-kit';
+import { Body, Controller, Get, Inject, Param, Put, Query, Req } from '@nestjs/common';
+import type { Request } from 'express';
+import { ApiError, Auth, type AuthContext, KUMO_CONFIG, PolicyService, requestBaseUrl } from '@kumo/service-kit';
 import type { ComputeConfig } from '../config.js';
-import { isoMicro, type Json } from '../common/nova.js';
+import { isoMicro, type Json, isAdmin, nextLink, pageOf } from '../common/nova.js';
 import { hostZoneSql } from '../aggregates/host-zone.js';
 import { Db } from '../db/db.js';
+import { atLeast } from '../versions/microversion.js';
 
 interface NodeRow {
   id: number;
@@ -20,6 +22,7 @@ interface NodeRow {
   running_vms: number;
   enabled: boolean;
   disabled_reason: string | null;
+  forced_down: boolean;
   cpu_info: Record<string, unknown>;
   last_heartbeat: Date;
 }
@@ -40,11 +43,12 @@ export class HostsController {
     );
   }
 
+  /** A forced-down service is down whatever its heartbeat says (Nova's servicegroup is_up). */
   private up(n: NodeRow): boolean {
-    return Date.now() - new Date(n.last_heartbeat).getTime() < this.config.KUMO_COMPUTE_HOST_DOWN_S * 1000;
+    return !n.forced_down && Date.now() - new Date(n.last_heartbeat).getTime() < this.config.KUMO_COMPUTE_HOST_DOWN_S * 1000;
   }
 
-  private hypervisorView(n: NodeRow, detail: boolean) {
+  private hypervisorView(n: NodeRow, detail: boolean, req?: Request) {
     const base = { id: n.id, hypervisor_hostname: n.host, state: this.up(n) ? 'up' : 'down', status: n.enabled ? 'enabled' : 'disabled' };
     if (!detail) return base;
     const version = Number(String(n.hypervisor_version).replace(/\D/g, '')) || 1000;
@@ -64,21 +68,40 @@ export class HostsController {
       current_workload: 0,
       running_vms: n.running_vms,
       disk_available_least: n.local_gb - n.local_gb_used,
-      cpu_info: JSON.stringify(n.cpu_info ?? {}),
+      // 2.28: an object; a JSON string below.
+      cpu_info: req && atLeast(req, 28) ? (n.cpu_info ?? {}) : JSON.stringify(n.cpu_info ?? {}),
       service: { host: n.host, id: n.id, disabled_reason: n.disabled_reason },
     };
   }
 
   @Get('os-hypervisors')
-  async hypervisors(@Auth() auth: AuthContext) {
+  async hypervisors(@Auth() auth: AuthContext, @Query() q: Record<string, unknown>, @Req() req: Request) {
     this.policy.enforce('hypervisors', auth);
-    return { hypervisors: (await this.nodes()).map((n) => this.hypervisorView(n, false)) };
+    return this.hypervisorPage(q, req, false);
   }
 
   @Get('os-hypervisors/detail')
-  async hypervisorsDetail(@Auth() auth: AuthContext) {
+  async hypervisorsDetail(@Auth() auth: AuthContext, @Query() q: Record<string, unknown>, @Req() req: Request) {
     this.policy.enforce('hypervisors', auth);
-    return { hypervisors: (await this.nodes()).map((n) => this.hypervisorView(n, true)) };
+    return this.hypervisorPage(q, req, true);
+  }
+
+  /** 2.33: `limit`/`marker` (a hypervisor id) and `hypervisors_links`; below 2.33 Nova ignores them. */
+  private async hypervisorPage(q: Record<string, unknown>, req: Request, detail: boolean) {
+    let nodes = await this.nodes();
+    const out: Record<string, unknown> = {};
+    if (atLeast(req, 33)) {
+      const { limit, marker } = pageOf(q);
+      if (marker !== undefined) {
+        const at = nodes.findIndex((n) => String(n.id) === marker);
+        if (at < 0) throw ApiError.badRequest(`marker [${marker}] not found`);
+        nodes = nodes.slice(at + 1);
+      }
+      nodes = nodes.slice(0, limit);
+      // As Nova's collection links: a next link whenever a page asked with limit is full.
+      if (q.limit !== undefined && nodes.length > 0 && nodes.length === limit) out.hypervisors_links = nextLink(requestBaseUrl(req), detail ? 'os-hypervisors/detail' : 'os-hypervisors', q, String(nodes[nodes.length - 1]!.id));
+    }
+    return { hypervisors: nodes.map((n) => this.hypervisorView(n, detail, req)), ...out };
   }
 
   @Get('os-hypervisors/statistics')
@@ -105,11 +128,11 @@ export class HostsController {
   }
 
   @Get('os-hypervisors/:id')
-  async hypervisor(@Auth() auth: AuthContext, @Param('id') id: string) {
+  async hypervisor(@Auth() auth: AuthContext, @Param('id') id: string, @Req() req: Request) {
     this.policy.enforce('hypervisors', auth);
     const n = (await this.nodes()).find((x) => String(x.id) === id);
     if (!n) throw ApiError.notFound(`Hypervisor with ID ${id} could not be found.`);
-    return { hypervisor: this.hypervisorView(n, true) };
+    return { hypervisor: this.hypervisorView(n, true, req) };
   }
 
   @Get('os-hypervisors/:name/servers')
@@ -126,7 +149,7 @@ export class HostsController {
   }
 
   @Get('os-services')
-  async services(@Auth() auth: AuthContext, @Query() q: Record<string, unknown>) {
+  async services(@Auth() auth: AuthContext, @Query() q: Record<string, unknown>, @Req() req: Request) {
     this.policy.enforce('services', auth);
     let nodes = await this.nodes();
     if (typeof q.host === 'string') nodes = nodes.filter((n) => n.host === q.host);
@@ -142,6 +165,7 @@ export class HostsController {
           state: this.up(n) ? 'up' : 'down',
           updated_at: isoMicro(n.last_heartbeat),
           disabled_reason: n.disabled_reason,
+          ...(atLeast(req, 11) ? { forced_down: n.forced_down } : {}),
         });
     }
     return { services: out };
@@ -149,9 +173,10 @@ export class HostsController {
 
   /** 2.1 form: PUT /os-services/enable|disable|disable-log-reason {host, binary[, disabled_reason]}. */
   @Put('os-services/:op')
-  async updateService(@Auth() auth: AuthContext, @Param('op') op: string, @Body() body: unknown) {
+  async updateService(@Auth() auth: AuthContext, @Param('op') op: string, @Body() body: unknown, @Req() req: Request) {
     this.policy.enforce('services:update', auth);
     const b = (body ?? {}) as Json;
+    if (op === 'force-down' && atLeast(req, 11)) return this.forceDown(b);
     if (!['enable', 'disable', 'disable-log-reason'].includes(op)) throw ApiError.notFound(`Unknown action ${op}`);
     if (typeof b.host !== 'string' || typeof b.binary !== 'string') throw ApiError.badRequest("Invalid input: 'host' and 'binary' are required");
     if (b.binary !== 'nova-compute') throw ApiError.notFound(`Service ${b.binary} on host ${b.host} not found.`);
@@ -160,6 +185,19 @@ export class HostsController {
     const n = await this.db.exec(`UPDATE ${this.db.t('compute_node')} SET enabled = $2, disabled_reason = $3 WHERE host = $1`, [b.host, op === 'enable', reason]);
     if (!n) throw ApiError.notFound(`Host ${b.host} could not be found.`);
     return { service: { host: b.host, binary: b.binary, status: op === 'enable' ? 'enabled' : 'disabled', ...(reason ? { disabled_reason: reason } : {}) } };
+  }
+
+  /**
+   * 2.11: an operator marks a compute service down (fencing) without waiting for its heartbeat
+   * to age: the scheduler skips it, the reconciler treats it as dead, host_status says DOWN.
+   */
+  private async forceDown(b: Json) {
+    if (typeof b.host !== 'string' || typeof b.binary !== 'string') throw ApiError.badRequest("Invalid input: 'host' and 'binary' are required");
+    if (typeof b.forced_down !== 'boolean') throw ApiError.badRequest(`Invalid input for field/attribute forced_down. Value: ${JSON.stringify(b.forced_down ?? null)}. 'forced_down' must be a boolean`);
+    if (b.binary !== 'nova-compute') throw ApiError.notFound(`Service ${b.binary} on host ${b.host} not found.`);
+    const n = await this.db.exec(`UPDATE ${this.db.t('compute_node')} SET forced_down = $2 WHERE host = $1`, [b.host, b.forced_down]);
+    if (!n) throw ApiError.notFound(`Host ${b.host} could not be found.`);
+    return { service: { host: b.host, binary: b.binary, forced_down: b.forced_down } };
   }
 
   @Get('os-availability-zone')

@@ -2,8 +2,8 @@ import { X509Certificate } from 'node:crypto';
 import { Body, Controller, Delete, Get, Param, Post, Query, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { microversionOf } from '../versions/microversion.js';
-import { ApiError, Auth, type AuthContext, PolicyService } from '@kumo/service-kit';
-import { bodyOf, invalid, isoMicro, projectOf, stringField } from '../common/nova.js';
+import { ApiError, Auth, type AuthContext, PolicyService, requestBaseUrl } from '@kumo/service-kit';
+import { bodyOf, invalid, isoMicro, nextLink, pageOf, projectOf, stringField } from '../common/nova.js';
 import { Db } from '../db/db.js';
 import { QuotaService } from '../quotas/quota.service.js';
 import { generateRsaKeyPair, parsePublicKey } from './ssh-keys.js';
@@ -48,9 +48,22 @@ export class KeypairsController {
   @Get()
   async list(@Auth() auth: AuthContext, @Query() q: Record<string, unknown>, @Req() req: Request) {
     const v = microversionOf(req);
-    const rows = await this.db.rows<KeypairRow>(`SELECT * FROM ${this.db.t('keypair')} WHERE user_id = $1 ORDER BY name`, [this.userOf(auth, q)]);
+    const userId = this.userOf(auth, q);
+    let rows = await this.db.rows<KeypairRow>(`SELECT * FROM ${this.db.t('keypair')} WHERE user_id = $1 ORDER BY name`, [userId]);
+    const out: Record<string, unknown> = {};
+    // 2.35: limit/marker (a keypair name) and keypairs_links; Nova ignores them below.
+    if (v >= 2035) {
+      const { limit, marker } = pageOf(q);
+      if (marker !== undefined) {
+        const at = rows.findIndex((k) => k.name === marker);
+        if (at < 0) throw ApiError.badRequest(`Marker ${marker} could not be found.`);
+        rows = rows.slice(at + 1);
+      }
+      rows = rows.slice(0, limit);
+      if (q.limit !== undefined && rows.length > 0 && rows.length === limit) out.keypairs_links = nextLink(requestBaseUrl(req), 'os-keypairs', q, rows[rows.length - 1]!.name);
+    }
     // 2.2: every keypair says its type.
-    return { keypairs: rows.map((k) => ({ keypair: { name: k.name, public_key: k.public_key, fingerprint: k.fingerprint, ...(v >= 2002 ? { type: k.type } : {}) } })) };
+    return { keypairs: rows.map((k) => ({ keypair: { name: k.name, public_key: k.public_key, fingerprint: k.fingerprint, ...(v >= 2002 ? { type: k.type } : {}) } })), ...out };
   }
 
   @Get(':name')

@@ -1,11 +1,16 @@
-import { Controller, Get, Param, Query, Req } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Req } from '@nestjs/common';
 import { ApiError, Auth, type AuthContext, PolicyService, requestBaseUrl } from '@kumo/service-kit';
 import type { Request } from 'express';
-import { isoMicro } from '../common/nova.js';
+import { isoMicro, type Json } from '../common/nova.js';
+import { MovesService } from '../servers/moves.service.js';
 import { Db } from '../db/db.js';
 import type { MigrationRow } from '../servers/instances.repository.js';
 import { ServersService } from '../servers/servers.service.js';
 import { atLeast, requireVersion } from '../versions/microversion.js';
+
+function requestIdOf(req: Request): string {
+  return (req as unknown as { id?: string }).id ?? String(req.headers['x-openstack-request-id'] ?? 'req-unknown');
+}
 
 type Row = MigrationRow & { old_flavor_seq: number | null; new_flavor_seq: number | null };
 
@@ -19,7 +24,27 @@ export class MigrationsController {
     private readonly db: Db,
     private readonly policy: PolicyService,
     private readonly servers: ServersService,
+    private readonly moves: MovesService,
   ) {}
+
+  /** 2.22: `{"force_complete": null}` makes a running live migration converge now. */
+  @Post('servers/:id/migrations/:mid/action')
+  @HttpCode(202)
+  async action(@Auth() auth: AuthContext, @Param('id') id: string, @Param('mid') mid: string, @Body() body: unknown, @Req() req: Request) {
+    requireVersion(req, 22);
+    const b = (body && typeof body === 'object' && !Array.isArray(body) ? body : {}) as Json;
+    if (!('force_complete' in b) || Object.keys(b).length !== 1) throw ApiError.badRequest('Invalid action request: the body must be {"force_complete": null}.');
+    if (b.force_complete !== null) throw ApiError.badRequest(`Invalid input for field/attribute force_complete. Value: ${JSON.stringify(b.force_complete)}. ${JSON.stringify(b.force_complete)} is not of type 'null'`);
+    await this.moves.controlLiveMigration(auth, id, mid, 'force_complete', requestIdOf(req));
+  }
+
+  /** 2.24: abort a running live migration (the server stays on its source). */
+  @Delete('servers/:id/migrations/:mid')
+  @HttpCode(202)
+  async abort(@Auth() auth: AuthContext, @Param('id') id: string, @Param('mid') mid: string, @Req() req: Request) {
+    requireVersion(req, 24);
+    await this.moves.controlLiveMigration(auth, id, mid, 'abort', requestIdOf(req));
+  }
 
   @Get('os-migrations')
   async list(@Auth() auth: AuthContext, @Query() q: Record<string, unknown>, @Req() req: Request) {

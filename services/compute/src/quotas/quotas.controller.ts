@@ -1,8 +1,20 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Put, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Put, Query, Req } from '@nestjs/common';
+import type { Request } from 'express';
+import { atLeast } from '../versions/microversion.js';
 import { ApiError, Auth, type AuthContext, PolicyService } from '@kumo/service-kit';
 import { bodyOf, isAdmin, invalid } from '../common/nova.js';
 import { Db } from '../db/db.js';
 import { limitField, QUOTA_DEFAULTS, QuotaService } from './quota.service.js';
+
+/** 2.36: the network quotas leave os-quota-sets (they are Neutron's); asking to set them is a 400. */
+const NETWORK_QUOTAS = ['floating_ips', 'fixed_ips', 'security_groups', 'security_group_rules', 'networks'];
+
+function withoutNetwork<T extends Record<string, unknown>>(set: T, req: Request): T {
+  if (!atLeast(req, 36)) return set;
+  const out = { ...set };
+  for (const k of NETWORK_QUOTAS) delete out[k];
+  return out;
+}
 
 @Controller('v2.1')
 export class QuotasController {
@@ -25,34 +37,34 @@ export class QuotasController {
   }
 
   @Get('os-quota-sets/:project/defaults')
-  async defaults(@Auth() auth: AuthContext, @Param('project') project: string) {
+  async defaults(@Auth() auth: AuthContext, @Param('project') project: string, @Req() req: Request) {
     this.policy.enforce('quotas:show', auth, { project_id: auth.projectId });
-    return { quota_set: { id: project, ...(await this.quotas.defaults()) } };
+    return { quota_set: withoutNetwork({ id: project, ...(await this.quotas.defaults()) }, req) };
   }
 
   @Get('os-quota-sets/:project/detail')
-  async detail(@Auth() auth: AuthContext, @Param('project') project: string) {
+  async detail(@Auth() auth: AuthContext, @Param('project') project: string, @Req() req: Request) {
     this.checkProject(auth, project);
     const [limits, used] = await Promise.all([this.quotas.limits(project), this.inUse(project, auth.userId)]);
     const set: Record<string, unknown> = { id: project };
     for (const [k, v] of Object.entries(limits)) set[k] = { limit: v, in_use: used[k] ?? 0, reserved: 0 };
-    return { quota_set: set };
+    return { quota_set: withoutNetwork(set, req) };
   }
 
   @Get('os-quota-sets/:project')
-  async show(@Auth() auth: AuthContext, @Param('project') project: string) {
+  async show(@Auth() auth: AuthContext, @Param('project') project: string, @Req() req: Request) {
     this.checkProject(auth, project);
-    return { quota_set: { id: project, ...(await this.quotas.limits(project)) } };
+    return { quota_set: withoutNetwork({ id: project, ...(await this.quotas.limits(project)) }, req) };
   }
 
   @Put('os-quota-sets/:project')
-  async update(@Auth() auth: AuthContext, @Param('project') project: string, @Body() body: unknown) {
+  async update(@Auth() auth: AuthContext, @Param('project') project: string, @Body() body: unknown, @Req() req: Request) {
     this.policy.enforce('quotas:update', auth, { project_id: project });
     const b = bodyOf(body, 'quota_set');
     const values: Record<string, number> = {};
     for (const k of Object.keys(b)) {
       if (k === 'force' || k === 'tenant_id') continue;
-      if (!(k in QUOTA_DEFAULTS)) throw invalid('quota_set', b, `Additional properties are not allowed ('${k}' was unexpected)`);
+      if (!(k in QUOTA_DEFAULTS) || (atLeast(req, 36) && NETWORK_QUOTAS.includes(k))) throw invalid('quota_set', b, `Additional properties are not allowed ('${k}' was unexpected)`);
       values[k] = limitField(b, k);
     }
     const used = await this.inUse(project, auth.userId);
@@ -62,7 +74,7 @@ export class QuotasController {
       }
     }
     await this.quotas.set(project, values);
-    return { quota_set: await this.quotas.limits(project) };
+    return { quota_set: withoutNetwork(await this.quotas.limits(project), req) };
   }
 
   @Delete('os-quota-sets/:project')
@@ -73,38 +85,36 @@ export class QuotasController {
   }
 
   @Get('limits')
-  async limits(@Auth() auth: AuthContext, @Query() q: Record<string, unknown>) {
+  async limits(@Auth() auth: AuthContext, @Query() q: Record<string, unknown>, @Req() req: Request) {
     let project = auth.projectId ?? '';
     if (typeof q.tenant_id === 'string' && q.tenant_id && q.tenant_id !== project) {
       this.policy.enforce('limits:other_project', auth);
       project = q.tenant_id;
     }
     const [l, u] = await Promise.all([this.quotas.limits(project), this.inUse(project, auth.userId)]);
-    return {
-      limits: {
-        rate: [],
-        absolute: {
-          maxServerMeta: l.metadata_items,
-          maxPersonality: l.injected_files,
-          maxPersonalitySize: l.injected_file_content_bytes,
-          maxImageMeta: l.metadata_items,
-          maxTotalKeypairs: l.key_pairs,
-          maxSecurityGroupRules: l.security_group_rules,
-          maxSecurityGroups: l.security_groups,
-          maxServerGroups: l.server_groups,
-          maxServerGroupMembers: l.server_group_members,
-          maxTotalCores: l.cores,
-          maxTotalFloatingIps: l.floating_ips,
-          maxTotalInstances: l.instances,
-          maxTotalRAMSize: l.ram,
-          totalCoresUsed: u.cores,
-          totalRAMUsed: u.ram,
-          totalInstancesUsed: u.instances,
-          totalFloatingIpsUsed: 0,
-          totalSecurityGroupsUsed: 0,
-          totalServerGroupsUsed: u.server_groups,
-        },
-      },
+    const absolute: Record<string, unknown> = {
+      maxServerMeta: l.metadata_items,
+      maxPersonality: l.injected_files,
+      maxPersonalitySize: l.injected_file_content_bytes,
+      maxImageMeta: l.metadata_items,
+      maxTotalKeypairs: l.key_pairs,
+      maxSecurityGroupRules: l.security_group_rules,
+      maxSecurityGroups: l.security_groups,
+      maxServerGroups: l.server_groups,
+      maxServerGroupMembers: l.server_group_members,
+      maxTotalCores: l.cores,
+      maxTotalFloatingIps: l.floating_ips,
+      maxTotalInstances: l.instances,
+      maxTotalRAMSize: l.ram,
+      totalCoresUsed: u.cores,
+      totalRAMUsed: u.ram,
+      totalInstancesUsed: u.instances,
+      totalFloatingIpsUsed: 0,
+      totalSecurityGroupsUsed: 0,
+      totalServerGroupsUsed: u.server_groups,
     };
+    // 2.36: the network limits go with the proxy APIs.
+    if (atLeast(req, 36)) for (const k of ['maxSecurityGroupRules', 'maxSecurityGroups', 'maxTotalFloatingIps', 'totalFloatingIpsUsed', 'totalSecurityGroupsUsed']) delete absolute[k];
+    return { limits: { rate: [], absolute } };
   }
 }

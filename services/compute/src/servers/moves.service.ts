@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { ApiError, type AuthContext, PolicyService } from '@kumo/service-kit';
 import { ConductorService } from '../conductor/conductor.service.js';
-import { boolish, invalid, type Json } from '../common/nova.js';
+import { boolish, invalid, isAdmin, type Json } from '../common/nova.js';
 import { Db, type Sql } from '../db/db.js';
 import { EventRelay } from '../events/event-relay.js';
 import { FlavorsService } from '../flavors/flavors.service.js';
@@ -219,5 +219,38 @@ export class MovesService {
     );
     // 2.34: the checks failed after the 202 was decided; end the task at once, the instance stays where it is.
     if (deferredError) await this.conductor.endMoveFailed(updated.id, deferredError, requestId);
+  }
+
+  /**
+   * 2.22 force_complete / 2.24 abort of a live migration, with Nova's checks and errors: the
+   * server (404), lock (409), `task_state migrating` (409, and force also needs vm_state active),
+   * the migration of that server (force: 400, abort: 404) in status `running` (else 400). The
+   * action is recorded, then the source's agent is asked (Nova casts): force pauses the source so
+   * the copy converges, abort cancels it and the report ends the migration `cancelled`. A
+   * migration that ended meanwhile is left as it is.
+   */
+  async controlLiveMigration(auth: AuthContext, id: string, migrationRef: string, op: 'force_complete' | 'abort', requestId: string): Promise<void> {
+    const force = op === 'force_complete';
+    const { i, migrationId } = await this.db.transaction(async (tx) => {
+      const seen = await this.servers.find(auth, id, tx);
+      this.policy.enforce(force ? 'servers:migrations:force_complete' : 'servers:migrations:delete', auth, { project_id: seen.project_id });
+      const i = (await this.repo.lock(tx, seen.id))!;
+      if (i.locked && !isAdmin(auth)) throw ApiError.conflict(`Instance ${i.id} is locked`);
+      const action = force ? 'force_complete' : 'abort live migration';
+      if (force && i.vm_state !== 'active') throw ApiError.conflict(`Cannot '${action}' instance ${i.id} while it is in vm_state ${i.vm_state}`);
+      if (i.task_state !== 'migrating') throw ApiError.conflict(`Cannot '${action}' instance ${i.id} while it is in task_state ${i.task_state ?? 'None'}`);
+      const [m] = /^\d+$/.test(migrationRef) ? await tx.rows<MigrationRow>(`SELECT * FROM ${this.db.t('migration')} WHERE id = $1 AND instance_id = $2`, [Number(migrationRef), i.id]) : [];
+      if (!m) {
+        const msg = `Migration ${migrationRef} not found for instance ${i.id}`;
+        throw force ? ApiError.badRequest(msg) : ApiError.notFound(msg);
+      }
+      if (m.status !== 'running') throw ApiError.badRequest(`Migration ${m.id} state of instance ${i.id} is ${m.status}. Cannot ${force ? 'force complete' : 'abort live migration'} while the migration is in this state.`);
+      // Its own action, ended at once: the live-migration action stays the open one the report ends.
+      await this.repo.startAction(tx, i, force ? 'live_migration_force_complete' : 'live_migration_cancel', auth.userId, requestId);
+      await this.repo.finishAction(tx, i.id, true);
+      return { i, migrationId: Number(m.id) };
+    });
+    // Like Nova's cast, an agent that cannot be reached changes nothing: the migration goes on and ends as it would.
+    await this.conductor.controlMigration(i, migrationId, op).catch(() => false);
   }
 }

@@ -15,7 +15,8 @@ export function addressesOf(i: InstanceRow, extended: boolean) {
 }
 
 /** The server body at microversion 2.1 (Tempest's strict `get_server` schema: exactly these keys). */
-export function serverView(i: InstanceRow, base: string, opts: { detail: boolean; admin: boolean; version?: number }) {
+export function serverView(i: InstanceRow, base: string, opts: { detail: boolean; admin: boolean; version?: number; hostStatus?: Map<string, string>; tags?: Map<string, string[]> }) {
+  const version = opts.version ?? 2001;
   const status = statusOf(i.vm_state, i.task_state);
   const v: Record<string, unknown> = {
     id: i.id,
@@ -37,7 +38,15 @@ export function serverView(i: InstanceRow, base: string, opts: { detail: boolean
   };
   if (PROGRESS_STATUSES.includes(status)) v.progress = status === 'ACTIVE' ? 100 : 0;
   if (i.fault && (status === 'ERROR' || status === 'DELETED')) v.fault = i.fault;
+  // 2.9: everyone sees whether the server is locked (show, detail, update and rebuild bodies).
+  if (version >= 2009) v.locked = i.locked;
+  // 2.19: show, detail, update and rebuild bodies.
+  if (version >= 2019) v.description = i.description ?? null;
+  // 2.26: show, detail, update and rebuild bodies (the controller reads them when the version asks).
+  if (version >= 2026) v.tags = opts.tags?.get(i.id) ?? [];
   if (!opts.detail) return v;
+  // 2.16: only when the caller may see it (the controller leaves the map out otherwise).
+  if (opts.hostStatus) v.host_status = i.host ? (opts.hostStatus.get(i.host) ?? 'UNKNOWN') : '';
   Object.assign(v, {
     key_name: i.key_name,
     security_groups: (i.security_groups ?? []).map((name) => ({ name })),
@@ -57,7 +66,7 @@ export function serverView(i: InstanceRow, base: string, opts: { detail: boolean
       'OS-EXT-SRV-ATTR:hypervisor_hostname': i.host,
     });
     // 2.3: the rest of Nova's extended server attributes (admin only, like the ones above).
-    if ((opts.version ?? 2001) >= 2003) {
+    if (version >= 2003) {
       Object.assign(v, {
         'OS-EXT-SRV-ATTR:reservation_id': i.reservation_id,
         'OS-EXT-SRV-ATTR:launch_index': i.launch_index,

@@ -1,5 +1,5 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query, Req, Res } from '@nestjs/common';
-import { ApiError, Auth, type AuthContext, PolicyService, requestBaseUrl } from '@kumo/service-kit';
+import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Put, Query, Req, Res } from '@nestjs/common';
+import { ApiError, Auth, type AuthContext, KUMO_CONFIG, PolicyService, requestBaseUrl } from '@kumo/service-kit';
 import type { Request, Response } from 'express';
 import { ConductorService } from '../conductor/conductor.service.js';
 import { bodyOf, intField, isAdmin, isoMicro, type Json, metadataOf, nextLink } from '../common/nova.js';
@@ -10,7 +10,9 @@ import { ServerActionsService } from './server-actions.service.js';
 import { addressesOf, serverView } from './server.view.js';
 import { MovesService } from './moves.service.js';
 import { ServersService } from './servers.service.js';
-import { microversionOf } from '../versions/microversion.js';
+import type { ComputeConfig } from '../config.js';
+import { atLeast, microversionOf, requireVersion } from '../versions/microversion.js';
+import type { InstanceRow } from './instance.model.js';
 
 function requestIdOf(req: Request): string {
   return (req as unknown as { id?: string }).id ?? String(req.headers['x-openstack-request-id'] ?? 'req-unknown');
@@ -27,13 +29,39 @@ export class ServersController {
     private readonly moves: MovesService,
     private readonly serverActions: ServerActionsService,
     private readonly consoles: ConsolesService,
+    @Inject(KUMO_CONFIG) private readonly config: ComputeConfig,
   ) {}
+
+  /** 2.26: server bodies carry their tags (not read below). */
+  private async tagsFor(req: Request, rows: InstanceRow[]): Promise<Map<string, string[]> | undefined> {
+    return atLeast(req, 26) ? this.servers.tagsOf(rows.map((i) => i.id)) : undefined;
+  }
+
+  /**
+   * 2.16 `host_status` of each instance's host (admins only by default, Nova's
+   * os_compute_api:servers:show:host_status): forced down → DOWN, disabled → MAINTENANCE, late
+   * heartbeat → UNKNOWN (the host may still run it), no host → "" — Nova's HostStatus values.
+   */
+  private async hostStatuses(auth: AuthContext, req: Request, rows: InstanceRow[]): Promise<Map<string, string> | undefined> {
+    if (!atLeast(req, 16) || !this.policy.allows('servers:show:host_status', auth, {})) return undefined;
+    const hosts = [...new Set(rows.map((i) => i.host).filter((h): h is string => !!h))];
+    const out = new Map<string, string>();
+    if (!hosts.length) return out;
+    const nodes = await this.db.rows<{ host: string; status: string }>(
+      `SELECT host, CASE WHEN forced_down THEN 'DOWN' WHEN NOT enabled THEN 'MAINTENANCE'
+              WHEN last_heartbeat > now() - make_interval(secs => $2) THEN 'UP' ELSE 'UNKNOWN' END AS status
+         FROM ${this.db.t('compute_node')} WHERE host = ANY($1)`,
+      [hosts, this.config.KUMO_COMPUTE_HOST_DOWN_S],
+    );
+    for (const n of nodes) out.set(n.host, n.status);
+    return out;
+  }
 
   @Post()
   @HttpCode(202)
   async create(@Auth() auth: AuthContext, @Body() body: unknown, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
     const base = requestBaseUrl(req);
-    const { instances, adminPass, returnReservationId } = await this.servers.create(auth, body, requestIdOf(req));
+    const { instances, adminPass, returnReservationId } = await this.servers.create(auth, body, requestIdOf(req), microversionOf(req));
     if (returnReservationId) return { reservation_id: instances[0]!.reservation_id };
     const i = instances[0]!;
     res.setHeader('Location', `${base}/v2.1/servers/${i.id}`);
@@ -66,7 +94,9 @@ export class ServersController {
     const rows = await this.servers.list(auth, { detail: true, query: q, version: microversionOf(req) });
     const admin = isAdmin(auth);
     const version = microversionOf(req);
-    const out: Record<string, unknown> = { servers: rows.map((i) => serverView(i, base, { detail: true, admin, version })) };
+    const hostStatus = await this.hostStatuses(auth, req, rows);
+    const tags = await this.tagsFor(req, rows);
+    const out: Record<string, unknown> = { servers: rows.map((i) => serverView(i, base, { detail: true, admin, version, hostStatus, tags })) };
     if (q.limit !== undefined && rows.length > 0 && rows.length === Math.min(Number(q.limit), 1000)) out.servers_links = nextLink(base, 'servers/detail', q, rows[rows.length - 1]!.id);
     return out;
   }
@@ -74,13 +104,14 @@ export class ServersController {
   @Get(':id')
   async show(@Auth() auth: AuthContext, @Param('id') id: string, @Req() req: Request) {
     const i = await this.servers.show(auth, id);
-    return { server: serverView(i, requestBaseUrl(req), { detail: true, admin: isAdmin(auth), version: microversionOf(req) }) };
+    const hostStatus = await this.hostStatuses(auth, req, [i]);
+    return { server: serverView(i, requestBaseUrl(req), { detail: true, admin: isAdmin(auth), version: microversionOf(req), hostStatus, tags: await this.tagsFor(req, [i]) }) };
   }
 
   @Put(':id')
   async update(@Auth() auth: AuthContext, @Param('id') id: string, @Body() body: unknown, @Req() req: Request) {
-    const i = await this.servers.update(auth, id, body, requestIdOf(req));
-    return { server: serverView(i, requestBaseUrl(req), { detail: false, admin: false }) };
+    const i = await this.servers.update(auth, id, body, requestIdOf(req), microversionOf(req));
+    return { server: serverView(i, requestBaseUrl(req), { detail: false, admin: false, version: microversionOf(req), tags: await this.tagsFor(req, [i]) }) };
   }
 
   @Delete(':id')
@@ -141,6 +172,25 @@ export class ServersController {
     await this.servers.deleteMetadata(auth, id, key, requestIdOf(req));
   }
 
+  /** 2.6: the remote console of any protocol (the 2.1 os-get*Console actions stay). */
+  @Post(':id/remote-consoles')
+  @HttpCode(200)
+  async remoteConsole(@Auth() auth: AuthContext, @Param('id') id: string, @Body() body: unknown, @Req() req: Request) {
+    requireVersion(req, 6);
+    return { remote_console: await this.consoles.createRemote(auth, id, body, requestBaseUrl(req), microversionOf(req)) };
+  }
+
+  /**
+   * os-virtual-interfaces (2.12 only adds `net_id` to it). Nova with Neutron cannot list VIFs and
+   * says so with a 400 at every version, after finding the server (another project's is a 404);
+   * Kumo's ports are in Neutron too (os-interface lists them).
+   */
+  @Get(':id/os-virtual-interfaces')
+  async virtualInterfaces(@Auth() auth: AuthContext, @Param('id') id: string) {
+    await this.servers.show(auth, id);
+    throw ApiError.badRequest('Listing virtual interfaces is not supported by this cloud.');
+  }
+
   @Get(':id/os-security-groups')
   async serverSecurityGroups(@Auth() auth: AuthContext, @Param('id') id: string) {
     const i = await this.servers.show(auth, id);
@@ -154,16 +204,16 @@ export class ServersController {
   }
 
   @Get(':id/os-instance-actions')
-  async actions(@Auth() auth: AuthContext, @Param('id') id: string) {
-    const i = await this.servers.find(auth, id);
+  async actions(@Auth() auth: AuthContext, @Param('id') id: string, @Req() req: Request) {
+    const i = atLeast(req, 21) ? await this.servers.findWithDeleted(auth, id) : await this.servers.find(auth, id);
     this.policy.enforce('instance_actions', auth, { project_id: i.project_id });
     const rows = await this.db.rows(`SELECT * FROM ${this.db.t('instance_action')} WHERE instance_id = $1 ORDER BY id DESC`, [i.id]);
     return { instanceActions: rows.map((a) => actionView(a)) };
   }
 
   @Get(':id/os-instance-actions/:requestId')
-  async action(@Auth() auth: AuthContext, @Param('id') id: string, @Param('requestId') requestId: string) {
-    const i = await this.servers.find(auth, id);
+  async action(@Auth() auth: AuthContext, @Param('id') id: string, @Param('requestId') requestId: string, @Req() req: Request) {
+    const i = atLeast(req, 21) ? await this.servers.findWithDeleted(auth, id) : await this.servers.find(auth, id);
     this.policy.enforce('instance_actions', auth, { project_id: i.project_id });
     const [a] = await this.db.rows(`SELECT * FROM ${this.db.t('instance_action')} WHERE instance_id = $1 AND request_id = $2 ORDER BY id DESC LIMIT 1`, [i.id, requestId]);
     if (!a) throw ApiError.notFound(`Action for request_id ${requestId} on instance ${i.id} not found`);
@@ -210,6 +260,12 @@ export class ServersController {
       case 'resume':
         await this.servers.act(auth, id, name, rid);
         return;
+      case 'trigger_crash_dump':
+        // 2.17; below, Nova has no such versioned action: 404. The body must be null.
+        requireVersion(req, 17);
+        if (arg !== null) throw ApiError.badRequest(`Invalid input for field/attribute trigger_crash_dump. Value: ${JSON.stringify(arg)}. ${JSON.stringify(arg)} is not of type 'null'`);
+        await this.servers.triggerCrashDump(auth, id, rid);
+        return;
       case 'lock':
       case 'unlock':
         await this.servers.setLock(auth, id, name === 'lock', rid);
@@ -240,8 +296,8 @@ export class ServersController {
         return;
       }
       case 'rebuild': {
-        const i = await this.servers.rebuild(auth, id, bodyOf(body, 'rebuild'), rid);
-        return { server: { ...serverView(i, base, { detail: false, admin: false }), adminPass: Math.random().toString(36).slice(2, 14) } };
+        const i = await this.servers.rebuild(auth, id, bodyOf(body, 'rebuild'), rid, microversionOf(req));
+        return { server: { ...serverView(i, base, { detail: false, admin: false, version: microversionOf(req), tags: await this.tagsFor(req, [i]) }), adminPass: Math.random().toString(36).slice(2, 14) } };
       }
       case 'restore': {
         // Soft delete is off (reclaim_instance_interval = 0): nothing is ever SOFT_DELETED.

@@ -60,13 +60,29 @@ export class ServersService {
     return i;
   }
 
+  /** 2.21: instance actions stay readable after the server is deleted (still only by its project or admins). */
+  async findWithDeleted(auth: AuthContext, id: string): Promise<InstanceRow> {
+    const i = await this.repo.get(id, this.db);
+    if (!i || (!isAdmin(auth) && i.project_id !== auth.projectId)) throw ApiError.notFound(`Instance ${id} could not be found.`);
+    return i;
+  }
+
+  /** 2.26: the tags of these servers (for the views), each list sorted. */
+  async tagsOf(ids: string[]): Promise<Map<string, string[]>> {
+    const out = new Map<string, string[]>(ids.map((id) => [id, []]));
+    if (!ids.length) return out;
+    const rows = await this.db.rows<{ instance_id: string; tag: string }>(`SELECT instance_id, tag FROM ${this.db.t('instance_tag')} WHERE instance_id = ANY($1::uuid[]) ORDER BY tag`, [ids]);
+    for (const r of rows) out.get(r.instance_id)?.push(r.tag);
+    return out;
+  }
+
   async show(auth: AuthContext, id: string): Promise<InstanceRow> {
     const i = await this.find(auth, id);
     this.policy.enforce('servers:show', auth, { project_id: i.project_id });
     return i;
   }
 
-  async create(auth: AuthContext, raw: unknown, requestId: string): Promise<{ instances: InstanceRow[]; adminPass: string; returnReservationId: boolean }> {
+  async create(auth: AuthContext, raw: unknown, requestId: string, version = 2001): Promise<{ instances: InstanceRow[]; adminPass: string; returnReservationId: boolean }> {
     const project = projectOf(auth);
     this.policy.enforce('servers:create', auth, { project_id: project });
     if (!raw || typeof raw !== 'object') throw ApiError.badRequest('Invalid input for request body: expected {"server": {...}}.');
@@ -74,6 +90,9 @@ export class ServersService {
     if (!b || typeof b !== 'object' || Array.isArray(b)) throw ApiError.badRequest("Invalid input for field/attribute server. 'server' is a required property");
     const name = stringField(b, 'name', { required: true, min: 1 })!;
     if (name.trim() === '') throw invalid('name', name, 'name must not be blank');
+    // Nova: below 2.19 the description is the name (the old display_description); from 2.19 the body's, null if absent.
+    const requestedDescription = descriptionOf(b, version);
+    const description = version >= 2019 ? (requestedDescription ?? null) : name;
     const flavorRef = b.flavorRef;
     if (flavorRef === undefined || flavorRef === null || flavorRef === '') throw ApiError.badRequest("Invalid input for field/attribute flavorRef. 'flavorRef' is a required property");
     if (typeof flavorRef !== 'string' && typeof flavorRef !== 'number') throw invalid('flavorRef', flavorRef, "is not of type 'string', 'integer'");
@@ -98,7 +117,7 @@ export class ServersService {
     const az = stringField(b, 'availability_zone', { nullable: true }) ?? null;
     if (az && az.includes(':')) this.policy.enforce('servers:create_on_host', auth);
     else if (az && !(await this.zones()).includes(az)) throw ApiError.badRequest(`The requested availability zone is not available`);
-    const networks = this.networksOf(b.networks);
+    const networks = this.networksOf(b.networks, version);
     const securityGroups = this.securityGroupsOf(b.security_groups);
     // Key pair of the caller.
     let keyData: string | null = null;
@@ -150,8 +169,8 @@ export class ServersService {
         const [row] = await tx.rows<InstanceRow>(
           `INSERT INTO ${this.db.t('instance')} (id, project_id, user_id, name, hostname, vm_state, task_state, flavor, vcpus, memory_mb, root_gb, image_ref, image_meta,
              key_name, key_data, user_data, metadata, requested_networks, security_groups, access_ipv4, access_ipv6, config_drive, reservation_id, launch_index,
-             server_group_id, requested_az, availability_zone, desired_power, target_vm_state)
-           VALUES ($1,$2,$3,$4,$5,'building','scheduling',$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,'running','active') RETURNING *`,
+             server_group_id, requested_az, availability_zone, desired_power, target_vm_state, description)
+           VALUES ($1,$2,$3,$4,$5,'building','scheduling',$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,'running','active',$26) RETURNING *`,
           [
             randomUUID(),
             project,
@@ -178,6 +197,7 @@ export class ServersService {
             groupId,
             az,
             az && !az.includes(':') ? az : az?.split(':')[0] || 'nova',
+            description,
           ],
         );
         await this.repo.startAction(tx, row!, 'create', auth.userId, requestId);
@@ -197,21 +217,31 @@ export class ServersService {
     return ['nova', ...rows.map((r) => r.z)];
   }
 
-  private networksOf(v: unknown): unknown {
+  private networksOf(v: unknown, version: number): unknown {
+    // 2.37: `networks` is required ("auto", "none" or a list).
+    if (version >= 2037 && v === undefined) throw ApiError.badRequest("Invalid input for field/attribute server. 'networks' is a required property");
     // Absent (microversion < 2.37): Nova attaches the project's networks if there are any and
     // boots without a NIC otherwise; `default` tells the conductor to do exactly that.
     if (v === undefined || v === null) return 'default';
+    // Kumo takes "auto"/"none" below 2.37 too (Nova: 400 there); docs/compute.md says so.
     if (v === 'auto' || v === 'none') return v;
     if (!Array.isArray(v)) throw invalid('networks', v, "is not of type 'array'");
+    // An empty list is "nothing specified" in Nova (what `openstack server create` sends without
+    // --nic below 2.37): the project's network if there is one, as when the key is absent.
+    if (v.length === 0) return 'default';
+    // Device tags on NICs: 2.32 to 2.36 (2.37 dropped them by mistake; Nova has them again from 2.42).
+    const allowed = ['uuid', 'port', 'fixed_ip', ...(version >= 2032 && version < 2037 ? ['tag'] : [])];
     return v.map((n: unknown) => {
       if (!n || typeof n !== 'object') throw invalid('networks', v, "items must be objects");
       const o = n as Json;
-      for (const k of Object.keys(o)) if (!['uuid', 'port', 'fixed_ip', 'tag'].includes(k)) throw invalid('networks', v, `Additional properties are not allowed ('${k}' was unexpected)`);
+      for (const k of Object.keys(o)) if (!allowed.includes(k)) throw invalid('networks', v, `Additional properties are not allowed ('${k}' was unexpected)`);
+      if (o.tag !== undefined && (typeof o.tag !== 'string' || o.tag.length < 1 || o.tag.length > 60 || /[/,]/.test(o.tag))) throw invalid('tag', o.tag, 'must be 1 to 60 characters without "/" or ","');
       if (o.uuid !== undefined && (typeof o.uuid !== 'string' || !isUuid(o.uuid))) throw ApiError.badRequest(`Bad networks format: network uuid is not in proper format (${String(o.uuid)})`);
       if (o.port !== undefined && o.port !== null && (typeof o.port !== 'string' || !isUuid(o.port))) throw invalid('port', o.port, "is not a 'uuid'");
       if (o.fixed_ip !== undefined && (typeof o.fixed_ip !== 'string' || !/^[0-9a-fA-F:.]+$/.test(o.fixed_ip))) throw ApiError.badRequest(`Invalid fixed IP address (${String(o.fixed_ip)})`);
       if (!o.uuid && !o.port) throw ApiError.badRequest('Bad networks format: a network needs a uuid or a port');
-      return { networkId: o.uuid as string | undefined, portId: (o.port as string | undefined) ?? undefined, fixedIp: o.fixed_ip as string | undefined };
+      // The tag is kept with the request (Nova gives it to the guest as device metadata; Kumo has no metadata service or config drive contents yet).
+      return { networkId: o.uuid as string | undefined, portId: (o.port as string | undefined) ?? undefined, fixedIp: o.fixed_ip as string | undefined, ...(o.tag !== undefined ? { tag: o.tag as string } : {}) };
     });
   }
 
@@ -285,6 +315,23 @@ export class ServersService {
     if (typeof q.ip6 === 'string' && q.ip6 && (admin || (opts.version ?? 2001) >= 2005)) {
       where.push(`EXISTS (SELECT 1 FROM jsonb_array_elements(ports) port, jsonb_array_elements(port->'fixedIps') ip WHERE (ip->>'ipVersion')::int = 6 AND ip->>'ipAddress' ~ ${p(q.ip6)})`);
     }
+    // 2.26 tag filters (comma lists): tags = has all, tags-any = has one, not-tags = lacks one, not-tags-any = has none.
+    if ((opts.version ?? 2001) >= 2026) {
+      const tagged = (name: string) => {
+        const v = q[name];
+        if (typeof v !== 'string' || !v) return undefined;
+        const list = [...new Set(v.split(',').filter(Boolean))];
+        return `(SELECT count(*) FROM ${this.db.t('instance_tag')} t WHERE t.instance_id = ${this.db.t('instance')}.id AND t.tag = ANY(${p(list)}::text[]))${name.endsWith('-any') ? ' > 0' : ` = ${list.length}`}`;
+      };
+      const all = tagged('tags');
+      const any = tagged('tags-any');
+      const notAll = tagged('not-tags');
+      const notAny = tagged('not-tags-any');
+      if (all) where.push(all);
+      if (any) where.push(any);
+      if (notAll) where.push(`NOT ${notAll}`);
+      if (notAny) where.push(`NOT ${notAny}`);
+    }
     const limitRaw = q.limit;
     let limit = 1000;
     if (limitRaw !== undefined) {
@@ -300,11 +347,12 @@ export class ServersService {
     return this.db.rows<InstanceRow>(`SELECT * FROM ${this.db.t('instance')} WHERE ${where.join(' AND ')} ORDER BY seq DESC LIMIT ${p(limit)}`, params);
   }
 
-  async update(auth: AuthContext, id: string, raw: unknown, requestId: string): Promise<InstanceRow> {
+  async update(auth: AuthContext, id: string, raw: unknown, requestId: string, version = 2001): Promise<InstanceRow> {
     const b = (raw as Json)?.server as Json;
     if (!b || typeof b !== 'object' || Array.isArray(b)) throw ApiError.badRequest("Invalid input for field/attribute server. 'server' is a required property");
-    for (const k of Object.keys(b)) if (!['name', 'accessIPv4', 'accessIPv6', 'OS-DCF:diskConfig', 'description'].includes(k)) throw invalid('server', b, `Additional properties are not allowed ('${k}' was unexpected)`);
+    for (const k of Object.keys(b)) if (!['name', 'accessIPv4', 'accessIPv6', 'OS-DCF:diskConfig', ...(version >= 2019 ? ['description'] : [])].includes(k)) throw invalid('server', b, `Additional properties are not allowed ('${k}' was unexpected)`);
     const patch: Record<string, unknown> = {};
+    if (b.description !== undefined) patch.description = descriptionOf(b, version);
     if (b.name !== undefined) {
       const name = stringField(b, 'name', { min: 1 })!;
       if (!name.trim()) throw invalid('name', name, 'name must not be blank');
@@ -400,6 +448,37 @@ export class ServersService {
     });
   }
 
+  /**
+   * 2.17 trigger_crash_dump: an NMI into the guest. As in Nova it sets no task and changes no state
+   * (what the guest does with an NMI is its own configuration): lock, host, vm_state and task are
+   * checked in one transaction and the action recorded; the agent call runs after the 202 (Nova
+   * casts it) and its outcome ends the action — Error with the driver's message when, say, the
+   * domain of an ERROR server is not running.
+   */
+  async triggerCrashDump(auth: AuthContext, id: string, requestId: string): Promise<void> {
+    const i = await this.db.transaction(async (tx) => {
+      const seen = await this.find(auth, id, tx);
+      this.policy.enforce('servers:trigger_crash_dump', auth, { project_id: seen.project_id });
+      const i = (await this.repo.lock(tx, seen.id))!;
+      if (i.locked && !isAdmin(auth)) throw ApiError.conflict(`Instance ${i.id} is locked`);
+      if (!i.host) throw ApiError.conflict(`Instance ${i.id} is not ready`);
+      if (i.task_state) throw ApiError.conflict(`Cannot 'trigger_crash_dump' instance ${i.id} while it is in task_state ${i.task_state}`);
+      if (!['active', 'paused', 'rescued', 'resized', 'error'].includes(i.vm_state)) throw ApiError.conflict(`Cannot 'trigger_crash_dump' instance ${i.id} while it is in vm_state ${i.vm_state}`);
+      await this.repo.startAction(tx, i, 'trigger_crash_dump', auth.userId, requestId);
+      return i;
+    });
+    const finish = (ok: boolean, message?: string) =>
+      this.db.exec(
+        `UPDATE ${this.db.t('instance_action')} SET finish_time = now(), result = $3, message = COALESCE($4, message)
+          WHERE instance_id = $1 AND request_id = $2 AND action = 'trigger_crash_dump' AND finish_time IS NULL`,
+        [i.id, requestId, ok ? 'Success' : 'Error', message ?? null],
+      );
+    void this.conductor.triggerCrashDump(i).then(
+      () => finish(true),
+      (err: unknown) => finish(false, (err as Error).message).catch(() => undefined),
+    );
+  }
+
   /** The names the server view shows after addSecurityGroup/removeSecurityGroup (the ports already changed). */
   async setSecurityGroupNames(id: string, group: string, add: boolean): Promise<void> {
     await this.db.transaction(async (tx) => {
@@ -442,7 +521,8 @@ export class ServersService {
     });
   }
 
-  async rebuild(auth: AuthContext, id: string, body: Json, requestId: string): Promise<InstanceRow> {
+  async rebuild(auth: AuthContext, id: string, body: Json, requestId: string, version = 2001): Promise<InstanceRow> {
+    const description = descriptionOf(body, version);
     const ref = stringField(body, 'imageRef', { required: true, min: 1 })!;
     const imageId = lastSegment(ref);
     if (!isUuid(imageId)) throw ApiError.badRequest('Invalid imageRef provided.');
@@ -458,9 +538,24 @@ export class ServersService {
       image_meta: { id: image.id, path: loc.path, url: loc.url, checksum: image.checksum, properties: image.properties ?? {}, diskFormat: image.diskFormat, containerFormat: image.containerFormat },
     };
     if (body.name !== undefined) patch.name = stringField(body, 'name', { min: 1 });
+    if (description !== undefined) patch.description = description;
     if (body.metadata !== undefined) patch.metadata = metadataOf(body.metadata);
     if (body.accessIPv4 !== undefined) patch.access_ipv4 = stringField(body, 'accessIPv4') ?? '';
     if (body.accessIPv6 !== undefined) patch.access_ipv6 = normalizeIpv6(stringField(body, 'accessIPv6') ?? '');
     return this.act(auth, id, 'rebuild', requestId, async (_tx, cur) => ({ ...patch, spec_version: cur.spec_version + 1, target_vm_state: cur.vm_state === 'error' ? 'active' : cur.vm_state }), 'rebuild');
   }
+}
+
+/**
+ * 2.19 `description` of create, update and rebuild: null or up to 255 printable characters
+ * (Nova's schema: no control or separator characters but spaces). Below 2.19 Nova's schemas do
+ * not have the field: 400. Undefined when absent.
+ */
+function descriptionOf(b: Json, version: number): string | null | undefined {
+  if (b.description === undefined) return undefined;
+  if (version < 2019) throw invalid('server', b, "Additional properties are not allowed ('description' was unexpected)");
+  const d = stringField(b, 'description', { nullable: true, max: 255 });
+  if (d === undefined) return null;
+  if (!/^[^\p{C}\p{Zl}\p{Zp}]*$/u.test(d)) throw invalid('description', d, 'is not printable');
+  return d;
 }

@@ -6,7 +6,7 @@ export const MIN_MICROVERSION = '2.1';
  * Raise deliberately: every version up to this one must be implemented (openstack-api.md §2.5);
  * docs/compute.md lists what each one changes here.
  */
-export const MAX_MICROVERSION = '2.5';
+export const MAX_MICROVERSION = '2.37';
 
 /** A microversion as one comparable number: 2.37 → 2037. */
 export function versionNumber(v: string): number | undefined {
@@ -62,8 +62,17 @@ export function microversionHeaders(req: Request, res: Response, next: NextFunct
   res.setHeader('OpenStack-API-Version', `compute ${text}`);
   res.setHeader('X-OpenStack-Nova-API-Version', text);
   res.setHeader('Vary', 'OpenStack-API-Version, X-OpenStack-Nova-API-Version');
+  // 2.36: Nova's proxies to other services (and fping) are gone: 404 whatever the method.
+  if (n >= 2036 && PROXY_APIS.test(req.originalUrl.split('?')[0]!)) {
+    res.status(404).json({ itemNotFound: { code: 404, message: 'The resource could not be found.' } });
+    return;
+  }
   next();
 }
+
+/** The APIs 2.36 removed (server sub-resources such as /servers/{id}/os-security-groups stay). */
+const PROXY_APIS =
+  /^\/v2\.1\/(images|os-networks|os-tenant-networks|os-fixed-ips|os-floating-ips|os-floating-ips-bulk|os-floating-ip-pools|os-floating-ip-dns|os-security-groups|os-security-group-rules|os-security-group-default-rules|os-volumes|os-snapshots|os-baremetal-nodes|os-fping)(\/|$)/;
 
 function requestedVersion(req: Request): string | undefined {
   const modern = req.get('openstack-api-version');
