@@ -2,7 +2,7 @@ import { Body, Controller, Get, Inject, Param, Put, Query, Req } from '@nestjs/c
 import type { Request } from 'express';
 import { ApiError, Auth, type AuthContext, KUMO_CONFIG, PolicyService, requestBaseUrl } from '@kumo/service-kit';
 import type { ComputeConfig } from '../config.js';
-import { isoMicro, type Json, isAdmin, nextLink, pageOf } from '../common/nova.js';
+import { isoMicro, type Json, nextLink, pageOf } from '../common/nova.js';
 import { hostZoneSql } from '../aggregates/host-zone.js';
 import { Db } from '../db/db.js';
 import { atLeast } from '../versions/microversion.js';
