@@ -10,6 +10,8 @@
  *         detach_interface (service to agent). Additive: 1.0 agents ignore what they do not know.
  *   1.2 - InstanceSpec.rescue (rescue boots a rescue disk, the root disk attached second);
  *         agent calls set_password, diagnostics and get_console (additions only).
+ *   1.3 - Volumes: InstanceSpec.volumes (attached volumes, disks after the root disk); agent calls
+ *         attach_volume, detach_volume (additions only).
  *
  * Agents never touch the database. The service casts the *desired* state of one instance to
  * `kumo.compute.<host>` (`compute_agent.sync`); the agent's syncer converges the hypervisor to it
@@ -40,6 +42,17 @@ export interface InstanceSpec {
    * a new `specVersion`, so the agent re-creates the domain.
    */
   rescue?: { image: { id: string; path?: string; url?: string; checksum?: string | null; properties: Record<string, string> } } | null;
+  /** 1.3: attached volumes, in attach order (a re-created domain keeps them). */
+  volumes?: InstanceVolume[];
+}
+
+/** A volume as the agent plugs it: the volume service's connection info (file backend: a path on this node). */
+export interface InstanceVolume {
+  volumeId: string;
+  /** Guest device name compute chose (`/dev/vdb`); informative, the guest names disks itself. */
+  device: string | null;
+  path: string;
+  format: 'qcow2' | 'raw';
 }
 
 export interface AgentSyncRequest {
@@ -83,6 +96,20 @@ export interface AttachInterfaceRequest {
   host: string;
   instanceId: string;
   port: InstanceSpec['ports'][number];
+}
+
+/** Service → agent (1.3): hot-plug a volume's disk (or add it to the definition when the domain is off). Idempotent. */
+export interface AttachVolumeRequest {
+  host: string;
+  instanceId: string;
+  volume: InstanceVolume;
+}
+
+/** Service → agent (1.3): unplug a volume's disk; a disk already gone succeeds. */
+export interface DetachVolumeRequest {
+  host: string;
+  instanceId: string;
+  volumeId: string;
 }
 
 export interface DetachInterfaceRequest {
@@ -171,6 +198,8 @@ export interface ComputeAgentMethods {
   domain_state: { request: DomainRef; reply: { state: string | null } };
   attach_interface: { request: AttachInterfaceRequest; reply: { ok: true } };
   detach_interface: { request: DetachInterfaceRequest; reply: { ok: true } };
+  attach_volume: { request: AttachVolumeRequest; reply: { ok: true } };
+  detach_volume: { request: DetachVolumeRequest; reply: { ok: true } };
   /** Errors carry `details.hypervisorCode` (e.g. GuestAgentUnavailable). */
   set_password: { request: SetPasswordRequest; reply: { ok: true } };
   /** Nova's pre-2.48 free-form diagnostics dict, from the driver's counters. */

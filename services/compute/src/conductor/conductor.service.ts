@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
-import { type AgentReport, type AgentSyncRequest, agentQueue, type HostReport, type InstanceSpec, RpcError } from '@kumo/contracts';
+import { type AgentReport, type AgentSyncRequest, agentQueue, type HostReport, type InstanceSpec, type InstanceVolume, RpcError } from '@kumo/contracts';
 import { AmqpRpcTransport, KUMO_CONFIG } from '@kumo/service-kit';
 import type { ComputeConfig } from '../config.js';
 import { Db, type Sql } from '../db/db.js';
@@ -8,7 +8,7 @@ import { NoValidHost, SchedulerService } from '../scheduler/scheduler.service.js
 import { type ImageMeta, type InstanceRow, type PortRecord, portRecordOf } from '../servers/instance.model.js';
 import { InstancesRepository } from '../servers/instances.repository.js';
 import { POWER, powerStateOf, restingPower } from '../servers/state-machine.js';
-import { IMAGE_CLIENT, type ImageClient, NETWORK_CLIENT, type NetworkClient } from './peers.js';
+import { IMAGE_CLIENT, type ImageClient, NETWORK_CLIENT, type NetworkClient, VOLUME_CLIENT, type VolumeClient } from './peers.js';
 
 function nowZ(): string {
   return new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -35,6 +35,7 @@ export class ConductorService implements OnApplicationShutdown {
     @Inject(NETWORK_CLIENT) private readonly network: NetworkClient,
     @Inject(IMAGE_CLIENT) private readonly image: ImageClient,
     @Inject(KUMO_CONFIG) private readonly config: ComputeConfig,
+    @Inject(VOLUME_CLIENT) private readonly volume: VolumeClient,
   ) {}
 
   /** Runs `fn` in a transaction, then publishes the events it queued. */
@@ -128,6 +129,8 @@ export class ConductorService implements OnApplicationShutdown {
       userData: i.user_data,
       keyData: i.key_data,
       ports: (i.ports ?? []).map((p) => ({ id: p.id, macAddress: p.macAddress, networkId: p.networkId, mtu: p.mtu })),
+      // Only volumes both services agreed on: one being attached or detached is the request's business (and the reconciler's).
+      volumes: (i.volumes ?? []).filter((v) => v.status === 'attached' && v.path && v.format).map((v) => ({ volumeId: v.volumeId, device: v.device, path: v.path!, format: v.format! })),
       ...(i.rescue_image ? { rescue: { image: imageOf(i.rescue_image)! } } : {}),
     };
   }
@@ -369,8 +372,21 @@ export class ConductorService implements OnApplicationShutdown {
     if (afterCommit) await afterCommit();
   }
 
-  /** Gives the server's ports back (best effort: the network service also cleans up on `instance.deleted`). */
+  /**
+   * Gives the server's ports and volumes back once it is deleted. Volumes: detached (or their
+   * reservation given back) and deleted when `delete_on_termination`; best effort, logged — a
+   * volume left `in-use` by a failure here needs `openstack volume set --state` style repair (a
+   * known gap, docs/volume.md).
+   */
   async deallocate(i: InstanceRow): Promise<void> {
+    for (const v of i.volumes ?? []) {
+      try {
+        await this.volume.detach(v.volumeId, i.project_id, i.id);
+        if (v.deleteOnTermination) await this.volume.delete(v.volumeId, i.project_id);
+      } catch (err) {
+        this.log.warn(`volume ${v.volumeId} of deleted server ${i.id} not released: ${(err as Error).message}`);
+      }
+    }
     if (!(i.ports ?? []).length && (i.requested_networks === 'none' || i.requested_networks === 'default')) return;
     try {
       await this.network.deallocate(i.id);
@@ -440,6 +456,14 @@ export class ConductorService implements OnApplicationShutdown {
   /** Hot-plugs (or, when the domain is off, defines) the NIC of `port` on the instance's host; the agent answers when done. */
   async attachInterface(i: InstanceRow, port: PortRecord, requestId?: string): Promise<void> {
     await this.transport.request(agentQueue('compute', i.host!), 'compute_agent.attach_interface', { host: i.host, instanceId: i.id, port: { id: port.id, macAddress: port.macAddress, networkId: port.networkId, mtu: port.mtu } }, { requestId, timeoutMs: 60000 });
+  }
+
+  async attachVolume(i: InstanceRow, volume: InstanceVolume, requestId?: string): Promise<void> {
+    await this.transport.request(agentQueue('compute', i.host!), 'compute_agent.attach_volume', { host: i.host, instanceId: i.id, volume }, { requestId, timeoutMs: 60000 });
+  }
+
+  async detachVolume(i: InstanceRow, volumeId: string, requestId?: string): Promise<void> {
+    await this.transport.request(agentQueue('compute', i.host!), 'compute_agent.detach_volume', { host: i.host, instanceId: i.id, volumeId }, { requestId, timeoutMs: 60000 });
   }
 
   async detachInterface(i: InstanceRow, portId: string, requestId?: string): Promise<void> {
