@@ -53,6 +53,8 @@ export interface InstanceVolume {
   device: string | null;
   path: string;
   format: 'qcow2' | 'raw';
+  /** The boot disk of a volume-backed server (boot index 0; the spec then has no image). */
+  boot?: boolean;
 }
 
 export interface AgentSyncRequest {

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { createImage } from '@kumo/hypervisor';
 import type { ServiceDefinition } from '@kumo/service-kit';
 import { AmqpRpcTransport, Db } from '@kumo/service-kit';
 import { createTestDatabase, startTestService, type TestDatabase, type TestService, waitUntil } from '@kumo/service-kit/testing';
@@ -153,5 +154,74 @@ describe('os-volume_attachments with the real volume service', () => {
     expect(after['OS-EXT-STS:task_state']).toBeNull();
     expect(after.status).toBe('ACTIVE');
     expect((await c.r('GET', `/servers/${s.id}/os-volume_attachments`, env.a)).json.volumeAttachments).toEqual([]);
+  });
+});
+
+describe('boot from volume (block_device_mapping_v2)', () => {
+  it('boots from an existing volume: no image, the volume is the boot disk; it cannot be detached; delete_on_termination deletes it with the server', async () => {
+    const v = await newVolume(env.a, 'root');
+    const res = await c.boot(env.a, { name: 'bfv', imageRef: '', block_device_mapping_v2: [{ source_type: 'volume', destination_type: 'volume', boot_index: 0, uuid: v, delete_on_termination: true }] });
+    expect(res.status).toBe(202);
+    const s = await c.waitStatus(env.a, res.json.server.id, 'ACTIVE');
+    expect(s.image).toBe('');
+    expect(s['os-extended-volumes:volumes_attached']).toEqual([{ id: v }]);
+    const disks = (await env.drivers.get('va-1')!.getInfo(s.id)).spec.disks;
+    expect(disks.map((d) => [d.id, d.path, d.bootIndex])).toEqual([[`vol-${v.slice(0, 23)}`, path.join(vol.dir, v), 0]]);
+    expect(await volumeOf(env.a, v)).toMatchObject({ status: 'in-use', attachments: [expect.objectContaining({ server_id: s.id, device: '/dev/vda' })] });
+    const list = await c.r('GET', `/servers/${s.id}/os-volume_attachments`, env.a);
+    expectSchema('servers.list_volume_attachments', list);
+    expect(list.json.volumeAttachments).toEqual([{ id: v, serverId: s.id, volumeId: v, device: '/dev/vda' }]);
+    const det = await c.r('DELETE', `/servers/${s.id}/os-volume_attachments/${v}`, env.a);
+    expect(det.status).toBe(400);
+    expect(det.json.badRequest.message).toBe("Can't detach root device volume");
+
+    expect((await c.r('DELETE', `/servers/${s.id}`, env.a)).status).toBe(204);
+    await c.waitStatus(env.a, s.id, 'DELETED');
+    await waitUntil('root volume deleted', async () => (await cinder(env.a, 'GET', `/volumes/${v}`)).status === 404, { timeoutMs: 10000, intervalMs: 100 });
+    expect(fs.existsSync(path.join(vol.dir, v))).toBe(false);
+  });
+
+  it('boots from an image copied into a new volume (volume_size), with another volume attached at boot; the volumes stay after delete without delete_on_termination', async () => {
+    // The fake image service's public image, made a real qcow2 so that the volume service can convert it.
+    const imageFile = path.join(env.image.dataDir, env.image.publicId);
+    fs.rmSync(imageFile, { force: true });
+    await createImage(imageFile, { format: 'qcow2', sizeBytes: 1 << 20 });
+    const extra = await newVolume(env.a, 'extra');
+    const res = await c.boot(env.a, {
+      name: 'bfv-image',
+      block_device_mapping_v2: [
+        { source_type: 'image', destination_type: 'volume', boot_index: 0, uuid: env.image.publicId, volume_size: 1 },
+        { source_type: 'volume', destination_type: 'volume', uuid: extra },
+      ],
+    });
+    expect(res.status).toBe(202);
+    const s = await c.waitStatus(env.a, res.json.server.id, 'ACTIVE', 60000);
+    const attached = s['os-extended-volumes:volumes_attached'].map((x: { id: string }) => x.id);
+    expect(attached).toHaveLength(2);
+    expect(attached[1]).toBe(extra);
+    const root = attached[0] as string;
+    expect(await volumeOf(env.a, root)).toMatchObject({ status: 'in-use', bootable: 'true', size: 1, volume_image_metadata: expect.objectContaining({ image_id: env.image.publicId }) });
+    expect((await env.drivers.get('va-1')!.getInfo(s.id)).spec.disks.map((d) => [d.id, d.bootIndex])).toEqual([
+      [`vol-${root.slice(0, 23)}`, 0],
+      [`vol-${extra.slice(0, 23)}`, undefined],
+    ]);
+    expect((await c.r('DELETE', `/servers/${s.id}`, env.a)).status).toBe(204);
+    await c.waitStatus(env.a, s.id, 'DELETED');
+    await waitUntil('volumes released', async () => (await volumeOf(env.a, root))?.status === 'available' && (await volumeOf(env.a, extra)).status === 'available', { timeoutMs: 10000, intervalMs: 100 });
+  });
+
+  it('refuses volumes that are in use, invisible or unknown (400), and max_count > 1 with a volume', async () => {
+    const s = await c.bootActive(env.a, { name: 'holder' });
+    const busy = await newVolume(env.a, 'busy');
+    expect((await attach(env.a, s.id, { volumeId: busy })).status).toBe(200);
+    const bdm = (uuid: string) => ({ name: 'x', imageRef: '', block_device_mapping_v2: [{ source_type: 'volume', destination_type: 'volume', boot_index: 0, uuid }] });
+    const inUse = await c.boot(env.a, bdm(busy));
+    expect(inUse.status).toBe(400);
+    expect(inUse.json.badRequest.message).toMatch(/status must be available/);
+    const theirs = await newVolume(env.b, 'theirs-root');
+    expect((await c.boot(env.a, bdm(theirs))).json.badRequest.message).toMatch(/failed to get volume/);
+    const free = await newVolume(env.a, 'free');
+    expect((await c.boot(env.a, { ...bdm(free), min_count: 2 })).status).toBe(400);
+    expect((await volumeOf(env.a, free)).status).toBe('available');
   });
 });

@@ -53,7 +53,7 @@ export function volumeDiskIdOf(volumeId: string): string {
 
 /** A volume's disk: the volume service's file, virtio, serial = the volume id (as Nova, truncated to virtio-blk's 20 characters) so the guest finds it under /dev/disk/by-id/. */
 export function volumeDiskOf(v: InstanceVolume): DiskSpecInput {
-  return { id: volumeDiskIdOf(v.volumeId), path: v.path, format: v.format, serial: v.volumeId.replace(/[^A-Za-z0-9_-]/g, '').slice(0, 20) };
+  return { id: volumeDiskIdOf(v.volumeId), path: v.path, format: v.format, serial: v.volumeId.replace(/[^A-Za-z0-9_-]/g, '').slice(0, 20), ...(v.boot ? { bootIndex: 0 } : {}) };
 }
 
 /** The NIC's device id follows its port, so a port can be hot-unplugged by id (os-interface). */

@@ -81,4 +81,16 @@ export class AmqpVolumeClient implements VolumeClient {
   async delete(volumeId: string, projectId: string, requestId?: string): Promise<void> {
     await this.c.call('delete', { volumeId, projectId, asAdmin: true }, { requestId, timeoutMs: 30000 });
   }
+
+  /** Copying an image into a volume takes a while: polls every second, for up to 30 minutes. */
+  async createFromImage(req: { id: string; projectId: string; size: number; imageId: string; name: string }, requestId?: string): Promise<VolumeRecord> {
+    let v = await this.c.call('create', { id: req.id, projectId: req.projectId, size: req.size, imageId: req.imageId, name: req.name }, { requestId, timeoutMs: 60000 });
+    const deadline = Date.now() + 30 * 60000;
+    while (v.status === 'creating' && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 1000));
+      v = await this.get(req.id, req.projectId, false);
+    }
+    if (v.status !== 'available') throw new Error(`volume ${req.id} made from image ${req.imageId} is ${v.status}, not available`);
+    return v;
+  }
 }

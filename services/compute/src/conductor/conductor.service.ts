@@ -5,7 +5,7 @@ import type { ComputeConfig } from '../config.js';
 import { Db, type Sql } from '../db/db.js';
 import { EventRelay } from '../events/event-relay.js';
 import { NoValidHost, SchedulerService } from '../scheduler/scheduler.service.js';
-import { type ImageMeta, type InstanceRow, type PortRecord, portRecordOf } from '../servers/instance.model.js';
+import { type ImageMeta, type InstanceRow, type PortRecord, portRecordOf, type VolumeAttachmentEntry } from '../servers/instance.model.js';
 import { InstancesRepository } from '../servers/instances.repository.js';
 import { POWER, powerStateOf, restingPower } from '../servers/state-machine.js';
 import { IMAGE_CLIENT, type ImageClient, NETWORK_CLIENT, type NetworkClient, VOLUME_CLIENT, type VolumeClient } from './peers.js';
@@ -83,6 +83,8 @@ export class ConductorService implements OnApplicationShutdown {
           });
         ports = allocated.map(portRecordOf);
       }
+      // Boot from volume and volumes at boot: made (from an image) and attached on the chosen host before the spawn.
+      const volumes = (i.volumes ?? []).some((v) => v.status === 'attaching') ? await this.prepareVolumes(i, requestId) : (i.volumes ?? []);
       let imageMeta = i.image_meta;
       if (i.image_ref) {
         const loc = await this.image.location(i.image_ref, i.project_id, false);
@@ -91,13 +93,35 @@ export class ConductorService implements OnApplicationShutdown {
       i = await this.tx(async (tx) => {
         const cur = await this.instances.lock(tx, instanceId);
         if (!cur || cur.vm_state !== 'building') return undefined;
-        return this.instances.update(tx, cur, { ports, image_meta: imageMeta, task_updated_at: new Date() }, requestId);
+        return this.instances.update(tx, cur, { ports, volumes, image_meta: imageMeta, task_updated_at: new Date() }, requestId);
       });
       if (i) await this.sync(i, requestId);
     } catch (err) {
       const msg = err instanceof RpcError ? `${err.service ?? 'peer'}: ${err.message}` : (err as Error).message;
       await this.fail(instanceId, `Build of instance ${instanceId} aborted: ${msg}`, requestId);
     }
+  }
+
+  /**
+   * The server's pending volumes, attached for its host: a volume to be made from an image is
+   * created (idempotent by its recorded id, so a re-run build finds it), every one reserved and
+   * attached (idempotent too). A failure fails the build; whatever was reserved or attached is
+   * given back when the server is deleted (deallocate).
+   */
+  private async prepareVolumes(i: InstanceRow, requestId?: string): Promise<VolumeAttachmentEntry[]> {
+    const out: VolumeAttachmentEntry[] = [];
+    for (const v of i.volumes ?? []) {
+      if (v.status !== 'attaching') {
+        out.push(v);
+        continue;
+      }
+      if (v.create) await this.volume.createFromImage({ id: v.volumeId, projectId: i.project_id, size: v.create.size, imageId: v.create.imageId, name: `${i.name}-boot` }, requestId);
+      await this.volume.reserve(v.volumeId, i.project_id, i.id, false, requestId);
+      const { attachment, connection } = await this.volume.attach(v.volumeId, i.project_id, i.id, i.host!, v.device, false, requestId);
+      const { create: _made, ...rest } = v;
+      out.push({ ...rest, status: 'attached', attachmentId: attachment.id, path: connection.path, format: connection.format });
+    }
+    return out;
   }
 
   /** ERROR with a fault; claims released (the instance keeps its ports until it is deleted). */
@@ -130,7 +154,9 @@ export class ConductorService implements OnApplicationShutdown {
       keyData: i.key_data,
       ports: (i.ports ?? []).map((p) => ({ id: p.id, macAddress: p.macAddress, networkId: p.networkId, mtu: p.mtu })),
       // Only volumes both services agreed on: one being attached or detached is the request's business (and the reconciler's).
-      volumes: (i.volumes ?? []).filter((v) => v.status === 'attached' && v.path && v.format).map((v) => ({ volumeId: v.volumeId, device: v.device, path: v.path!, format: v.format! })),
+      volumes: (i.volumes ?? [])
+        .filter((v) => v.status === 'attached' && v.path && v.format)
+        .map((v) => ({ volumeId: v.volumeId, device: v.device, path: v.path!, format: v.format!, ...(v.bootIndex === 0 ? { boot: true } : {}) })),
       ...(i.rescue_image ? { rescue: { image: imageOf(i.rescue_image)! } } : {}),
     };
   }

@@ -30,6 +30,8 @@ export interface VolumeClient {
   detach(volumeId: string, projectId: string, serverId: string, requestId?: string): Promise<void>;
   unreserve(volumeId: string, projectId: string, serverId: string, requestId?: string): Promise<void>;
   delete(volumeId: string, projectId: string, requestId?: string): Promise<void>;
+  /** Creates a volume of `projectId` by a chosen id (idempotent), from an image; answers once it is available (or throws with the volume's error). */
+  createFromImage(req: { id: string; projectId: string; size: number; imageId: string; name: string }, requestId?: string): Promise<VolumeRecord>;
 }
 
 export const VOLUME_CLIENT = Symbol('VOLUME_CLIENT');

@@ -27,6 +27,10 @@ export interface VolumeAttachmentEntry {
   path: string | null;
   format: 'qcow2' | 'raw' | null;
   deleteOnTermination: boolean;
+  /** 0 for the boot volume of a volume-backed server (it cannot be detached). */
+  bootIndex?: number;
+  /** Boot from volume with `source_type: image`: the conductor creates the volume (this id) from the image first. */
+  create?: { imageId: string; size: number };
 }
 
 export interface PortRecord {

@@ -174,6 +174,8 @@ export class VolumeAttachmentsController {
     const before = await this.servers.find(auth, id);
     this.policy.enforce('servers:volume_attachments:update', auth, { project_id: before.project_id });
     if (!(before.volumes ?? []).some((v) => v.volumeId === volumeId && v.status === 'attached')) throw ApiError.notFound(`Volume ${volumeId} is not attached to instance ${before.id}`);
+    // Nova: the root disk of a volume-backed server stays (delete the server instead).
+    if ((before.volumes ?? []).some((v) => v.volumeId === volumeId && v.bootIndex === 0)) throw ApiError.badRequest("Can't detach root device volume");
     const i = await this.begin(auth, id, 'detach_volume', rid, (cur) => {
       const v = (cur.volumes ?? []).find((x) => x.volumeId === volumeId && x.status === 'attached');
       if (!v) throw ApiError.notFound(`Volume ${volumeId} is not attached to instance ${cur.id}`);
