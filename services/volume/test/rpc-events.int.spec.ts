@@ -103,6 +103,15 @@ describe('attach protocol', () => {
     expect(events.find((e) => e.key === 'volume.detached')!.data).toEqual({ volumeId: id, projectId: env.a.id, serverId: 'srv-1', attachmentId: r1.attachment.id });
   });
 
+  it('two servers reserving one volume at once: exactly one wins (row lock + one attachment per volume)', async () => {
+    const id = await available();
+    const results = await Promise.allSettled(['race-1', 'race-2', 'race-3'].map((serverId) => volume().call('reserve', { volumeId: id, projectId: env.a.id, serverId })));
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    expect(results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason.code)).toEqual(['conflict', 'conflict']);
+    const winner = (results.find((r) => r.status === 'fulfilled') as PromiseFulfilledResult<{ attachment: { serverId: string } }>).value.attachment.serverId;
+    expect(await volume().call('unreserve', { volumeId: id, projectId: env.a.id, serverId: winner })).toEqual({ ok: true, found: true });
+  });
+
   it('attach without a reservation is a conflict; unreserve gives a reservation back', async () => {
     const id = await available();
     const ref = { volumeId: id, projectId: env.a.id };
