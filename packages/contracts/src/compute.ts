@@ -14,6 +14,8 @@
  *         scheduler's claim); HostReport.numaTopology and cpuDedicatedSet. Optional, additive.
  *   1.3 - Agent calls trigger_crash_dump (an NMI into the guest; microversion 2.17) and
  *         control_migration (force-complete or abort an outgoing live migration; 2.22/2.24). Additive.
+ *   1.4 - Volumes: InstanceSpec.volumes (attached volumes, disks after the root disk); agent calls
+ *         attach_volume, detach_volume (additions only).
  *
  * Agents never touch the database. The service casts the *desired* state of one instance to
  * `kumo.compute.<host>` (`compute_agent.sync`); the agent's syncer converges the hypervisor to it
@@ -50,6 +52,19 @@ export interface InstanceSpec {
    * `hostCell`; `cpus` are the host CPUs its vCPUs are pinned to, one each (empty: floating).
    */
   numa?: { hostCell: number; memoryMb: number; vcpus: number[]; cpus: number[] }[] | null;
+  /** 1.3: attached volumes, in attach order (a re-created domain keeps them). */
+  volumes?: InstanceVolume[];
+}
+
+/** A volume as the agent plugs it: the volume service's connection info (file backend: a path on this node). */
+export interface InstanceVolume {
+  volumeId: string;
+  /** Guest device name compute chose (`/dev/vdb`); informative, the guest names disks itself. */
+  device: string | null;
+  path: string;
+  format: 'qcow2' | 'raw';
+  /** The boot disk of a volume-backed server (boot index 0; the spec then has no image). */
+  boot?: boolean;
 }
 
 export interface AgentSyncRequest {
@@ -104,6 +119,20 @@ export interface AttachInterfaceRequest {
   host: string;
   instanceId: string;
   port: InstanceSpec['ports'][number];
+}
+
+/** Service → agent (1.3): hot-plug a volume's disk (or add it to the definition when the domain is off). Idempotent. */
+export interface AttachVolumeRequest {
+  host: string;
+  instanceId: string;
+  volume: InstanceVolume;
+}
+
+/** Service → agent (1.3): unplug a volume's disk; a disk already gone succeeds. */
+export interface DetachVolumeRequest {
+  host: string;
+  instanceId: string;
+  volumeId: string;
 }
 
 export interface DetachInterfaceRequest {
@@ -196,6 +225,8 @@ export interface ComputeAgentMethods {
   domain_state: { request: DomainRef; reply: { state: string | null } };
   attach_interface: { request: AttachInterfaceRequest; reply: { ok: true } };
   detach_interface: { request: DetachInterfaceRequest; reply: { ok: true } };
+  attach_volume: { request: AttachVolumeRequest; reply: { ok: true } };
+  detach_volume: { request: DetachVolumeRequest; reply: { ok: true } };
   /** Errors carry `details.hypervisorCode` (e.g. GuestAgentUnavailable). */
   set_password: { request: SetPasswordRequest; reply: { ok: true } };
   /** Nova's pre-2.48 free-form diagnostics dict, from the driver's counters. */

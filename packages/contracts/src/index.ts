@@ -8,3 +8,4 @@ export * from './identity.js';
 export * from './image.js';
 export * from './network.js';
 export * from './compute.js';
+export * from './volume.js';

@@ -1,4 +1,4 @@
-import { agentQueue, isCompatible, RpcError, serviceQueue } from './index';
+import { agentQueue, isCompatible, RpcError, serviceQueue } from './index.js';
 
 describe('contracts', () => {
   it('names queues per service and per agent host', () => {

@@ -4,6 +4,7 @@ import type { RevocationList } from './identity.js';
 import type { ImageRpcMethods } from './image.js';
 import type { NetworkRpcMethods } from './network.js';
 import type { ComputeRpcMethods } from './compute.js';
+import type { VolumeRpcMethods } from './volume.js';
 
 /**
  * Every RPC method of every service, by service. `pattern` on the wire is `<service>.<method>`.
@@ -18,7 +19,7 @@ export interface RpcMethods {
   };
   image: { ping: { request: PingRequest; reply: PingReply } } & ImageRpcMethods;
   network: { ping: { request: PingRequest; reply: PingReply } } & NetworkRpcMethods;
-  volume: { ping: { request: PingRequest; reply: PingReply } };
+  volume: { ping: { request: PingRequest; reply: PingReply } } & VolumeRpcMethods;
   compute: { ping: { request: PingRequest; reply: PingReply } } & ComputeRpcMethods;
 }
 

@@ -2,10 +2,10 @@ import { Module } from '@nestjs/common';
 import { AggregatesController } from './aggregates/aggregates.controller.js';
 import { AggregatesService } from './aggregates/aggregates.service.js';
 import { AgentReportsController } from './conductor/agent-reports.controller.js';
-import { AmqpImageClient, AmqpNetworkClient } from './conductor/amqp-peers.js';
+import { AmqpImageClient, AmqpNetworkClient, AmqpVolumeClient } from './conductor/amqp-peers.js';
 import { ConductorService } from './conductor/conductor.service.js';
 import { NetworkEventsController } from './conductor/network-events.controller.js';
-import { IMAGE_CLIENT, NETWORK_CLIENT } from './conductor/peers.js';
+import { IMAGE_CLIENT, NETWORK_CLIENT, VOLUME_CLIENT } from './conductor/peers.js';
 import { PortsRefresher } from './conductor/ports-refresher.js';
 import { Reconciler } from './conductor/reconciler.js';
 import { Db } from './db/db.js';
@@ -29,6 +29,7 @@ import { ServersService } from './servers/servers.service.js';
 import { MovesService } from './servers/moves.service.js';
 import { MigrationsController } from './migrations/migrations.controller.js';
 import { InterfacesController } from './interfaces/interfaces.controller.js';
+import { VolumeAttachmentsController } from './volume-attachments/volume-attachments.controller.js';
 import { ConsoleProxyController, ConsolesService } from './servers/consoles.service.js';
 import { ServerActionsService } from './servers/server-actions.service.js';
 import { UsageController } from './usage/usage.controller.js';
@@ -51,6 +52,7 @@ import { UsageController } from './usage/usage.controller.js';
     SecurityGroupRulesController,
     MigrationsController,
     InterfacesController,
+    VolumeAttachmentsController,
     ConsoleProxyController,
   ],
   providers: [
@@ -72,6 +74,7 @@ import { UsageController } from './usage/usage.controller.js';
     ConsolesService,
     { provide: NETWORK_CLIENT, useClass: AmqpNetworkClient },
     { provide: IMAGE_CLIENT, useClass: AmqpImageClient },
+    { provide: VOLUME_CLIENT, useClass: AmqpVolumeClient },
   ],
 })
 export class ComputeModule {}

@@ -44,6 +44,8 @@ export const computePolicy: Record<string, string> = {
   'os_migrations': ADMIN,
   'servers:interfaces': READ,
   'servers:interfaces:update': WRITE,
+  'servers:volume_attachments': READ,
+  'servers:volume_attachments:update': WRITE,
   // Server actions (Nova's os-shelve:shelve_offload and os-server-diagnostics default to admin).
   'servers:shelve_offload': ADMIN,
   'servers:diagnostics': ADMIN,

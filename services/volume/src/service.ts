@@ -1,5 +1,9 @@
 import type { ServiceDefinition } from '@kumo/service-kit';
+import { volumeConfigShape } from './config.js';
+import { volumeDatabase } from './db/database.js';
+import { volumePolicy } from './policy.js';
 import { VersionsModule } from './versions/versions.module.js';
+import { VolumeModule } from './volume.module.js';
 
 export const VERSION = '0.1.0';
 
@@ -8,6 +12,8 @@ export const volumeService: ServiceDefinition = {
   family: 'cinder',
   version: VERSION,
   port: { variable: 'KUMO_VOLUME_PORT', default: 8776 },
-  database: { schema: 'volume', entities: [], migrations: [] },
-  modules: () => [VersionsModule],
+  config: volumeConfigShape,
+  database: volumeDatabase,
+  modules: () => [VersionsModule, VolumeModule],
+  policy: volumePolicy,
 };

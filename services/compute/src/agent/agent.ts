@@ -6,6 +6,8 @@ import {
   type AgentSyncRequest,
   agentQueue,
   type AttachInterfaceRequest,
+  type AttachVolumeRequest,
+  type DetachVolumeRequest,
   CONTRACT_VERSION,
   type ConsoleOutputRequest,
   type DetachInterfaceRequest,
@@ -24,7 +26,7 @@ import { type HypervisorDriver, isHypervisorError } from '@kumo/hypervisor';
 import { diagnosticsOf } from './diagnostics.js';
 import { AmqpConnection, AmqpRpcTransport } from '@kumo/service-kit';
 import type { Channel, ConsumeMessage } from 'amqplib';
-import { nicOf, nicIdOf } from './domain-spec.js';
+import { nicOf, nicIdOf, volumeDiskIdOf, volumeDiskOf } from './domain-spec.js';
 import { HostSyncer, type MigrationPeers } from './syncer.js';
 
 export interface AgentHostOptions {
@@ -251,6 +253,24 @@ export class ComputeAgent {
           const nicId = nicIdOf(req.portId);
           // Already gone (a repeated request): nothing to do.
           if ((await driver.getInfo(req.instanceId)).spec.nics.some((n) => n.id === nicId)) await driver.detachNic(req.instanceId, nicId, { timeoutMs: 30000 });
+          reply({ ok: true, data: { ok: true } });
+          break;
+        }
+        case 'compute_agent.attach_volume': {
+          // Hot-plug when the domain runs or is paused, definition only when it is off (driver contract); a repeated request finds it there.
+          const req = env.data as AttachVolumeRequest;
+          const driver = this.syncerOf(req.host).driver;
+          const disk = volumeDiskOf(req.volume);
+          if (!(await driver.getInfo(req.instanceId)).spec.disks.some((d) => d.id === disk.id)) await driver.attachDisk(req.instanceId, disk);
+          reply({ ok: true, data: { ok: true } });
+          break;
+        }
+        case 'compute_agent.detach_volume': {
+          const req = env.data as DetachVolumeRequest;
+          const driver = this.syncerOf(req.host).driver;
+          const diskId = volumeDiskIdOf(req.volumeId);
+          // Already gone (a repeated request, or the domain was re-created without it): nothing to do.
+          if ((await driver.getInfo(req.instanceId)).spec.disks.some((d) => d.id === diskId)) await driver.detachDisk(req.instanceId, diskId, { timeoutMs: 30000 });
           reply({ ok: true, data: { ok: true } });
           break;
         }

@@ -50,4 +50,17 @@ describe('InstanceSpec → DomainSpec', () => {
     expect(floating.memory.numa).toHaveLength(2);
     expect(floating.cpu.pinning).toBeUndefined();
   });
+
+  it('attached volumes follow the root disk, in order, by path and format, with the volume id as serial (a re-created domain keeps them)', () => {
+    const volumes = [
+      { volumeId: '5e6f0d7a-1b2c-4d3e-8f90-123456789abc', device: '/dev/vdb', path: '/var/lib/kumo/volumes/5e6f0d7a-1b2c-4d3e-8f90-123456789abc', format: 'qcow2' as const },
+      { volumeId: '6e6f0d7a-1b2c-4d3e-8f90-123456789abc', device: '/dev/vdc', path: '/v/6e6f', format: 'raw' as const },
+    ];
+    const spec = parseDomainSpec(domainSpecOf({ ...base, volumes }, '/x'));
+    expect(spec.disks.map((d) => [d.id, d.path, d.format, d.serial])).toEqual([
+      ['root', `/x/${base.instanceId}/disk.qcow2`, 'qcow2', undefined],
+      ['vol-5e6f0d7a-1b2c-4d3e-8f90', volumes[0]!.path, 'qcow2', '5e6f0d7a-1b2c-4d3e-8'],
+      ['vol-6e6f0d7a-1b2c-4d3e-8f90', '/v/6e6f', 'raw', '6e6f0d7a-1b2c-4d3e-8'],
+    ]);
+  });
 });

@@ -1,6 +1,6 @@
 import path from 'node:path';
-import type { InstanceSpec } from '@kumo/contracts';
-import type { DomainSpecInput, NicSpecInput } from '@kumo/hypervisor';
+import type { InstanceSpec, InstanceVolume } from '@kumo/contracts';
+import type { DiskSpecInput, DomainSpecInput, NicSpecInput } from '@kumo/hypervisor';
 
 /**
  * InstanceSpec (what the conductor sends) → the hypervisor's DomainSpec. Pure. Flavor extra specs
@@ -48,11 +48,22 @@ export function domainSpecOf(s: InstanceSpec, instancesDir: string): DomainSpecI
     uuid: s.instanceId,
     cpu,
     memory,
-    disks,
+    // Attached volumes follow the root disk, in attach order (a re-created domain keeps them).
+    disks: [...disks, ...(s.volumes ?? []).map(volumeDiskOf)],
     // VNC on a unix socket in the instance directory (Nova's [vnc] enabled = True default); a console proxy on the node bridges it.
     console: { vnc: true },
     nics: s.ports.map((p) => nicOf(p)),
   } as unknown as DomainSpecInput;
+}
+
+/** The disk's device id follows its volume, so a volume can be hot-unplugged by id (os-volume_attachments). */
+export function volumeDiskIdOf(volumeId: string): string {
+  return `vol-${volumeId.slice(0, 23)}`;
+}
+
+/** A volume's disk: the volume service's file, virtio, serial = the volume id (as Nova, truncated to virtio-blk's 20 characters) so the guest finds it under /dev/disk/by-id/. */
+export function volumeDiskOf(v: InstanceVolume): DiskSpecInput {
+  return { id: volumeDiskIdOf(v.volumeId), path: v.path, format: v.format, serial: v.volumeId.replace(/[^A-Za-z0-9_-]/g, '').slice(0, 20), ...(v.boot ? { bootIndex: 0 } : {}) };
 }
 
 /** The NIC's device id follows its port, so a port can be hot-unplugged by id (os-interface). */

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import type { AllocateForServerRequest, ImageLocation, ImageRecord, ServerPort } from '@kumo/contracts';
+import type { AllocateForServerRequest, ImageLocation, ImageRecord, ServerPort, VolumeAttachmentRecord, VolumeConnectionInfo, VolumeRecord } from '@kumo/contracts';
 import { AmqpRpcTransport } from '@kumo/service-kit';
-import type { ImageClient, NetworkClient } from './peers.js';
+import type { ImageClient, NetworkClient, VolumeClient } from './peers.js';
 
 @Injectable()
 export class AmqpNetworkClient implements NetworkClient {
@@ -42,5 +42,55 @@ export class AmqpImageClient implements ImageClient {
 
   async delete(imageId: string, asProject: string): Promise<void> {
     await this.transport.client('image').call('delete', { imageId, asProject }, { timeoutMs: 15000 });
+  }
+}
+
+/**
+ * Calls are made as the server's project (`asAdmin` when an admin acts on another project's
+ * server), so a volume the project cannot see is `not_found`. Detach-side calls act as admin:
+ * they only undo what this server holds.
+ */
+@Injectable()
+export class AmqpVolumeClient implements VolumeClient {
+  constructor(private readonly transport: AmqpRpcTransport) {}
+
+  private get c() {
+    return this.transport.client('volume');
+  }
+
+  get(volumeId: string, projectId: string, asAdmin: boolean): Promise<VolumeRecord> {
+    return this.c.call('get', { volumeId, projectId, asAdmin }, { timeoutMs: 15000 });
+  }
+
+  async reserve(volumeId: string, projectId: string, serverId: string, asAdmin: boolean, requestId?: string): Promise<VolumeAttachmentRecord> {
+    return (await this.c.call('reserve', { volumeId, projectId, serverId, asAdmin }, { requestId, timeoutMs: 30000 })).attachment;
+  }
+
+  attach(volumeId: string, projectId: string, serverId: string, host: string, device: string | null, asAdmin: boolean, requestId?: string): Promise<{ attachment: VolumeAttachmentRecord; connection: VolumeConnectionInfo }> {
+    return this.c.call('attach', { volumeId, projectId, serverId, host, device, asAdmin }, { requestId, timeoutMs: 30000 });
+  }
+
+  async detach(volumeId: string, projectId: string, serverId: string, requestId?: string): Promise<void> {
+    await this.c.call('detach', { volumeId, projectId, serverId, asAdmin: true }, { requestId, timeoutMs: 30000 });
+  }
+
+  async unreserve(volumeId: string, projectId: string, serverId: string, requestId?: string): Promise<void> {
+    await this.c.call('unreserve', { volumeId, projectId, serverId, asAdmin: true }, { requestId, timeoutMs: 30000 });
+  }
+
+  async delete(volumeId: string, projectId: string, requestId?: string): Promise<void> {
+    await this.c.call('delete', { volumeId, projectId, asAdmin: true }, { requestId, timeoutMs: 30000 });
+  }
+
+  /** Copying an image into a volume takes a while: polls every second, for up to 30 minutes. */
+  async createFromImage(req: { id: string; projectId: string; size: number; imageId: string; name: string }, requestId?: string): Promise<VolumeRecord> {
+    let v = await this.c.call('create', { id: req.id, projectId: req.projectId, size: req.size, imageId: req.imageId, name: req.name }, { requestId, timeoutMs: 60000 });
+    const deadline = Date.now() + 30 * 60000;
+    while (v.status === 'creating' && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 1000));
+      v = await this.get(req.id, req.projectId, false);
+    }
+    if (v.status !== 'available') throw new Error(`volume ${req.id} made from image ${req.imageId} is ${v.status}, not available`);
+    return v;
   }
 }

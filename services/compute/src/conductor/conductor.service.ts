@@ -1,15 +1,15 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
-import { type AgentReport, type AgentSyncRequest, agentQueue, type HostReport, type InstanceSpec, RpcError } from '@kumo/contracts';
+import { type AgentReport, type AgentSyncRequest, agentQueue, type HostReport, type InstanceSpec, type InstanceVolume, RpcError } from '@kumo/contracts';
 import { AmqpRpcTransport, KUMO_CONFIG } from '@kumo/service-kit';
 import type { ComputeConfig } from '../config.js';
 import { Db, type Sql } from '../db/db.js';
 import { EventRelay } from '../events/event-relay.js';
 import type { NumaCellClaim } from '../scheduler/host-state.js';
 import { NoValidHost, SchedulerService } from '../scheduler/scheduler.service.js';
-import { type ImageMeta, type InstanceRow, type PortRecord, portRecordOf } from '../servers/instance.model.js';
+import { type ImageMeta, type InstanceRow, type PortRecord, portRecordOf, type VolumeAttachmentEntry } from '../servers/instance.model.js';
 import { InstancesRepository } from '../servers/instances.repository.js';
 import { POWER, powerStateOf, restingPower } from '../servers/state-machine.js';
-import { IMAGE_CLIENT, type ImageClient, NETWORK_CLIENT, type NetworkClient } from './peers.js';
+import { IMAGE_CLIENT, type ImageClient, NETWORK_CLIENT, type NetworkClient, VOLUME_CLIENT, type VolumeClient } from './peers.js';
 
 function nowZ(): string {
   return new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -36,6 +36,7 @@ export class ConductorService implements OnApplicationShutdown {
     @Inject(NETWORK_CLIENT) private readonly network: NetworkClient,
     @Inject(IMAGE_CLIENT) private readonly image: ImageClient,
     @Inject(KUMO_CONFIG) private readonly config: ComputeConfig,
+    @Inject(VOLUME_CLIENT) private readonly volume: VolumeClient,
   ) {}
 
   /** Runs `fn` in a transaction, then publishes the events it queued. */
@@ -83,6 +84,8 @@ export class ConductorService implements OnApplicationShutdown {
           });
         ports = allocated.map(portRecordOf);
       }
+      // Boot from volume and volumes at boot: made (from an image) and attached on the chosen host before the spawn.
+      const volumes = (i.volumes ?? []).some((v) => v.status === 'attaching') ? await this.prepareVolumes(i, requestId) : (i.volumes ?? []);
       let imageMeta = i.image_meta;
       if (i.image_ref) {
         const loc = await this.image.location(i.image_ref, i.project_id, false);
@@ -91,13 +94,35 @@ export class ConductorService implements OnApplicationShutdown {
       i = await this.tx(async (tx) => {
         const cur = await this.instances.lock(tx, instanceId);
         if (!cur || cur.vm_state !== 'building') return undefined;
-        return this.instances.update(tx, cur, { ports, image_meta: imageMeta, task_updated_at: new Date() }, requestId);
+        return this.instances.update(tx, cur, { ports, volumes, image_meta: imageMeta, task_updated_at: new Date() }, requestId);
       });
       if (i) await this.sync(i, requestId);
     } catch (err) {
       const msg = err instanceof RpcError ? `${err.service ?? 'peer'}: ${err.message}` : (err as Error).message;
       await this.fail(instanceId, `Build of instance ${instanceId} aborted: ${msg}`, requestId);
     }
+  }
+
+  /**
+   * The server's pending volumes, attached for its host: a volume to be made from an image is
+   * created (idempotent by its recorded id, so a re-run build finds it), every one reserved and
+   * attached (idempotent too). A failure fails the build; whatever was reserved or attached is
+   * given back when the server is deleted (deallocate).
+   */
+  private async prepareVolumes(i: InstanceRow, requestId?: string): Promise<VolumeAttachmentEntry[]> {
+    const out: VolumeAttachmentEntry[] = [];
+    for (const v of i.volumes ?? []) {
+      if (v.status !== 'attaching') {
+        out.push(v);
+        continue;
+      }
+      if (v.create) await this.volume.createFromImage({ id: v.volumeId, projectId: i.project_id, size: v.create.size, imageId: v.create.imageId, name: `${i.name}-boot` }, requestId);
+      await this.volume.reserve(v.volumeId, i.project_id, i.id, false, requestId);
+      const { attachment, connection } = await this.volume.attach(v.volumeId, i.project_id, i.id, i.host!, v.device, false, requestId);
+      const { create: _made, ...rest } = v;
+      out.push({ ...rest, status: 'attached', attachmentId: attachment.id, path: connection.path, format: connection.format });
+    }
+    return out;
   }
 
   /** ERROR with a fault; claims released (the instance keeps its ports until it is deleted). */
@@ -131,6 +156,10 @@ export class ConductorService implements OnApplicationShutdown {
       userData: i.user_data,
       keyData: i.key_data,
       ports: (i.ports ?? []).map((p) => ({ id: p.id, macAddress: p.macAddress, networkId: p.networkId, mtu: p.mtu })),
+      // Only volumes both services agreed on: one being attached or detached is the request's business (and the reconciler's).
+      volumes: (i.volumes ?? [])
+        .filter((v) => v.status === 'attached' && v.path && v.format)
+        .map((v) => ({ volumeId: v.volumeId, device: v.device, path: v.path!, format: v.format!, ...(v.bootIndex === 0 ? { boot: true } : {}) })),
       ...(i.rescue_image ? { rescue: { image: imageOf(i.rescue_image)! } } : {}),
       // Guest node k holds the next `vcpus` vCPU indices, in order (as Nova's even split).
       ...(numa?.length ? { numa: numa.map((c) => ({ hostCell: c.cell, memoryMb: c.memoryMb, vcpus: Array.from({ length: c.vcpus }, () => vcpu++), cpus: c.cpus })) } : {}),
@@ -376,8 +405,21 @@ export class ConductorService implements OnApplicationShutdown {
     if (afterCommit) await afterCommit();
   }
 
-  /** Gives the server's ports back (best effort: the network service also cleans up on `instance.deleted`). */
+  /**
+   * Gives the server's ports and volumes back once it is deleted. Volumes: detached (or their
+   * reservation given back) and deleted when `delete_on_termination`; best effort, logged — a
+   * volume left `in-use` by a failure here needs `openstack volume set --state` style repair (a
+   * known gap, docs/volume.md).
+   */
   async deallocate(i: InstanceRow): Promise<void> {
+    for (const v of i.volumes ?? []) {
+      try {
+        await this.volume.detach(v.volumeId, i.project_id, i.id);
+        if (v.deleteOnTermination) await this.volume.delete(v.volumeId, i.project_id);
+      } catch (err) {
+        this.log.warn(`volume ${v.volumeId} of deleted server ${i.id} not released: ${(err as Error).message}`);
+      }
+    }
     if (!(i.ports ?? []).length && (i.requested_networks === 'none' || i.requested_networks === 'default')) return;
     try {
       await this.network.deallocate(i.id);
@@ -451,6 +493,14 @@ export class ConductorService implements OnApplicationShutdown {
   /** Hot-plugs (or, when the domain is off, defines) the NIC of `port` on the instance's host; the agent answers when done. */
   async attachInterface(i: InstanceRow, port: PortRecord, requestId?: string): Promise<void> {
     await this.transport.request(agentQueue('compute', i.host!), 'compute_agent.attach_interface', { host: i.host, instanceId: i.id, port: { id: port.id, macAddress: port.macAddress, networkId: port.networkId, mtu: port.mtu } }, { requestId, timeoutMs: 60000 });
+  }
+
+  async attachVolume(i: InstanceRow, volume: InstanceVolume, requestId?: string): Promise<void> {
+    await this.transport.request(agentQueue('compute', i.host!), 'compute_agent.attach_volume', { host: i.host, instanceId: i.id, volume }, { requestId, timeoutMs: 60000 });
+  }
+
+  async detachVolume(i: InstanceRow, volumeId: string, requestId?: string): Promise<void> {
+    await this.transport.request(agentQueue('compute', i.host!), 'compute_agent.detach_volume', { host: i.host, instanceId: i.id, volumeId }, { requestId, timeoutMs: 60000 });
   }
 
   async detachInterface(i: InstanceRow, portId: string, requestId?: string): Promise<void> {

@@ -1,5 +1,5 @@
 import type { ImageLocation, ImageRecord, ServerPort } from '@kumo/contracts';
-import type { AllocateForServerRequest } from '@kumo/contracts';
+import type { AllocateForServerRequest, VolumeAttachmentRecord, VolumeConnectionInfo, VolumeRecord } from '@kumo/contracts';
 
 /**
  * The other services the conductor talks to, as interfaces: production uses AMQP RPC
@@ -22,5 +22,18 @@ export interface ImageClient {
   delete(imageId: string, asProject: string): Promise<void>;
 }
 
+/** The volume service's attach protocol (contracts/src/volume.ts); every call is idempotent. */
+export interface VolumeClient {
+  get(volumeId: string, projectId: string, asAdmin: boolean): Promise<VolumeRecord>;
+  reserve(volumeId: string, projectId: string, serverId: string, asAdmin: boolean, requestId?: string): Promise<VolumeAttachmentRecord>;
+  attach(volumeId: string, projectId: string, serverId: string, host: string, device: string | null, asAdmin: boolean, requestId?: string): Promise<{ attachment: VolumeAttachmentRecord; connection: VolumeConnectionInfo }>;
+  detach(volumeId: string, projectId: string, serverId: string, requestId?: string): Promise<void>;
+  unreserve(volumeId: string, projectId: string, serverId: string, requestId?: string): Promise<void>;
+  delete(volumeId: string, projectId: string, requestId?: string): Promise<void>;
+  /** Creates a volume of `projectId` by a chosen id (idempotent), from an image; answers once it is available (or throws with the volume's error). */
+  createFromImage(req: { id: string; projectId: string; size: number; imageId: string; name: string }, requestId?: string): Promise<VolumeRecord>;
+}
+
+export const VOLUME_CLIENT = Symbol('VOLUME_CLIENT');
 export const NETWORK_CLIENT = Symbol('NETWORK_CLIENT');
 export const IMAGE_CLIENT = Symbol('IMAGE_CLIENT');

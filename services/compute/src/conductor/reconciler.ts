@@ -3,7 +3,10 @@ import { KUMO_CONFIG } from '@kumo/service-kit';
 import type { ComputeConfig } from '../config.js';
 import { Db } from '../db/db.js';
 import type { InstanceRow } from '../servers/instance.model.js';
+import { InstancesRepository } from '../servers/instances.repository.js';
+import { resolveInterruptedVolumeTask } from '../volume-attachments/volume-attachments.controller.js';
 import { ConductorService } from './conductor.service.js';
+import { VOLUME_CLIENT, type VolumeClient } from './peers.js';
 
 /**
  * Ends tasks nobody finishes. Every KUMO_COMPUTE_RECONCILE_S it looks at tasks without progress
@@ -13,7 +16,8 @@ import { ConductorService } from './conductor.service.js';
  *   - otherwise the sync is re-sent (casts can be lost with a broker restart; agents are
  *     idempotent), and after 3 timeouts without a report the task ends in ERROR.
  * Server-action tasks end their own way (endActionTask): an unshelve goes back to shelved, an
- * offload completes without the agent, an abandoned password change fails. With
+ * offload completes without the agent, an abandoned password change fails, an interrupted volume
+ * attach is rolled back and an interrupted detach completed. With
  * KUMO_COMPUTE_SHELVED_OFFLOAD_TIME > 0 each pass also offloads servers shelved for that long.
  */
 @Injectable()
@@ -26,6 +30,8 @@ export class Reconciler implements OnApplicationBootstrap, OnApplicationShutdown
     private readonly db: Db,
     private readonly conductor: ConductorService,
     @Inject(KUMO_CONFIG) private readonly config: ComputeConfig,
+    private readonly repo: InstancesRepository,
+    @Inject(VOLUME_CLIENT) private readonly volumes: VolumeClient,
   ) {}
 
   onApplicationBootstrap() {
@@ -87,6 +93,12 @@ export class Reconciler implements OnApplicationBootstrap, OnApplicationShutdown
     const age = (Date.now() - new Date(i.task_started_at as unknown as string).getTime()) / 1000;
     const silent = i.host_up !== true || age > 3 * timeout;
     switch (i.task_state) {
+      case 'volume_attaching':
+      case 'volume_detaching':
+        await resolveInterruptedVolumeTask(i, i.host_up === true, { db: this.db, repo: this.repo, conductor: this.conductor, volumes: this.volumes }).catch((err) =>
+          this.log.warn(`${i.task_state} of ${i.id} not resolved yet: ${(err as Error).message}`),
+        );
+        return true;
       case 'updating_password':
         // The API request that owned the call is gone, and a password is never re-sent: the change failed.
         await this.conductor.finishCallTask(i.id, i.generation, false, `The password change was not confirmed by compute host ${i.host}; it may not have been applied.`);

@@ -13,6 +13,26 @@ export interface FlavorSnapshot {
   extra_specs: Record<string, string>;
 }
 
+/**
+ * One volume of a server (os-volume_attachments). `attaching`/`detaching` while a request works on
+ * it (never in the agent's spec); `attached` once the volume service and the agent both have it.
+ */
+export interface VolumeAttachmentEntry {
+  /** The volume (Nova shows it as both the attachment's `id` and `volumeId`). */
+  volumeId: string;
+  /** The volume service's attachment record, once reserved. */
+  attachmentId: string | null;
+  device: string;
+  status: 'attaching' | 'attached' | 'detaching';
+  path: string | null;
+  format: 'qcow2' | 'raw' | null;
+  deleteOnTermination: boolean;
+  /** 0 for the boot volume of a volume-backed server (it cannot be detached). */
+  bootIndex?: number;
+  /** Boot from volume with `source_type: image`: the conductor creates the volume (this id) from the image first. */
+  create?: { imageId: string; size: number };
+}
+
 export interface PortRecord {
   id: string;
   networkId: string;
@@ -86,6 +106,7 @@ export interface InstanceRow {
   requested_networks: unknown;
   security_groups: string[];
   ports: PortRecord[];
+  volumes: VolumeAttachmentEntry[];
   access_ipv4: string;
   access_ipv6: string;
   config_drive: string;

@@ -56,7 +56,10 @@ export function serverView(i: InstanceRow, base: string, opts: { detail: boolean
     'OS-EXT-STS:task_state': i.task_state,
     'OS-EXT-STS:vm_state': i.vm_state,
     'OS-EXT-STS:power_state': i.power_state,
-    'os-extended-volumes:volumes_attached': [],
+    // Nova lists attached volumes here (with delete_on_termination from 2.3); pending attaches are left out.
+    'os-extended-volumes:volumes_attached': (i.volumes ?? [])
+      .filter((v) => v.status !== 'attaching')
+      .map((v) => ((opts.version ?? 2001) >= 2003 ? { id: v.volumeId, delete_on_termination: v.deleteOnTermination } : { id: v.volumeId })),
     config_drive: i.config_drive,
   });
   if (opts.admin) {
@@ -74,7 +77,7 @@ export function serverView(i: InstanceRow, base: string, opts: { detail: boolean
         'OS-EXT-SRV-ATTR:ramdisk_id': i.image_meta?.properties?.ramdisk_id ?? '',
         'OS-EXT-SRV-ATTR:hostname': i.hostname,
         // The agent gives the root disk the first virtio-blk name.
-        'OS-EXT-SRV-ATTR:root_device_name': i.image_ref ? '/dev/vda' : null,
+        'OS-EXT-SRV-ATTR:root_device_name': i.image_ref || (i.volumes ?? []).some((v) => v.bootIndex === 0) ? '/dev/vda' : null,
         'OS-EXT-SRV-ATTR:user_data': i.user_data,
       });
     }

@@ -3,7 +3,8 @@ import { isIPv4, isIPv6 } from 'node:net';
 import { Inject, Injectable } from '@nestjs/common';
 import { RpcError } from '@kumo/contracts';
 import { ApiError, type AuthContext, PolicyService } from '@kumo/service-kit';
-import { IMAGE_CLIENT, type ImageClient } from '../conductor/peers.js';
+import { IMAGE_CLIENT, type ImageClient, VOLUME_CLIENT, type VolumeClient } from '../conductor/peers.js';
+import { parseBlockDevices } from './block-devices.js';
 import { ConductorService } from '../conductor/conductor.service.js';
 import { boolish, intField, invalid, isAdmin, type Json, metadataOf, projectOf, stringField } from '../common/nova.js';
 import { Db, type Sql } from '../db/db.js';
@@ -11,7 +12,7 @@ import { EventRelay } from '../events/event-relay.js';
 import { type FlavorRow, FlavorsService } from '../flavors/flavors.service.js';
 import { QuotaService } from '../quotas/quota.service.js';
 import { SecurityGroupsService } from '../security-groups/security-groups.service.js';
-import { eventOf, type FlavorSnapshot, type InstanceRow } from './instance.model.js';
+import { eventOf, type FlavorSnapshot, type InstanceRow, type VolumeAttachmentEntry } from './instance.model.js';
 import { InstancesRepository, isUuid } from './instances.repository.js';
 import { hostZoneSql } from '../aggregates/host-zone.js';
 import { type ActionName, CALL_TASKS, restingPower, STATUS_TO_VM, TRANSITIONS } from './state-machine.js';
@@ -51,6 +52,7 @@ export class ServersService {
     private readonly relay: EventRelay,
     @Inject(IMAGE_CLIENT) private readonly images: ImageClient,
     private readonly securityGroups: SecurityGroupsService,
+    @Inject(VOLUME_CLIENT) private readonly volumes: VolumeClient,
   ) {}
 
   /** An instance the caller may see (another project's is a 404, as in Nova). */
@@ -96,12 +98,19 @@ export class ServersService {
     const flavorRef = b.flavorRef;
     if (flavorRef === undefined || flavorRef === null || flavorRef === '') throw ApiError.badRequest("Invalid input for field/attribute flavorRef. 'flavorRef' is a required property");
     if (typeof flavorRef !== 'string' && typeof flavorRef !== 'number') throw invalid('flavorRef', flavorRef, "is not of type 'string', 'integer'");
-    if (b.block_device_mapping_v2 !== undefined || b.block_device_mapping !== undefined) throw ApiError.badRequest('Block device mapping (boot from volume) is not supported by this cloud yet.');
-    const imageRefRaw = b.imageRef;
-    if (imageRefRaw === undefined || imageRefRaw === null || imageRefRaw === '') throw ApiError.badRequest('Missing imageRef attribute');
-    if (typeof imageRefRaw !== 'string') throw invalid('imageRef', imageRefRaw, "is not of type 'string'");
-    const imageRef = lastSegment(imageRefRaw);
-    if (!isUuid(imageRef)) throw ApiError.badRequest(`Invalid imageRef provided.`);
+    // Boot from volume: the root disk is a volume (existing, or made from an image by the conductor); imageRef is then not needed.
+    const bdm = parseBlockDevices(b.block_device_mapping_v2, b.block_device_mapping);
+    const boot = bdm?.boot ?? null;
+    let imageRef: string;
+    if (boot) {
+      imageRef = boot.source === 'image' ? boot.imageId : '';
+    } else {
+      const imageRefRaw = b.imageRef;
+      if (imageRefRaw === undefined || imageRefRaw === null || imageRefRaw === '') throw ApiError.badRequest('Missing imageRef attribute');
+      if (typeof imageRefRaw !== 'string') throw invalid('imageRef', imageRefRaw, "is not of type 'string'");
+      imageRef = lastSegment(imageRefRaw);
+      if (!isUuid(imageRef)) throw ApiError.badRequest(`Invalid imageRef provided.`);
+    }
     const minCount = intField(b, 'min_count', { min: 1, fallback: 1 })!;
     const maxCount = intField(b, 'max_count', { min: 1, fallback: minCount })!;
     if (minCount > maxCount) throw ApiError.badRequest('min_count must be <= max_count');
@@ -141,15 +150,46 @@ export class ServersService {
     }
     const flavor = await this.flavors.usable(auth, lastSegment(String(flavorRef)));
     if (flavor.disabled) throw ApiError.badRequest(`Flavor ${flavor.id} is disabled.`);
-    const image = await this.images.get(imageRef, project, isAdmin(auth)).catch((err: unknown) => {
-      if (err instanceof RpcError && err.code === 'not_found') throw ApiError.badRequest(`Image ${imageRef} could not be found.`);
-      if (err instanceof RpcError) throw new ApiError(503, `The image service did not answer: ${err.message}`);
-      throw err;
-    });
-    if (image.status !== 'active') throw ApiError.badRequest(`Image ${imageRef} is not active.`);
-    if (image.minRam > flavor.memory_mb) throw ApiError.badRequest("Flavor's memory is too small for requested image.");
-    if (image.minDisk > flavor.root_gb && flavor.root_gb > 0) throw ApiError.badRequest("Flavor's disk is too small for requested image.");
-    if (image.size !== null && flavor.root_gb > 0 && image.virtualSize !== null && image.virtualSize > flavor.root_gb * 1024 ** 3) throw ApiError.badRequest("Flavor's disk is too small for requested image.");
+    const image = imageRef
+      ? await this.images.get(imageRef, project, isAdmin(auth)).catch((err: unknown) => {
+          if (err instanceof RpcError && err.code === 'not_found') throw ApiError.badRequest(`Image ${imageRef} could not be found.`);
+          if (err instanceof RpcError) throw new ApiError(503, `The image service did not answer: ${err.message}`);
+          throw err;
+        })
+      : null;
+    if (image) {
+      if (image.status !== 'active') throw ApiError.badRequest(`Image ${imageRef} is not active.`);
+      if (image.minRam > flavor.memory_mb) throw ApiError.badRequest("Flavor's memory is too small for requested image.");
+      // The flavor's disk does not hold a volume-backed root disk: the volume's size does.
+      if (!boot) {
+        if (image.minDisk > flavor.root_gb && flavor.root_gb > 0) throw ApiError.badRequest("Flavor's disk is too small for requested image.");
+        if (image.size !== null && flavor.root_gb > 0 && image.virtualSize !== null && image.virtualSize > flavor.root_gb * 1024 ** 3) throw ApiError.badRequest("Flavor's disk is too small for requested image.");
+      } else if (boot.source === 'image' && image.virtualSize !== null && image.virtualSize > boot.size * 1024 ** 3) {
+        throw ApiError.badRequest(`Block Device Mapping is Invalid: image ${imageRef} is larger than volume_size ${boot.size} GB.`);
+      }
+    }
+    const existingVolumes = [...(boot?.source === 'volume' ? [boot.volumeId] : []), ...(bdm?.extra ?? []).map((e) => e.volumeId)];
+    if (existingVolumes.length && maxCount > 1) throw ApiError.badRequest('Block Device Mapping is Invalid: a volume cannot be attached to several servers (max_count > 1).');
+    for (const volumeId of existingVolumes) {
+      const v = await this.volumes.get(volumeId, project, isAdmin(auth)).catch((err: unknown) => {
+        if (err instanceof RpcError && err.code === 'not_found') throw ApiError.badRequest(`Block Device Mapping is Invalid: failed to get volume ${volumeId}.`);
+        if (err instanceof RpcError) throw new ApiError(503, `The volume service did not answer: ${err.message}`);
+        throw err;
+      });
+      if (v.status !== 'available') throw ApiError.badRequest(`Invalid volume: volume ${volumeId} status must be available, but current status is: ${v.status}.`);
+    }
+    // The volumes each server gets, recorded before any other service is asked; the conductor makes and attaches them before the spawn.
+    const volumesFor = (): VolumeAttachmentEntry[] => {
+      const out: VolumeAttachmentEntry[] = [];
+      if (boot) {
+        const base = { attachmentId: null, device: '/dev/vda', status: 'attaching' as const, path: null, format: null, deleteOnTermination: boot.deleteOnTermination, bootIndex: 0 };
+        out.push(boot.source === 'volume' ? { ...base, volumeId: boot.volumeId } : { ...base, volumeId: randomUUID(), create: { imageId: boot.imageId, size: boot.size } });
+      }
+      for (const [n, e] of (bdm?.extra ?? []).entries()) {
+        out.push({ volumeId: e.volumeId, attachmentId: null, device: `/dev/vd${String.fromCharCode(98 + n)}`, status: 'attaching', path: null, format: null, deleteOnTermination: e.deleteOnTermination });
+      }
+      return out;
+    };
     // Nova: "Security group X not found for project Y." (400); asked of the network service with the caller's token.
     await this.securityGroups.checkForCreate(auth, securityGroups);
     const snap = flavorSnapshot(flavor);
@@ -169,8 +209,8 @@ export class ServersService {
         const [row] = await tx.rows<InstanceRow>(
           `INSERT INTO ${this.db.t('instance')} (id, project_id, user_id, name, hostname, vm_state, task_state, flavor, vcpus, memory_mb, root_gb, image_ref, image_meta,
              key_name, key_data, user_data, metadata, requested_networks, security_groups, access_ipv4, access_ipv6, config_drive, reservation_id, launch_index,
-             server_group_id, requested_az, availability_zone, desired_power, target_vm_state, description)
-           VALUES ($1,$2,$3,$4,$5,'building','scheduling',$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,'running','active',$26) RETURNING *`,
+             server_group_id, requested_az, availability_zone, desired_power, target_vm_state, description, volumes)
+           VALUES ($1,$2,$3,$4,$5,'building','scheduling',$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,'running','active',$26,$27) RETURNING *`,
           [
             randomUUID(),
             project,
@@ -181,8 +221,9 @@ export class ServersService {
             snap.vcpus,
             snap.ram,
             snap.disk,
-            imageRef,
-            JSON.stringify({ id: image.id, checksum: image.checksum, properties: image.properties ?? {}, diskFormat: image.diskFormat, containerFormat: image.containerFormat }),
+            // A volume-backed server has no image of its own (Nova shows `image: ""`); its boot volume was made of the image.
+            boot ? null : imageRef,
+            boot || !image ? null : JSON.stringify({ id: image.id, checksum: image.checksum, properties: image.properties ?? {}, diskFormat: image.diskFormat, containerFormat: image.containerFormat }),
             keyName,
             keyData,
             userData,
@@ -198,6 +239,7 @@ export class ServersService {
             az,
             az && !az.includes(':') ? az : az?.split(':')[0] || 'nova',
             description,
+            JSON.stringify(volumesFor()),
           ],
         );
         await this.repo.startAction(tx, row!, 'create', auth.userId, requestId);

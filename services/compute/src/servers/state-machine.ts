@@ -33,6 +33,8 @@ export type TaskState =
   | 'migrating'
   | 'interface_attaching'
   | 'interface_detaching'
+  | 'volume_attaching'
+  | 'volume_detaching'
   | 'resize_confirming'
   | 'resize_reverting'
   | 'image_snapshot'
@@ -75,6 +77,9 @@ export const TRANSITIONS = {
   live_migrate: { from: ['active', 'paused'], task: 'migrating', power: 'keep', to: 'keep' },
   attach_interface: { from: ['active', 'paused', 'stopped'], task: 'interface_attaching', power: 'keep', to: 'keep' },
   detach_interface: { from: ['active', 'paused', 'stopped'], task: 'interface_detaching', power: 'keep', to: 'keep' },
+  // The disk is hot-plugged (running/paused) or added to the definition (stopped).
+  attach_volume: { from: ['active', 'paused', 'stopped'], task: 'volume_attaching', power: 'keep', to: 'keep' },
+  detach_volume: { from: ['active', 'paused', 'stopped'], task: 'volume_detaching', power: 'keep', to: 'keep' },
   delete: { from: ['building', 'active', 'stopped', 'paused', 'suspended', 'resized', 'error', 'rescued', 'shelved', 'shelved_offloaded'], task: 'deleting', power: 'absent', to: 'deleted' },
   // Rescue boots a rescue disk with the root disk attached second (a new specVersion each way).
   rescue: { from: ['active', 'stopped', 'error'], task: 'rescuing', power: 'running', to: 'rescued' },

@@ -1,0 +1,227 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createImage } from '@kumo/hypervisor';
+import type { ServiceDefinition } from '@kumo/service-kit';
+import { AmqpRpcTransport, Db } from '@kumo/service-kit';
+import { createTestDatabase, startTestService, type TestDatabase, type TestService, waitUntil } from '@kumo/service-kit/testing';
+import { Reconciler } from '../src/conductor/reconciler.js';
+import { client, type ComputeEnv, type Project, request, startComputeEnv } from './helpers.js';
+import { tempestErrors } from './tempest/schemas.js';
+
+// The real volume service (services/volume), in-process on its own database and volume directory
+// but on compute's vhost: compute calls its RPCs (get, reserve, attach, detach, unreserve), and
+// its files are made by the real qemu-img.
+const VOLUME_SERVICE = '../../volume/src/service.js';
+
+let env: ComputeEnv;
+let c: ReturnType<typeof client>;
+let vol: { svc: TestService; db: TestDatabase; dir: string };
+
+beforeAll(async () => {
+  const { volumeService } = (await import(VOLUME_SERVICE)) as { volumeService: ServiceDefinition };
+  env = await startComputeEnv({
+    hosts: ['va-1'],
+    peers: async (identityUrl, amqpUrl) => {
+      const db = await createTestDatabase('kumo_volume_test');
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kumo-compute-volumes-'));
+      const svc = await startTestService(volumeService, { databaseUrl: db.url, amqpUrl, env: { KUMO_IDENTITY_URL: identityUrl, KUMO_VOLUME_DIR: dir } });
+      vol = { svc, db, dir };
+      return {};
+    },
+  });
+  c = client(env);
+}, 120000);
+afterAll(async () => {
+  await env?.close();
+  if (vol) {
+    await vol.svc.close();
+    await vol.db.drop();
+    fs.rmSync(vol.dir, { recursive: true, force: true });
+  }
+});
+
+const expectSchema = (name: string, res: { status: number; json: unknown }) => expect(tempestErrors(name, res.status, res.json)).toEqual([]);
+const cinder = (who: Project, method: string, url: string, json?: unknown) => request(vol.svc.url, method, `/v3/${who.id}${url}`, { token: who.token, json });
+const volumeOf = async (who: Project, id: string) => (await cinder(who, 'GET', `/volumes/${id}`)).json.volume;
+const newVolume = async (who: Project, name = 'data') => {
+  const res = await cinder(who, 'POST', '/volumes', { volume: { size: 1, name } });
+  expect(res.status).toBe(202);
+  const id = res.json.volume.id as string;
+  await waitUntil(`volume ${id} available`, async () => (await volumeOf(who, id)).status === 'available', { timeoutMs: 20000, intervalMs: 100 });
+  return id;
+};
+const disksOf = async (serverId: string) => (await env.drivers.get('va-1')!.getInfo(serverId)).spec.disks.map((d) => ({ id: d.id, path: d.path, serial: d.serial }));
+const attach = (who: Project, serverId: string, body: Record<string, unknown>) => c.r('POST', `/servers/${serverId}/os-volume_attachments`, who, { json: { volumeAttachment: body } });
+
+describe('os-volume_attachments with the real volume service', () => {
+  it('attaches (disk hot-plugged with the volume file), lists, shows and detaches, in Tempest shapes', async () => {
+    const s = await c.bootActive(env.a, { name: 'with-volume' });
+    const v = await newVolume(env.a);
+
+    const res = await attach(env.a, s.id, { volumeId: v, device: null });
+    expectSchema('servers.attach_volume', res);
+    expect(res.json.volumeAttachment).toEqual({ id: v, serverId: s.id, volumeId: v, device: '/dev/vdb' });
+    expect(await disksOf(s.id)).toContainEqual({ id: `vol-${v.slice(0, 23)}`, path: path.join(vol.dir, v), serial: v.slice(0, 20) });
+    const inUse = await volumeOf(env.a, v);
+    expect(inUse.status).toBe('in-use');
+    expect(inUse.attachments).toEqual([expect.objectContaining({ server_id: s.id, device: '/dev/vdb', host_name: 'va-1', volume_id: v })]);
+    expect((await c.show(env.a, s.id)).json.server['OS-EXT-STS:task_state']).toBeNull();
+
+    const list = await c.r('GET', `/servers/${s.id}/os-volume_attachments`, env.a);
+    expectSchema('servers.list_volume_attachments', list);
+    expect(list.json.volumeAttachments).toEqual([{ id: v, serverId: s.id, volumeId: v, device: '/dev/vdb' }]);
+    const show = await c.r('GET', `/servers/${s.id}/os-volume_attachments/${v}`, env.a);
+    expectSchema('servers.show_volume_attachment', show);
+
+    // A second volume gets the next device; a requested free name is honoured.
+    const v2 = await newVolume(env.a, 'second');
+    expect((await attach(env.a, s.id, { volumeId: v2, device: '/dev/vdd' })).json.volumeAttachment.device).toBe('/dev/vdd');
+    expect((await attach(env.a, s.id, { volumeId: v })).status).toBe(400); // already attached here
+
+    const det = await c.r('DELETE', `/servers/${s.id}/os-volume_attachments/${v}`, env.a);
+    expect(det.status).toBe(202);
+    expect((await disksOf(s.id)).map((d) => d.id)).not.toContain(`vol-${v.slice(0, 23)}`);
+    expect(await volumeOf(env.a, v)).toMatchObject({ status: 'available', attachments: [] });
+    expect((await c.r('GET', `/servers/${s.id}/os-volume_attachments/${v}`, env.a)).status).toBe(404);
+    expect((await c.r('DELETE', `/servers/${s.id}/os-volume_attachments/${v}`, env.a)).status).toBe(404);
+
+    // Deleting the server gives its volumes back (available, not deleted: delete_on_termination is false).
+    expect((await c.r('DELETE', `/servers/${s.id}`, env.a)).status).toBe(204);
+    await c.waitStatus(env.a, s.id, 'DELETED');
+    await waitUntil('v2 released', async () => (await volumeOf(env.a, v2)).status === 'available', { timeoutMs: 10000, intervalMs: 100 });
+  });
+
+  it('refuses bad bodies (400), unknown volumes (404), volumes in use elsewhere (400)', async () => {
+    const s = await c.bootActive(env.a, { name: 'bad-input' });
+    expect((await c.r('POST', `/servers/${s.id}/os-volume_attachments`, env.a, { json: {} })).json.badRequest.code).toBe(400);
+    expect((await attach(env.a, s.id, { volumeId: 'not-a-uuid' })).status).toBe(400);
+    expect((await attach(env.a, s.id, { volumeId: '11111111-2222-4333-8444-555555555555' })).json.itemNotFound.code).toBe(404);
+    const s2 = await c.bootActive(env.a, { name: 'other' });
+    const v = await newVolume(env.a);
+    expect((await attach(env.a, s2.id, { volumeId: v })).status).toBe(200);
+    const again = await attach(env.a, s.id, { volumeId: v });
+    expect(again.status).toBe(400);
+    expect(again.json.badRequest.message).toMatch(/Invalid volume/);
+    expect((await c.show(env.a, s.id)).json.server['OS-EXT-STS:task_state']).toBeNull();
+  });
+
+  it('another project: its volume is 404 to us, our server is 404 to it; a reader may not attach (403)', async () => {
+    const s = await c.bootActive(env.a, { name: 'isolated' });
+    const theirs = await newVolume(env.b, 'theirs');
+    expect((await attach(env.a, s.id, { volumeId: theirs })).status).toBe(404);
+    expect((await volumeOf(env.b, theirs)).status).toBe('available');
+    const mine = await newVolume(env.a, 'mine');
+    expect((await attach(env.b, s.id, { volumeId: mine })).status).toBe(404);
+    expect((await c.r('GET', `/servers/${s.id}/os-volume_attachments`, env.b)).status).toBe(404);
+    const reader = await attach(env.readerA, s.id, { volumeId: mine });
+    expect(reader.status).toBe(403);
+    expect((await volumeOf(env.a, mine)).status).toBe('available');
+  });
+
+  it('a hot-plug the agent refuses leaves the volume available and the server without it', async () => {
+    const s = await c.bootActive(env.a, { name: 'refusing' });
+    const v = await newVolume(env.a);
+    const driver = env.drivers.get('va-1')!;
+    const original = driver.attachDisk.bind(driver);
+    driver.attachDisk = () => Promise.reject(new Error('no more PCI slots'));
+    try {
+      const res = await attach(env.a, s.id, { volumeId: v });
+      expect(res.status).toBe(500);
+    } finally {
+      driver.attachDisk = original;
+    }
+    expect(await volumeOf(env.a, v)).toMatchObject({ status: 'available', attachments: [] });
+    expect((await c.r('GET', `/servers/${s.id}/os-volume_attachments`, env.a)).json.volumeAttachments).toEqual([]);
+    expect((await c.show(env.a, s.id)).json.server['OS-EXT-STS:task_state']).toBeNull();
+  });
+
+  it('an attach interrupted by a crash (entry attaching, volume reserved) is rolled back by the reconciler', async () => {
+    const s = await c.bootActive(env.a, { name: 'crashed' });
+    const v = await newVolume(env.a);
+    // What a dead API process leaves: the task and the pending entry, the volume reserved for the server.
+    await env.svc.app.get(AmqpRpcTransport).client('volume').call('reserve', { volumeId: v, projectId: env.a.id, serverId: s.id });
+    const db = env.svc.app.get(Db);
+    await db.exec(
+      `UPDATE ${db.t('instance')} SET task_state = 'volume_attaching', task_updated_at = now() - interval '1 hour', task_started_at = now() - interval '1 hour',
+         volumes = $2 WHERE id = $1`,
+      [s.id, JSON.stringify([{ volumeId: v, attachmentId: null, device: '/dev/vdb', status: 'attaching', path: null, format: null, deleteOnTermination: false }])],
+    );
+    expect((await volumeOf(env.a, v)).status).toBe('reserved');
+    await env.svc.app.get(Reconciler).pass();
+    expect((await volumeOf(env.a, v)).status).toBe('available');
+    const after = (await c.show(env.a, s.id)).json.server;
+    expect(after['OS-EXT-STS:task_state']).toBeNull();
+    expect(after.status).toBe('ACTIVE');
+    expect((await c.r('GET', `/servers/${s.id}/os-volume_attachments`, env.a)).json.volumeAttachments).toEqual([]);
+  });
+});
+
+describe('boot from volume (block_device_mapping_v2)', () => {
+  it('boots from an existing volume: no image, the volume is the boot disk; it cannot be detached; delete_on_termination deletes it with the server', async () => {
+    const v = await newVolume(env.a, 'root');
+    const res = await c.boot(env.a, { name: 'bfv', imageRef: '', block_device_mapping_v2: [{ source_type: 'volume', destination_type: 'volume', boot_index: 0, uuid: v, delete_on_termination: true }] });
+    expect(res.status).toBe(202);
+    const s = await c.waitStatus(env.a, res.json.server.id, 'ACTIVE');
+    expect(s.image).toBe('');
+    expect(s['os-extended-volumes:volumes_attached']).toEqual([{ id: v }]);
+    const disks = (await env.drivers.get('va-1')!.getInfo(s.id)).spec.disks;
+    expect(disks.map((d) => [d.id, d.path, d.bootIndex])).toEqual([[`vol-${v.slice(0, 23)}`, path.join(vol.dir, v), 0]]);
+    expect(await volumeOf(env.a, v)).toMatchObject({ status: 'in-use', attachments: [expect.objectContaining({ server_id: s.id, device: '/dev/vda' })] });
+    const list = await c.r('GET', `/servers/${s.id}/os-volume_attachments`, env.a);
+    expectSchema('servers.list_volume_attachments', list);
+    expect(list.json.volumeAttachments).toEqual([{ id: v, serverId: s.id, volumeId: v, device: '/dev/vda' }]);
+    const det = await c.r('DELETE', `/servers/${s.id}/os-volume_attachments/${v}`, env.a);
+    expect(det.status).toBe(400);
+    expect(det.json.badRequest.message).toBe("Can't detach root device volume");
+
+    expect((await c.r('DELETE', `/servers/${s.id}`, env.a)).status).toBe(204);
+    await c.waitStatus(env.a, s.id, 'DELETED');
+    await waitUntil('root volume deleted', async () => (await cinder(env.a, 'GET', `/volumes/${v}`)).status === 404, { timeoutMs: 10000, intervalMs: 100 });
+    expect(fs.existsSync(path.join(vol.dir, v))).toBe(false);
+  });
+
+  it('boots from an image copied into a new volume (volume_size), with another volume attached at boot; the volumes stay after delete without delete_on_termination', async () => {
+    // The fake image service's public image, made a real qcow2 so that the volume service can convert it.
+    const imageFile = path.join(env.image.dataDir, env.image.publicId);
+    fs.rmSync(imageFile, { force: true });
+    await createImage(imageFile, { format: 'qcow2', sizeBytes: 1 << 20 });
+    const extra = await newVolume(env.a, 'extra');
+    const res = await c.boot(env.a, {
+      name: 'bfv-image',
+      block_device_mapping_v2: [
+        { source_type: 'image', destination_type: 'volume', boot_index: 0, uuid: env.image.publicId, volume_size: 1 },
+        { source_type: 'volume', destination_type: 'volume', uuid: extra },
+      ],
+    });
+    expect(res.status).toBe(202);
+    const s = await c.waitStatus(env.a, res.json.server.id, 'ACTIVE', 60000);
+    const attached = s['os-extended-volumes:volumes_attached'].map((x: { id: string }) => x.id);
+    expect(attached).toHaveLength(2);
+    expect(attached[1]).toBe(extra);
+    const root = attached[0] as string;
+    expect(await volumeOf(env.a, root)).toMatchObject({ status: 'in-use', bootable: 'true', size: 1, volume_image_metadata: expect.objectContaining({ image_id: env.image.publicId }) });
+    expect((await env.drivers.get('va-1')!.getInfo(s.id)).spec.disks.map((d) => [d.id, d.bootIndex])).toEqual([
+      [`vol-${root.slice(0, 23)}`, 0],
+      [`vol-${extra.slice(0, 23)}`, undefined],
+    ]);
+    expect((await c.r('DELETE', `/servers/${s.id}`, env.a)).status).toBe(204);
+    await c.waitStatus(env.a, s.id, 'DELETED');
+    await waitUntil('volumes released', async () => (await volumeOf(env.a, root))?.status === 'available' && (await volumeOf(env.a, extra)).status === 'available', { timeoutMs: 10000, intervalMs: 100 });
+  });
+
+  it('refuses volumes that are in use, invisible or unknown (400), and max_count > 1 with a volume', async () => {
+    const s = await c.bootActive(env.a, { name: 'holder' });
+    const busy = await newVolume(env.a, 'busy');
+    expect((await attach(env.a, s.id, { volumeId: busy })).status).toBe(200);
+    const bdm = (uuid: string) => ({ name: 'x', imageRef: '', block_device_mapping_v2: [{ source_type: 'volume', destination_type: 'volume', boot_index: 0, uuid }] });
+    const inUse = await c.boot(env.a, bdm(busy));
+    expect(inUse.status).toBe(400);
+    expect(inUse.json.badRequest.message).toMatch(/status must be available/);
+    const theirs = await newVolume(env.b, 'theirs-root');
+    expect((await c.boot(env.a, bdm(theirs))).json.badRequest.message).toMatch(/failed to get volume/);
+    const free = await newVolume(env.a, 'free');
+    expect((await c.boot(env.a, { ...bdm(free), min_count: 2 })).status).toBe(400);
+    expect((await volumeOf(env.a, free)).status).toBe('available');
+  });
+});
