@@ -136,3 +136,20 @@ describe('server addresses follow the network service', () => {
     await waitUntil('mark cleared', async () => (await db.rows(`SELECT 1 FROM ${db.t('instance')} WHERE id = $1 AND network_refresh_at IS NULL`, [server.id])).length === 1);
   });
 });
+
+describe('server delete and the network', () => {
+  it('releases the server ports before the server answers 404, so its subnet can be deleted at once (Tempest teardown)', async () => {
+    const network = (await neutron(env.a, 'POST', '/v2.0/networks', { network: { name: 'gone-net' } })).network;
+    const subnet = (await neutron(env.a, 'POST', '/v2.0/subnets', { subnet: { network_id: network.id, cidr: '10.41.0.0/24', ip_version: 4 } })).subnet;
+    const servers = await Promise.all([0, 1, 2].map((n) => c.bootActive(env.a, { name: `gone-${n}`, networks: [{ uuid: network.id }] })));
+    expect((await neutron(env.a, 'GET', `/v2.0/ports?network_id=${network.id}`)).ports).toHaveLength(3);
+    for (const s of servers) expect((await c.r('DELETE', `/servers/${s.id}`, env.a)).status).toBe(204);
+    for (const s of servers) {
+      await waitUntil(`server ${s.id} to be gone`, async () => (await c.show(env.a, s.id)).status === 404, { timeoutMs: 15000, intervalMs: 20 });
+      // The moment it is gone, its port must be gone too.
+      expect((await neutron(env.a, 'GET', `/v2.0/ports?device_id=${s.id}`)).ports).toEqual([]);
+    }
+    const del = await request(net.svc.url, 'DELETE', `/v2.0/subnets/${subnet.id}`, { token: env.a.token });
+    expect(del.status).toBe(204);
+  });
+});

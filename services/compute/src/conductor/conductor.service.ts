@@ -328,6 +328,14 @@ export class ConductorService implements OnApplicationShutdown {
     let next: InstanceRow | undefined;
     let cleanup: { i: InstanceRow; host: string } | undefined;
     let afterCommit: (() => Promise<void>) | undefined;
+    // As Nova (which deallocates before destroying the instance): ports and volumes go back
+    // BEFORE the server disappears from the API, so a client that waits for the server's 404 and
+    // then deletes its subnet (Tempest's teardown does exactly that) never meets a leftover port.
+    // Releasing is idempotent; the transaction below still decides, under the row lock, whether
+    // this report ends the delete.
+    const pre = r.error ? undefined : await this.instances.get(r.instanceId);
+    const released = !!pre && pre.task_state === 'deleting' && pre.vm_state !== 'deleted' && (pre.task_host ?? pre.host) === r.host && pre.generation === r.generation;
+    if (released) await this.deallocate(pre);
     await this.tx(async (tx) => {
       const i = await this.instances.lock(tx, r.instanceId);
       if (!i || (i.task_host ?? i.host) !== r.host || i.generation !== r.generation) return; // stale or foreign report
@@ -397,7 +405,7 @@ export class ConductorService implements OnApplicationShutdown {
     });
     if (rebuild) this.startBuild(r.instanceId);
     if (deallocate) {
-      await this.deallocate(deallocate);
+      if (!released) await this.deallocate(deallocate);
       await this.dropShelvedImage(deallocate);
     }
     if (next) await this.sync(next);
@@ -431,6 +439,9 @@ export class ConductorService implements OnApplicationShutdown {
   /** Delete without an agent (never scheduled, or its host is down): Nova's "local delete". */
   async localDelete(instanceId: string, requestId?: string): Promise<void> {
     let gone: InstanceRow | undefined;
+    // Ports and volumes first, as in onReport: the server must not 404 while they remain.
+    const pre = await this.instances.get(instanceId);
+    if (pre && pre.vm_state !== 'deleted') await this.deallocate(pre);
     await this.tx(async (tx) => {
       const i = await this.instances.lock(tx, instanceId);
       if (!i || i.vm_state === 'deleted') return;
@@ -439,10 +450,7 @@ export class ConductorService implements OnApplicationShutdown {
       gone = await this.instances.update(tx, i, { vm_state: 'deleted', task_state: null, task_host: null, migration_id: null, power_state: 0, terminated_at: new Date(), deleted_at: new Date() }, requestId);
       await this.instances.finishAction(tx, i.id, true);
     });
-    if (gone) {
-      await this.deallocate(gone);
-      await this.dropShelvedImage(gone);
-    }
+    if (gone) await this.dropShelvedImage(gone);
   }
 
   /**
