@@ -120,3 +120,25 @@ describe('bad input and limits', () => {
     }
   });
 });
+
+describe('microversions', () => {
+  const get = (version?: string) =>
+    fetch(new URL(`/v3/${env.a.id}/volumes`, env.url), { headers: { 'x-auth-token': env.a.token, ...(version ? { 'openstack-api-version': version } : {}) } });
+
+  it('echoes the negotiated volume microversion on every /v3 response (Tempest checks it)', async () => {
+    for (const asked of [undefined, 'volume 3.0', 'volume latest']) {
+      const res = await get(asked);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('openstack-api-version')).toBe('volume 3.0');
+      expect(res.headers.get('vary')).toMatch(/OpenStack-API-Version/);
+    }
+  });
+
+  it('refuses versions it does not serve: 406 out of range, 400 malformed', async () => {
+    const high = await get('volume 3.70');
+    expect(high.status).toBe(406);
+    expect(((await high.json()) as { computeFault: { message: string } }).computeFault.message).toMatch(/Version 3.70 is not supported by the API. Minimum is 3.0 and maximum is 3.0/);
+    const bad = await get('volume three');
+    expect(bad.status).toBe(400);
+  });
+});
