@@ -108,8 +108,14 @@ function renderAttachment(a: Attachment, v: Volume) {
   };
 }
 
-/** Cinder v3 volume detail JSON (every key OSC and cinderclient read, openstack-api.md §3.6). */
-export function renderVolume(v: Volume, baseUrl: string) {
+/**
+ * Cinder v3 volume JSON at microversion 3.0 (every key OSC and cinderclient read,
+ * openstack-api.md §3.6). `extended` (show and detail lists, not create/update — Cinder's
+ * attribute extensions only extend those) adds `os-vol-tenant-attr:tenant_id`; admins also get
+ * the host and migration attributes. Keys of later microversions (cluster_name 3.61,
+ * volume_type_id 3.63, consumes_quota 3.65) are not sent: Tempest's 3.0 schemas forbid them.
+ */
+export function renderVolume(v: Volume, baseUrl: string, view: { extended?: boolean; admin?: boolean } = {}) {
   return {
     id: v.id,
     name: v.name,
@@ -126,23 +132,18 @@ export function renderVolume(v: Volume, baseUrl: string) {
     multiattach: false,
     metadata: v.metadata,
     volume_type: DEFAULT_TYPE.name,
-    volume_type_id: DEFAULT_TYPE.id,
     snapshot_id: null,
     source_volid: null,
     consistencygroup_id: null,
     group_id: null,
     replication_status: null,
     user_id: v.userId,
-    'os-vol-tenant-attr:tenant_id': v.projectId,
-    'os-vol-host-attr:host': null,
-    'os-vol-mig-status-attr:migstat': null,
-    'os-vol-mig-status-attr:name_id': null,
+    ...(view.extended ? { 'os-vol-tenant-attr:tenant_id': v.projectId } : {}),
+    ...(view.extended && view.admin ? { 'os-vol-host-attr:host': null, 'os-vol-mig-status-attr:migstat': null, 'os-vol-mig-status-attr:name_id': null } : {}),
     ...(v.imageMetadata ? { volume_image_metadata: v.imageMetadata } : {}),
     provider_id: null,
     service_uuid: null,
     shared_targets: false,
-    cluster_name: null,
-    consumes_quota: true,
     links: [
       { rel: 'self', href: `${baseUrl}/v3/${v.projectId}/volumes/${v.id}` },
       { rel: 'bookmark', href: `${baseUrl}/${v.projectId}/volumes/${v.id}` },

@@ -29,7 +29,7 @@ export class VolumesController {
   async detail(@Auth() auth: AuthContext, @Param('project_id') p: string, @Req() req: Request) {
     checkUrlProject(auth, p);
     const base = requestBaseUrl(req);
-    return { volumes: (await this.volumes.list(auth, req.query)).map((v) => renderVolume(v, base)) };
+    return { volumes: (await this.volumes.list(auth, req.query)).map((v) => renderVolume(v, base, { extended: true, admin: auth.roles.includes('admin') })) };
   }
 
   @Post('volumes')
@@ -42,7 +42,7 @@ export class VolumesController {
   @Get('volumes/:id')
   async show(@Auth() auth: AuthContext, @Param('project_id') p: string, @Param('id') id: string, @Req() req: Request) {
     checkUrlProject(auth, p);
-    return { volume: renderVolume(await this.volumes.show(auth, id), requestBaseUrl(req)) };
+    return { volume: renderVolume(await this.volumes.show(auth, id), requestBaseUrl(req), { extended: true, admin: auth.roles.includes('admin') }) };
   }
 
   @Put('volumes/:id')
