@@ -32,7 +32,7 @@ case "$GROUP" in
   image)    REGEX='^tempest\.api\.image\.v2\.'; DEFAULT_SERVICES=glance ;;
   network)  REGEX='^tempest\.api\.network\.'; DEFAULT_SERVICES=neutron ;;
   volume)   REGEX='^tempest\.api\.volume\.'; DEFAULT_SERVICES="cinder glance" ;;
-  compute)  REGEX='^tempest\.api\.compute\.'; DEFAULT_SERVICES="nova glance neutron" ;;
+  compute)  REGEX='^tempest\.api\.compute\.'; DEFAULT_SERVICES="nova glance neutron cinder" ;;
   all)      REGEX='^tempest\.api\.(identity\.(v3|admin\.v3)|image\.v2|network|volume|compute)\.'; DEFAULT_SERVICES="nova glance neutron cinder" ;;
   *) echo "unknown group $GROUP (identity|image|network|volume|compute|all)" >&2; exit 2 ;;
 esac

@@ -160,6 +160,8 @@ describe('os-volume_attachments with the real volume service', () => {
 describe('boot from volume (block_device_mapping_v2)', () => {
   it('boots from an existing volume: no image, the volume is the boot disk; it cannot be detached; delete_on_termination deletes it with the server', async () => {
     const v = await newVolume(env.a, 'root');
+    // An empty volume is not bootable until someone says so (Cinder's os-set_bootable), as in Nova.
+    expect((await cinder(env.a, 'POST', `/volumes/${v}/action`, { 'os-set_bootable': { bootable: true } })).status).toBe(200);
     const res = await c.boot(env.a, { name: 'bfv', imageRef: '', block_device_mapping_v2: [{ source_type: 'volume', destination_type: 'volume', boot_index: 0, uuid: v, delete_on_termination: true }] });
     expect(res.status).toBe(202);
     const s = await c.waitStatus(env.a, res.json.server.id, 'ACTIVE');
@@ -221,6 +223,9 @@ describe('boot from volume (block_device_mapping_v2)', () => {
     const theirs = await newVolume(env.b, 'theirs-root');
     expect((await c.boot(env.a, bdm(theirs))).json.badRequest.message).toMatch(/failed to get volume/);
     const free = await newVolume(env.a, 'free');
+    const notBootable = await c.boot(env.a, bdm(free));
+    expect(notBootable.status).toBe(400);
+    expect(notBootable.json.badRequest.message).toBe(`Block Device ${free} is not bootable.`);
     expect((await c.boot(env.a, { ...bdm(free), min_count: 2 })).status).toBe(400);
     expect((await volumeOf(env.a, free)).status).toBe('available');
   });

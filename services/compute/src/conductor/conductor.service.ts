@@ -91,11 +91,16 @@ export class ConductorService implements OnApplicationShutdown {
         const loc = await this.image.location(i.image_ref, i.project_id, false);
         imageMeta = { id: loc.image.id, path: loc.path, url: loc.url, checksum: loc.image.checksum, properties: loc.image.properties ?? {}, diskFormat: loc.image.diskFormat, containerFormat: loc.image.containerFormat };
       }
+      let deletedMeanwhile: InstanceRow | undefined;
       i = await this.tx(async (tx) => {
         const cur = await this.instances.lock(tx, instanceId);
-        if (!cur || cur.vm_state !== 'building') return undefined;
+        if (cur && (cur.vm_state === 'deleted' || cur.task_state === 'deleting')) deletedMeanwhile = cur;
+        if (!cur || cur.vm_state !== 'building' || cur.task_state === 'deleting') return undefined;
         return this.instances.update(tx, cur, { ports, volumes, image_meta: imageMeta, task_updated_at: new Date() }, requestId);
       });
+      // Deleted while its ports and volumes were being made: the delete may have released
+      // before our allocation committed, so give back what this build made (idempotent).
+      if (deletedMeanwhile) await this.deallocate({ ...deletedMeanwhile, ports, volumes });
       if (i) await this.sync(i, requestId);
     } catch (err) {
       const msg = err instanceof RpcError ? `${err.service ?? 'peer'}: ${err.message}` : (err as Error).message;

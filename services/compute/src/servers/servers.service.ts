@@ -177,6 +177,8 @@ export class ServersService {
         throw err;
       });
       if (v.status !== 'available') throw ApiError.badRequest(`Invalid volume: volume ${volumeId} status must be available, but current status is: ${v.status}.`);
+      // Nova's InvalidBDMVolumeNotBootable: the root volume must be marked bootable.
+      if (boot?.source === 'volume' && boot.volumeId === volumeId && !v.bootable) throw ApiError.badRequest(`Block Device ${volumeId} is not bootable.`);
     }
     // The volumes each server gets, recorded before any other service is asked; the conductor makes and attaches them before the spawn.
     const volumesFor = (): VolumeAttachmentEntry[] => {
