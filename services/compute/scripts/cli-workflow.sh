@@ -28,13 +28,35 @@ step() {
 }
 status_is() { [ "$($OS server show "$NAME" -f value -c status)" = "$1" ]; }
 wait_status() { local i; for i in $(seq 1 120); do status_is "$1" && return 0; sleep 0.5; done; $OS server show "$NAME" >&2; return 1; }
-# At microversion 2.1 the CLI cannot send "networks: none": without --network Nova semantics apply
-# (the project's network if it has one, otherwise no NIC).
-netarg=(--network "$NET"); [ "$NET" = none ] && netarg=()
+# CLI_NETWORK=none: the CLI asks for microversion 2.37 and sends "networks: none" (--nic none).
+netarg=(--network "$NET"); [ "$NET" = none ] && netarg=(--os-compute-api-version 2.37 --nic none)
+VOL=cli-vol-$$
+has_address() { $OS server show "$NAME" -f json -c addresses | grep -q "\"$1\""; }
+wait_address() { local i; for i in $(seq 1 60); do has_address "$1" && return 0; sleep 0.5; done; return 1; }
+wait_no_address() { local i; for i in $(seq 1 60); do has_address "$1" || return 0; sleep 0.5; done; return 1; }
+wait_volume() { local i; for i in $(seq 1 60); do [ "$($OS volume show "$1" -f value -c status)" = "$2" ] && return 0; sleep 0.5; done; return 1; }
 
 step "server create --wait ($FLAVOR, $IMAGE, network $NET)" $OS server create --wait --flavor "$FLAVOR" --image "$IMAGE" "${netarg[@]}" "$NAME"
 step "server list shows it ACTIVE" bash -c "$OS server list -f value -c Name -c Status | grep -qx '$NAME ACTIVE'"
 step "server show" $OS server show "$NAME"
+if [ "$NET" != none ]; then
+  # Needs a router from the network to the external network `public` (./kumo up seeds it).
+  FIP=$($OS floating ip create public -f value -c floating_ip_address 2>/dev/null || true)
+  step "floating ip create public → $FIP" test -n "$FIP"
+  step "server add floating ip" $OS server add floating ip "$NAME" "$FIP"
+  step "server show lists the floating IP" bash -c "$(declare -f has_address wait_address); OS=$OS NAME=$NAME wait_address $FIP"
+  step "server remove floating ip" $OS server remove floating ip "$NAME" "$FIP"
+  step "server show no longer lists it" bash -c "$(declare -f has_address wait_no_address); OS=$OS NAME=$NAME wait_no_address $FIP"
+  step "floating ip delete" $OS floating ip delete "$FIP"
+fi
+step "volume create --size 1 → available" bash -c "$OS volume create --size 1 $VOL >/dev/null && $(declare -f wait_volume); OS=$OS wait_volume $VOL available"
+step "server add volume → in-use" bash -c "$OS server add volume $NAME $VOL && $(declare -f wait_volume); OS=$OS wait_volume $VOL in-use"
+step "server remove volume → available" bash -c "$OS server remove volume $NAME $VOL && $(declare -f wait_volume); OS=$OS wait_volume $VOL available"
+step "volume delete" $OS volume delete "$VOL"
+step "server rescue → RESCUE" bash -c "$OS server rescue $NAME && $(declare -f status_is wait_status); OS=$OS NAME=$NAME wait_status RESCUE"
+step "server unrescue → ACTIVE" bash -c "$OS server unrescue $NAME && $(declare -f status_is wait_status); OS=$OS NAME=$NAME wait_status ACTIVE"
+step "server shelve → SHELVED_OFFLOADED" bash -c "$OS server shelve $NAME && $(declare -f status_is wait_status); OS=$OS NAME=$NAME wait_status SHELVED_OFFLOADED"
+step "server unshelve → ACTIVE" bash -c "$OS server unshelve $NAME && $(declare -f status_is wait_status); OS=$OS NAME=$NAME wait_status ACTIVE"
 step "server stop → SHUTOFF" bash -c "$OS server stop $NAME && $(declare -f status_is wait_status); OS=$OS NAME=$NAME wait_status SHUTOFF"
 step "server start → ACTIVE" bash -c "$OS server start $NAME && $(declare -f status_is wait_status); OS=$OS NAME=$NAME wait_status ACTIVE"
 step "server reboot --wait" $OS server reboot --wait "$NAME"

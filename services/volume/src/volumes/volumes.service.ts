@@ -78,8 +78,10 @@ export class VolumesService implements OnApplicationShutdown {
   async list(auth: AuthContext, query: Record<string, unknown>): Promise<Volume[]> {
     const actor = this.actorOf(auth);
     this.policy.enforce('volume:get_all', auth, { project_id: actor.projectId });
-    const all = ['1', 'true', 'True'].includes(String(query.all_tenants ?? ''));
-    if (all) this.policy.enforce('volume:get_all_tenants', auth, {});
+    // As Cinder: `all_tenants` from someone who may not use it is ignored, not refused —
+    // cinderclient adds it to every lookup by name (`openstack volume show NAME`), and a 403
+    // there breaks the CLI for every non-admin user.
+    const all = ['1', 'true', 'True'].includes(String(query.all_tenants ?? '')) && this.policy.allows('volume:get_all_tenants', auth, {});
     const str = (k: string) => (typeof query[k] === 'string' ? (query[k] as string) : undefined);
     const limitRaw = str('limit');
     const limit = limitRaw === undefined ? 1000 : Number(limitRaw);
