@@ -32,8 +32,9 @@ describe('accelerator probe', () => {
       if (kvmAttempts.every((a) => a.outcome === 'skipped')) expect(r.reason).toMatch(/\/dev\/kvm: E[A-Z]+/);
     }
     if (r.kvm.pvm) expect(r.reason).toMatch(/kvm_pvm loaded/);
-    // On PVM hosts `-cpu host` dies on the arch-capabilities MSR within a second.
-    if (r.kvm.pvm && kvmAttempts[0]!.cpu === 'host') expect(kvmAttempts[0]!.outcome).toBe('abort');
+    // On PVM hosts `-cpu host` either dies on the arch-capabilities MSR within a second or hangs
+    // until the probe's timeout (both seen, on different PVM kernels); it never boots.
+    if (r.kvm.pvm && kvmAttempts[0]!.cpu === 'host') expect(['abort', 'timeout']).toContain(kvmAttempts[0]!.outcome);
   });
 
   it('a QemuDriver in auto mode uses the verdict and reports it in capabilities and stats', async () => {
