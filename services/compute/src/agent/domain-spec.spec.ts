@@ -24,6 +24,16 @@ describe('InstanceSpec → DomainSpec', () => {
     expect(spec.nics[0]).toMatchObject({ mac: 'fa:16:3e:00:00:01', tap: { ifname: 'tapabcdef12-34' }, mtu: 1450 });
   });
 
+  it('maps quota:disk_* to a throttle on the local disks only (volumes get their QoS from the volume service)', () => {
+    const volumes = [{ volumeId: '5e6f0d7a-1b2c-4d3e-8f90-123456789abc', device: '/dev/vdb', path: '/v/5e6f', format: 'qcow2' as const }];
+    const spec = parseDomainSpec(
+      domainSpecOf({ ...base, volumes, extraSpecs: { 'quota:disk_read_iops_sec': '500', 'quota:disk_write_bytes_sec': '10485760', 'quota:disk_total_iops_sec': '0', 'quota:disk_read_bytes_sec': 'lots' } }, '/x'),
+    );
+    expect(spec.disks[0]!.throttle).toEqual({ iopsRead: 500, bpsWrite: 10485760 });
+    expect(spec.disks[1]!.throttle).toBeUndefined();
+    expect(parseDomainSpec(domainSpecOf(base, '/x')).disks[0]!.throttle).toBeUndefined();
+  });
+
   it('a rescued instance boots the rescue disk, with its root disk attached second; VNC is on', () => {
     const spec = parseDomainSpec(domainSpecOf({ ...base, rescue: { image: { id: 'r', properties: {} } } }, '/x'));
     expect(spec.disks.map((d) => [d.id, d.path, d.bootIndex])).toEqual([

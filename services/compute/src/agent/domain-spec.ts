@@ -5,7 +5,7 @@ import type { DiskSpecInput, DomainSpecInput, NicSpecInput } from '@kumo/hypervi
 /**
  * InstanceSpec (what the conductor sends) → the hypervisor's DomainSpec. Pure. Flavor extra specs
  * mapped here: hw:cpu_sockets/cores/threads (topology), hw:cpu_model (custom model),
- * hw:mem_page_size (hugepages). hw:numa_nodes and hw:cpu_policy=dedicated arrive resolved in
+ * hw:mem_page_size (hugepages), quota:disk_* (local disk throttling). hw:numa_nodes and hw:cpu_policy=dedicated arrive resolved in
  * `s.numa` (the scheduler's claim chose the host cells and CPUs): guest NUMA nodes bound to
  * those cells, and each pinned vCPU on its own host CPU. Disks live in `<instancesDir>/<id>/` (`disk.rescue` first while
  * rescued); NICs get a TAP named after the port (Neutron's `tap<port-id[:11]>`).
@@ -36,7 +36,8 @@ export function domainSpecOf(s: InstanceSpec, instancesDir: string): DomainSpecI
     if (Object.keys(pins).length) cpu.pinning = { vcpus: pins };
   }
   const dir = path.join(instancesDir, s.instanceId);
-  const root = { id: 'root', path: path.join(dir, 'disk.qcow2'), format: 'qcow2' };
+  const throttle = diskThrottleOf(e);
+  const root = { id: 'root', path: path.join(dir, 'disk.qcow2'), format: 'qcow2', ...(throttle ? { throttle } : {}) };
   // Rescue (as Nova's libvirt driver): boot a disk made from the rescue image, root disk second.
   const disks = s.rescue
     ? [{ id: 'rescue', path: path.join(dir, 'disk.rescue'), format: 'qcow2', bootIndex: 0 }, ...(s.image ? [root] : [])]
@@ -54,6 +55,28 @@ export function domainSpecOf(s: InstanceSpec, instancesDir: string): DomainSpecI
     console: { vnc: true },
     nics: s.ports.map((p) => nicOf(p)),
   } as unknown as DomainSpecInput;
+}
+
+/**
+ * Nova's flavor disk QoS (`quota:disk_{read,write,total}_{iops,bytes}_sec`) → the DomainSpec's
+ * throttle for the instance's local disks (as Nova's libvirt driver: volumes get their QoS from
+ * the volume service, not the flavor). Non-positive or non-numeric values are ignored, as Nova.
+ */
+export function diskThrottleOf(e: Record<string, string>): Record<string, number> | undefined {
+  const map: [string, string][] = [
+    ['quota:disk_read_iops_sec', 'iopsRead'],
+    ['quota:disk_write_iops_sec', 'iopsWrite'],
+    ['quota:disk_total_iops_sec', 'iopsTotal'],
+    ['quota:disk_read_bytes_sec', 'bpsRead'],
+    ['quota:disk_write_bytes_sec', 'bpsWrite'],
+    ['quota:disk_total_bytes_sec', 'bpsTotal'],
+  ];
+  const out: Record<string, number> = {};
+  for (const [key, field] of map) {
+    const n = Number(e[key]);
+    if (e[key] !== undefined && Number.isInteger(n) && n > 0) out[field] = n;
+  }
+  return Object.keys(out).length ? out : undefined;
 }
 
 /** The disk's device id follows its volume, so a volume can be hot-unplugged by id (os-volume_attachments). */
