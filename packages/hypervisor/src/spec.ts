@@ -167,6 +167,14 @@ export const DomainSpecSchema = z
       .strict()
       .default({ vnc: false, video: 'none', logMaxBytes: 1 << 20 }),
     rng: z.boolean().default(true),
+    /**
+     * A hardware watchdog (i6300esb) and what QEMU does when the guest stops feeding it (Nova's
+     * hw:watchdog_action). Absent: no watchdog device.
+     */
+    watchdog: z
+      .object({ action: z.enum(['reset', 'shutdown', 'poweroff', 'pause', 'none', 'inject-nmi']) })
+      .strict()
+      .optional(),
     smbios: z
       .object({
         manufacturer: z.string().max(64).default('Kumo'),

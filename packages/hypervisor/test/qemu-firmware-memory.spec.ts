@@ -31,6 +31,18 @@ describe('firmware and memory backing with real guests (TCG)', () => {
     await driver.destroy('uefi');
   });
 
+  it('a guest with an i6300esb watchdog and its expiry action boots (the action is QEMU -action watchdog=…)', async () => {
+    // The test guest never arms the watchdog, so this shows QEMU accepts and boots the device and
+    // the action; what happens on expiry is QEMU's (documented) behaviour, not tested here.
+    await driver.spawn(tinySpec('wdog', { watchdog: { action: 'poweroff' } }));
+    await waitConsole(driver, 'wdog', 'GUEST-HOLD');
+    const cmd = fs.readFileSync(`${dir}/state/wdog/cmdline`, 'utf8');
+    expect(cmd).toContain('i6300esb,id=watchdog0');
+    expect(cmd).toContain('-action\nwatchdog=poweroff');
+    expect((await driver.getInfo('wdog')).state).toBe('running');
+    await driver.destroy('wdog');
+  });
+
   it('file-backed preallocated RAM (memory-backend-file, hugepage path) boots', async () => {
     await driver.spawn(tinySpec('membacked', { memory: { sizeMb: 256, hugepages: { pageSize: '2M', path: '/dev/shm' }, prealloc: true } }));
     await waitConsole(driver, 'membacked', 'GUEST-HOLD');

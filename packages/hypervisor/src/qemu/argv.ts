@@ -10,7 +10,7 @@ import { disksArgs } from './config/drive.js';
 import { machineArgs } from './config/machine.js';
 import { memoryArgs } from './config/memory.js';
 import { nicsArgs } from './config/nic.js';
-import { rngArgs, smbiosArgs } from './config/platform.js';
+import { rngArgs, smbiosArgs, watchdogArgs } from './config/platform.js';
 import { processArgs } from './config/process.js';
 import { serialArgs } from './config/serial.js';
 
@@ -31,6 +31,7 @@ export function buildQemuArgv(spec: DomainSpec, ctx: ArgvContext): string[] {
     ...disksArgs(spec),
     ...nicsArgs(spec, ctx),
     ...rngArgs(spec),
+    ...watchdogArgs(spec),
     ...bootArgs(spec),
   ];
 }

@@ -34,6 +34,12 @@ describe('InstanceSpec → DomainSpec', () => {
     expect(parseDomainSpec(domainSpecOf(base, '/x')).disks[0]!.throttle).toBeUndefined();
   });
 
+  it('maps hw:watchdog_action to a watchdog device with that action; disabled or unknown: none', () => {
+    expect(parseDomainSpec(domainSpecOf({ ...base, extraSpecs: { 'hw:watchdog_action': 'reset' } }, '/x')).watchdog).toEqual({ action: 'reset' });
+    expect(parseDomainSpec(domainSpecOf({ ...base, extraSpecs: { 'hw:watchdog_action': 'disabled' } }, '/x')).watchdog).toBeUndefined();
+    expect(parseDomainSpec(domainSpecOf({ ...base, extraSpecs: { 'hw:watchdog_action': 'explode' } }, '/x')).watchdog).toBeUndefined();
+  });
+
   it('a rescued instance boots the rescue disk, with its root disk attached second; VNC is on', () => {
     const spec = parseDomainSpec(domainSpecOf({ ...base, rescue: { image: { id: 'r', properties: {} } } }, '/x'));
     expect(spec.disks.map((d) => [d.id, d.path, d.bootIndex])).toEqual([

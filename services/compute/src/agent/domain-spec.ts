@@ -5,7 +5,7 @@ import type { DiskSpecInput, DomainSpecInput, NicSpecInput } from '@kumo/hypervi
 /**
  * InstanceSpec (what the conductor sends) → the hypervisor's DomainSpec. Pure. Flavor extra specs
  * mapped here: hw:cpu_sockets/cores/threads (topology), hw:cpu_model (custom model),
- * hw:mem_page_size (hugepages), quota:disk_* (local disk throttling). hw:numa_nodes and hw:cpu_policy=dedicated arrive resolved in
+ * hw:mem_page_size (hugepages), quota:disk_* (local disk throttling), hw:watchdog_action. hw:numa_nodes and hw:cpu_policy=dedicated arrive resolved in
  * `s.numa` (the scheduler's claim chose the host cells and CPUs): guest NUMA nodes bound to
  * those cells, and each pinned vCPU on its own host CPU. Disks live in `<instancesDir>/<id>/` (`disk.rescue` first while
  * rescued); NICs get a TAP named after the port (Neutron's `tap<port-id[:11]>`).
@@ -44,11 +44,15 @@ export function domainSpecOf(s: InstanceSpec, instancesDir: string): DomainSpecI
     : s.image
       ? [{ ...root, bootIndex: 0 }]
       : [];
+  // Nova's hw:watchdog_action (disabled = no device); other values are ignored, as unknown extra specs are.
+  const wd = e['hw:watchdog_action'];
+  const watchdog = wd && ['reset', 'poweroff', 'pause', 'none'].includes(wd) ? { action: wd } : undefined;
   return {
     id: s.instanceId,
     uuid: s.instanceId,
     cpu,
     memory,
+    ...(watchdog ? { watchdog } : {}),
     // Attached volumes follow the root disk, in attach order (a re-created domain keeps them).
     disks: [...disks, ...(s.volumes ?? []).map(volumeDiskOf)],
     // VNC on a unix socket in the instance directory (Nova's [vnc] enabled = True default); a console proxy on the node bridges it.

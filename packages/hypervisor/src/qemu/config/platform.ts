@@ -16,6 +16,12 @@ export function rngArgs(spec: DomainSpec): Fragment {
   ];
 }
 
+/** The i6300esb watchdog and QEMU's action when it expires (`-action watchdog=…`, QEMU ≥ 6.0). */
+export function watchdogArgs(spec: DomainSpec): Fragment {
+  if (!spec.watchdog) return [];
+  return ['-device', opts('i6300esb', { id: 'watchdog0' }), '-action', `watchdog=${spec.watchdog.action}`];
+}
+
 /**
  * SMBIOS type 1 (system). cloud-init's NoCloud/OpenStack detection reads product/serial, and
  * the UUID is the instance UUID so the guest can tell which instance it is.
