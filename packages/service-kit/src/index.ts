@@ -6,6 +6,7 @@ export * from './amqp/connection.js';
 export * from './amqp/context.js';
 export * from './amqp/server.js';
 export * from './amqp/client.js';
+export * from './amqp/outbox-relay.js';
 export * from './amqp/metrics.js';
 export * from './database/data-source.js';
 export * from './database/sql.js';

@@ -36,13 +36,6 @@ export interface ImageTask {
   expiresAt: Date | null;
 }
 
-export interface OutboxEvent {
-  id: string;
-  event: string;
-  payload: unknown;
-  requestId: string | null;
-}
-
 const JSONB = new Set(['properties', 'staged', 'input', 'result', 'payload']);
 
 type Row = Record<string, unknown>;
@@ -379,22 +372,6 @@ export class ImageRepository {
   async enqueueEvent(tx: Sql, event: string, payload: unknown, requestId?: string): Promise<string> {
     const rows = await tx.rows<{ id: string }>(`INSERT INTO ${this.db.t('event_outbox')} (event, payload, request_id) VALUES ($1, $2, $3) RETURNING id`, [event, JSON.stringify(payload), requestId ?? null]);
     return String(rows[0]!.id);
-  }
-
-  /**
-   * Hands queued events, oldest first, to `publish` and deletes those it accepted. Rows are
-   * locked (SKIP LOCKED), so replicas draining at once never publish the same row twice; a
-   * failed publish rolls back and the event stays queued for the next attempt.
-   */
-  async drainEvents(limit: number, publish: (e: OutboxEvent) => Promise<void>): Promise<number> {
-    return this.db.transaction(async (tx) => {
-      const rows = await tx.rows(`SELECT id, event, payload, request_id FROM ${this.db.t('event_outbox')} ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`, [limit]);
-      for (const r of rows) {
-        await publish({ id: String(r.id), event: r.event as string, payload: r.payload, requestId: (r.request_id as string | null) ?? null });
-        await tx.exec(`DELETE FROM ${this.db.t('event_outbox')} WHERE id = $1`, [r.id]);
-      }
-      return rows.length;
-    });
   }
 
   async pendingEventCount(): Promise<number> {

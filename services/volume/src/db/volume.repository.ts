@@ -4,13 +4,6 @@ import type { Attachment, Volume } from '../volumes/volume.model.js';
 
 type Row = Record<string, unknown>;
 
-export interface OutboxEvent {
-  id: string;
-  event: string;
-  payload: unknown;
-  requestId: string | null;
-}
-
 export interface NewVolume {
   id: string;
   projectId: string;
@@ -177,17 +170,5 @@ export class VolumeRepository {
   /** Queues an event in the caller's transaction: it is published if and only if the change commits. */
   async enqueueEvent(tx: Sql, event: string, payload: unknown, requestId?: string): Promise<void> {
     await tx.exec(`INSERT INTO ${this.db.t('event_outbox')} (event, payload, request_id) VALUES ($1, $2, $3)`, [event, JSON.stringify(payload), requestId ?? null]);
-  }
-
-  /** Hands queued events, oldest first, to `publish` and deletes those it accepted (SKIP LOCKED: replicas never publish one twice). */
-  async drainEvents(limit: number, publish: (e: OutboxEvent) => Promise<void>): Promise<number> {
-    return this.db.transaction(async (tx) => {
-      const rows = await tx.rows(`SELECT id, event, payload, request_id FROM ${this.db.t('event_outbox')} ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`, [limit]);
-      for (const r of rows) {
-        await publish({ id: String(r.id), event: r.event as string, payload: r.payload, requestId: (r.request_id as string | null) ?? null });
-        await tx.exec(`DELETE FROM ${this.db.t('event_outbox')} WHERE id = $1`, [r.id]);
-      }
-      return rows.length;
-    });
   }
 }
