@@ -104,12 +104,7 @@ export class PortsService {
   /** Ports of the caller's project and ports on networks it owns (admin: all). */
   async rows(c: Caller, where = 'TRUE', extra: unknown[] = [], sql: Sql = this.core.db): Promise<Row[]> {
     const params = [...extra];
-    let pred = 'TRUE';
-    if (!c.isAdmin) {
-      params.push(c.projectId);
-      const p = `$${params.length}`;
-      pred = `(p.project_id = ${p} OR p.network_id IN (SELECT id FROM ${this.t('network')} WHERE project_id = ${p}))`;
-    }
+    const pred = this.visible(c, params);
     return sql.rows(`SELECT p.* FROM ${this.t('port')} p WHERE ${pred} AND ${where} ORDER BY p.created_at, p.id`, params);
   }
 
@@ -217,11 +212,15 @@ export class PortsService {
     const params: unknown[] = [];
     if (filters.deviceId !== undefined) where.push(`p.device_id = $${params.push(filters.deviceId)}`);
     if (filters.networkId !== undefined && isUuid(filters.networkId)) where.push(`p.network_id = $${params.push(filters.networkId)}`);
-    if (!c.isAdmin) {
-      const me = `$${params.push(c.projectId)}`;
-      where.push(`(p.project_id = ${me} OR p.network_id IN (SELECT id FROM ${this.t('network')} WHERE project_id = ${me}))`);
-    }
+    where.push(this.visible(c, params));
     return { where: where.join(' AND '), params };
+  }
+
+  /** The ports `c` may see (its project's, and any on a network it owns; admin: all), as a predicate on `p`; pushes its parameter. */
+  private visible(c: Caller, params: unknown[]): string {
+    if (c.isAdmin) return 'TRUE';
+    const me = `$${params.push(c.projectId)}`;
+    return `(p.project_id = ${me} OR p.network_id IN (SELECT id FROM ${this.t('network')} WHERE project_id = ${me}))`;
   }
 
   /** Port rows with their addresses and groups aggregated by PostgreSQL (one round trip). */
