@@ -771,14 +771,29 @@ export class QemuDriver implements HypervisorDriver {
     const sockPath = path.join(h.paths.dir, 'suspend.sock');
     fs.rmSync(sockPath, { force: true });
     const out = fs.createWriteStream(file, { mode: 0o600 });
-    const server = net.createServer((s) => s.pipe(out));
+    // QEMU reports "completed" once it has written the last byte to the socket, not once we have
+    // read it: the file is whole only when the socket has ended and the pipe has flushed it.
+    let streamError: Error | undefined;
+    out.once('error', (e) => (streamError = e));
+    const server = net.createServer((s) => {
+      s.once('error', (e) => out.destroy(e));
+      s.pipe(out);
+    });
     await new Promise<void>((r) => server.listen(sockPath, r));
     try {
       await c.execute('migrate', { uri: `unix:${sockPath}` });
       await this.waitMigration(c, 600_000);
-      await new Promise((r) => out.end(r));
+      await waitUntil(
+        60_000,
+        () => {
+          if (streamError) throw streamError;
+          return out.writableFinished;
+        },
+        { what: `the memory stream to reach ${file}`, intervalMs: 20 },
+      );
     } finally {
       server.close();
+      if (!out.writableFinished) out.destroy();
       fs.rmSync(sockPath, { force: true });
     }
   }
@@ -861,7 +876,11 @@ export class QemuDriver implements HypervisorDriver {
           await c.execute('migrate-incoming', { uri: `unix:${sockPath}` });
           await waitUntil(10_000, () => fs.existsSync(sockPath), { what: 'restore socket' });
           const s = net.createConnection(sockPath);
-          fs.createReadStream(h.paths.stateFile).pipe(s);
+          const src = fs.createReadStream(h.paths.stateFile);
+          // A failed load shows as QEMU leaving the paused-wait below; these only must not throw.
+          s.once('error', () => src.destroy());
+          src.once('error', () => s.destroy());
+          src.pipe(s);
         }
         // The saved VM was paused (suspend stops it first), so the restored one is paused too.
         await waitUntil(600_000, async () => (await c.execute('query-status')).status === 'paused', { what: 'restore to load', intervalMs: 50 });
