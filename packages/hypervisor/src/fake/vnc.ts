@@ -137,8 +137,8 @@ export class FakeVncServer {
         } else {
           if (buf.length < 1) return;
           const need = messageLength(buf);
+          if (need === undefined || buf.length < Math.max(need, 1)) return;
           if (need < 0) return void sock.destroy(); // a message type this server does not know
-          if (need === undefined || buf.length < need) return;
           const msg = buf.subarray(0, need);
           buf = buf.subarray(need);
           switch (msg[0]) {
