@@ -46,13 +46,14 @@ function openConsole(url: string, opts: ClientOptions = {}, protocols: string[] 
   });
 }
 
-const refusal = (p: Promise<Conn>) => p.then(
-  (c) => {
-    c.ws.terminate();
-    throw new Error('the console proxy accepted a websocket it should have refused');
-  },
-  (err: { status?: number; body?: string }) => ({ status: err.status, body: err.body ?? '' }),
-);
+const refusal = (p: Promise<Conn>) =>
+  p.then(
+    (c) => {
+      c.ws.terminate();
+      throw new Error('the console proxy accepted a websocket it should have refused');
+    },
+    (err: { status?: number; body?: string }) => ({ status: err.status, body: err.body ?? '' }),
+  );
 
 describe('noVNC console proxy on the compute agent (FakeDriver VNC sockets)', () => {
   let env: ComputeEnv;
@@ -72,7 +73,10 @@ describe('noVNC console proxy on the compute agent (FakeDriver VNC sockets)', ()
     proxy = env.agent!.consoleProxy!.url!;
     // The heartbeat carries the proxy's page: wait until compute has it for both hosts.
     const db = env.svc.app.get(Db);
-    await waitUntil('console URLs reported', async () => (await db.rows<{ n: number }>(`SELECT count(*)::int AS n FROM ${db.t('compute_node')} WHERE console_url IS NOT NULL`))[0]!.n === 2);
+    await waitUntil(
+      'console URLs reported',
+      async () => (await db.rows<{ n: number }>(`SELECT count(*)::int AS n FROM ${db.t('compute_node')} WHERE console_url IS NOT NULL`))[0]!.n === 2,
+    );
   });
   afterAll(() => env?.close());
 
@@ -105,7 +109,10 @@ describe('noVNC console proxy on the compute agent (FakeDriver VNC sockets)', ()
     const plain = await openConsole(wsUrl(token), {}, []);
     expect((await plain.read(12, 'the RFB banner')).toString()).toBe(RFB_BANNER);
     plain.ws.close();
-    const rc = await c.r('POST', `/servers/${s.id}/remote-consoles`, env.a, { headers: { 'X-OpenStack-Nova-API-Version': '2.6' }, json: { remote_console: { protocol: 'vnc', type: 'novnc' } } });
+    const rc = await c.r('POST', `/servers/${s.id}/remote-consoles`, env.a, {
+      headers: { 'X-OpenStack-Nova-API-Version': '2.6' },
+      json: { remote_console: { protocol: 'vnc', type: 'novnc' } },
+    });
     expectSchema('v2_6/servers.get_remote_consoles', rc);
     expect(rc.json.remote_console.url.startsWith(`${proxy}/vnc_auto.html?token=`)).toBe(true);
     expect(vnc.connections).toBe(4);
@@ -138,7 +145,13 @@ describe('noVNC console proxy on the compute agent (FakeDriver VNC sockets)', ()
 
   it('a proxy without the noVNC package says so in the page (never a 500)', async () => {
     const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'kumo-no-novnc-'));
-    const p = new ConsoleProxy({ listen: '127.0.0.1:0', hosts: ['x'], novncDir: empty, authorize: async () => Promise.reject(new Error('unused')), vncSocketOf: async () => undefined });
+    const p = new ConsoleProxy({
+      listen: '127.0.0.1:0',
+      hosts: ['x'],
+      novncDir: empty,
+      authorize: async () => Promise.reject(new Error('unused')),
+      vncSocketOf: async () => undefined,
+    });
     try {
       const base = await p.start();
       const page = await request(base, 'GET', '/vnc_lite.html?path=%3Ftoken%3Dx');
@@ -146,7 +159,10 @@ describe('noVNC console proxy on the compute agent (FakeDriver VNC sockets)', ()
       expect(page.text).toMatch(/holds no noVNC client/);
       expect(page.text).toMatch(/pnpm install/);
       // And a broker that cannot answer is a 503 before the upgrade, not a hang.
-      expect(await refusal(openConsole(`${base.replace(/^http/, 'ws')}/?token=x`))).toMatchObject({ status: 503, body: expect.stringMatching(/could not check the console token/) });
+      expect(await refusal(openConsole(`${base.replace(/^http/, 'ws')}/?token=x`))).toMatchObject({
+        status: 503,
+        body: expect.stringMatching(/could not check the console token/),
+      });
     } finally {
       await p.close();
       fs.rmSync(empty, { recursive: true, force: true });
@@ -156,13 +172,19 @@ describe('noVNC console proxy on the compute agent (FakeDriver VNC sockets)', ()
   it('refuses before the upgrade: no token, a forged or expired token; another project gets no URL (404), a reader none (403)', async () => {
     const s = await c.bootActive(env.a, { name: 'vnc-refuse' });
     const { token } = await consoleOf(s.id);
-    expect(await refusal(openConsole(`${proxy.replace(/^http/, 'ws')}/websockify`))).toMatchObject({ status: 401, body: expect.stringMatching(/No console token/) });
+    expect(await refusal(openConsole(`${proxy.replace(/^http/, 'ws')}/websockify`))).toMatchObject({
+      status: 401,
+      body: expect.stringMatching(/No console token/),
+    });
     expect(await refusal(openConsole(wsUrl('forged')))).toMatchObject({ status: 401, body: expect.stringMatching(/invalid or has expired/) });
     // A browser page of another site may not use the token.
     expect(await refusal(openConsole(wsUrl(token), { origin: 'http://evil.example' }))).toMatchObject({ status: 403 });
     const other = await c.action(env.b, s.id, { 'os-getVNCConsole': { type: 'novnc' } });
     expect(other.status).toBe(404);
-    const otherRc = await c.r('POST', `/servers/${s.id}/remote-consoles`, env.b, { headers: { 'X-OpenStack-Nova-API-Version': '2.6' }, json: { remote_console: { protocol: 'vnc', type: 'novnc' } } });
+    const otherRc = await c.r('POST', `/servers/${s.id}/remote-consoles`, env.b, {
+      headers: { 'X-OpenStack-Nova-API-Version': '2.6' },
+      json: { remote_console: { protocol: 'vnc', type: 'novnc' } },
+    });
     expect(otherRc.status).toBe(404);
     expect((await c.action(env.readerA, s.id, { 'os-getVNCConsole': { type: 'novnc' } })).status).toBe(403);
     // A token is only good on the node of its host.

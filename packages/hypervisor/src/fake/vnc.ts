@@ -207,7 +207,10 @@ export class FakeVncServer {
         const g = Math.floor((y * 255) / this.height);
         const b = 160;
         const v =
-          ((Math.round((r * f.redMax) / 255) << f.redShift) | (Math.round((g * f.greenMax) / 255) << f.greenShift) | (Math.round((b * f.blueMax) / 255) << f.blueShift)) >>> 0;
+          ((Math.round((r * f.redMax) / 255) << f.redShift) |
+            (Math.round((g * f.greenMax) / 255) << f.greenShift) |
+            (Math.round((b * f.blueMax) / 255) << f.blueShift)) >>>
+          0;
         const at = (y * this.width + x) * bytes;
         if (bytes === 4) {
           if (f.bigEndian) px.writeUInt32BE(v, at);

@@ -56,7 +56,14 @@ export function findNoVnc(): { dir: string } | { error: string } {
   }
 }
 
-const TYPES: Record<string, string> = { '.js': 'text/javascript; charset=utf-8', '.html': 'text/html; charset=utf-8', '.css': 'text/css', '.svg': 'image/svg+xml', '.png': 'image/png', '.json': 'application/json' };
+const TYPES: Record<string, string> = {
+  '.js': 'text/javascript; charset=utf-8',
+  '.html': 'text/html; charset=utf-8',
+  '.css': 'text/css',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.json': 'application/json',
+};
 const escape = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 const page = (title: string, text: string) =>
   `<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>${escape(title)}</title></head><body><h1>${escape(title)}</h1><p>${escape(text)}</p></body></html>\n`;
@@ -87,7 +94,11 @@ class Refusal extends Error {
 
 export class ConsoleProxy {
   private server?: http.Server;
-  private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, handleProtocols: (protocols) => (protocols.has('binary') ? 'binary' : false) });
+  private readonly wss = new WebSocketServer({
+    noServer: true,
+    perMessageDeflate: false,
+    handleProtocols: (protocols) => (protocols.has('binary') ? 'binary' : false),
+  });
   private readonly pipes = new Set<{ ws: WebSocket; vnc: net.Socket }>();
   private readonly novnc: { dir: string } | { error: string };
   private readonly log: NonNullable<ConsoleProxyOptions['log']>;
@@ -96,7 +107,11 @@ export class ConsoleProxy {
 
   constructor(private readonly opts: ConsoleProxyOptions) {
     this.log = opts.log ?? (() => undefined);
-    this.novnc = opts.novncDir ? (fs.existsSync(path.join(opts.novncDir, 'core', 'rfb.js')) ? { dir: opts.novncDir } : { error: `${opts.novncDir} holds no noVNC client (core/rfb.js is missing)` }) : findNoVnc();
+    this.novnc = opts.novncDir
+      ? fs.existsSync(path.join(opts.novncDir, 'core', 'rfb.js'))
+        ? { dir: opts.novncDir }
+        : { error: `${opts.novncDir} holds no noVNC client (core/rfb.js is missing)` }
+      : findNoVnc();
   }
 
   /** The page console URLs point at: `<url>/vnc_auto.html` (the token is appended as `?token=`). */
@@ -112,7 +127,11 @@ export class ConsoleProxy {
     server.on('upgrade', (req, socket: net.Socket, head: Buffer) => void this.onUpgrade(req, socket, head));
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) =>
-        reject(new Error(`console proxy cannot listen on ${this.opts.listen}: ${err.code === 'EADDRINUSE' ? 'the port is in use (set KUMO_AGENT_CONSOLE_LISTEN to a free port)' : err.message}`)),
+        reject(
+          new Error(
+            `console proxy cannot listen on ${this.opts.listen}: ${err.code === 'EADDRINUSE' ? 'the port is in use (set KUMO_AGENT_CONSOLE_LISTEN to a free port)' : err.message}`,
+          ),
+        ),
       );
       server.listen(Number(m[2]), host, () => resolve());
     });
@@ -157,7 +176,14 @@ export class ConsoleProxy {
       }
       if (p === '/vnc_lite.html') {
         if ('error' in this.novnc)
-          return send(503, 'text/html; charset=utf-8', page('noVNC console unavailable', `This node's console proxy works, but ${this.novnc.error}. Reinstall the compute agent's dependencies (pnpm install).`));
+          return send(
+            503,
+            'text/html; charset=utf-8',
+            page(
+              'noVNC console unavailable',
+              `This node's console proxy works, but ${this.novnc.error}. Reinstall the compute agent's dependencies (pnpm install).`,
+            ),
+          );
         return send(200, 'text/html; charset=utf-8', VNC_LITE_HTML);
       }
       const m = /^\/((?:core|vendor)\/[A-Za-z0-9_./-]+)$/.exec(p);
@@ -166,7 +192,11 @@ export class ConsoleProxy {
         const body = await fs.promises.readFile(file).catch(() => undefined);
         if (body) return send(200, TYPES[path.extname(file)] ?? 'application/octet-stream', body, { 'cache-control': 'public, max-age=3600' });
       }
-      send(404, 'text/html; charset=utf-8', page('Not found', `${p} is not part of the console proxy. Open the console URL from "openstack console url show <server>".`));
+      send(
+        404,
+        'text/html; charset=utf-8',
+        page('Not found', `${p} is not part of the console proxy. Open the console URL from "openstack console url show <server>".`),
+      );
     } catch (err) {
       this.log('error', `console proxy: ${req.method} ${req.url}: ${(err as Error).message}`);
       if (!res.headersSent) send(400, 'text/plain', `Bad request: ${(err as Error).message}\n`);
@@ -177,7 +207,9 @@ export class ConsoleProxy {
   /** Refused before the upgrade: a plain HTTP answer, so the client sees why. */
   private refuse(socket: net.Socket, status: number, message: string): void {
     const body = `${message}\n`;
-    socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? 'Error'}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    socket.end(
+      `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? 'Error'}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
   }
 
   private checkOrigin(req: http.IncomingMessage): void {
@@ -203,7 +235,11 @@ export class ConsoleProxy {
     try {
       auth = await this.opts.authorize(token, this.opts.hosts);
     } catch (err) {
-      if (err instanceof RpcError && err.code === 'not_found') throw new Refusal(401, 'The console token is invalid or has expired, its server was deleted or moved, or it is for another host. Ask for a new console URL.');
+      if (err instanceof RpcError && err.code === 'not_found')
+        throw new Refusal(
+          401,
+          'The console token is invalid or has expired, its server was deleted or moved, or it is for another host. Ask for a new console URL.',
+        );
       throw new Refusal(503, `The compute service could not check the console token (${(err as Error).message}); try again shortly.`);
     }
     if (!this.opts.hosts.includes(auth.host)) throw new Refusal(403, `This console token is for compute host ${auth.host}, which this proxy does not serve.`);
@@ -212,10 +248,15 @@ export class ConsoleProxy {
     try {
       now = await this.opts.vncSocketOf(auth.host, auth.instanceId);
     } catch (err) {
-      if ((err as Error).name === 'DomainNotFound') throw new Refusal(404, `Server ${auth.instanceId} does not run on ${auth.host} any more (deleted or moved). Ask for a new console URL.`);
+      if ((err as Error).name === 'DomainNotFound')
+        throw new Refusal(404, `Server ${auth.instanceId} does not run on ${auth.host} any more (deleted or moved). Ask for a new console URL.`);
       throw new Refusal(503, `The console of server ${auth.instanceId} cannot be looked up on ${auth.host}: ${(err as Error).message}`);
     }
-    if (!now || now !== auth.internalAccessPath) throw new Refusal(409, `The console of server ${auth.instanceId} changed since the token was made (its domain was re-created). Ask for a new console URL.`);
+    if (!now || now !== auth.internalAccessPath)
+      throw new Refusal(
+        409,
+        `The console of server ${auth.instanceId} changed since the token was made (its domain was re-created). Ask for a new console URL.`,
+      );
     return { auth, socketPath: now };
   }
 
