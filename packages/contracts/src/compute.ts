@@ -16,6 +16,9 @@
  *         control_migration (force-complete or abort an outgoing live migration; 2.22/2.24). Additive.
  *   1.4 - Volumes: InstanceSpec.volumes (attached volumes, disks after the root disk); agent calls
  *         attach_volume, detach_volume (additions only).
+ *   1.5 - Consoles: HostReport.consoleUrl (the base URL of the node's noVNC proxy) and the service
+ *         RPC `compute.console_auth` (a node's proxy checks a console token). Additive: an older
+ *         agent reports no URL and its consoles keep the compute API's page.
  *
  * Agents never touch the database. The service casts the *desired* state of one instance to
  * `kumo.compute.<host>` (`compute_agent.sync`); the agent's syncer converges the hypervisor to it
@@ -173,6 +176,11 @@ export interface HostReport {
   numaTopology?: { cells: { id: number; cpus: number[]; memoryMb: number }[] };
   /** Host CPUs reserved for pinned guests (Nova's cpu_dedicated_set); not in the shared vCPU pool. */
   cpuDedicatedSet?: number[];
+  /**
+   * The page of this node's noVNC proxy that console URLs point at (Nova's per-node
+   * `[vnc] novncproxy_base_url`), e.g. `http://node1:6080/vnc_auto.html`; absent: no proxy on the node.
+   */
+  consoleUrl?: string;
 }
 
 export interface ConsoleOutputRequest {
@@ -206,7 +214,31 @@ export interface GetConsoleRequest {
   instanceId: string;
 }
 
+/** A node's console proxy asks whether a token opens a console on one of the hosts it serves. */
+export interface ConsoleAuthRequest {
+  /** The token from the console URL (the service stores only its hash). */
+  token: string;
+  /** Hosts served by the asking agent: a token for any other host is refused. */
+  hosts: string[];
+}
+
+/** What a valid token opens (Nova's ConsoleAuthToken); the RPC fails `not_found` otherwise. */
+export interface ConsoleAuthReply {
+  instanceId: string;
+  host: string;
+  consoleType: string;
+  /** Where the console is on that host (the VNC unix socket the driver named). */
+  internalAccessPath: string;
+  /** ISO time the token expires. */
+  expires: string;
+}
+
 export interface ComputeRpcMethods {
+  /**
+   * Node console proxy -> service: check a console token (unknown, expired, server deleted or moved,
+   * or another host's token → `not_found`). Not a one-time token: reconnects work until it expires.
+   */
+  console_auth: { request: ConsoleAuthRequest; reply: ConsoleAuthReply };
   /** Agent -> service (cast): result of a sync. */
   agent_report: { request: AgentReport; reply: void };
   /** Agent -> service (cast): heartbeat + capacity of one host. */

@@ -6,6 +6,7 @@ export * from './spec.js';
 export { waitUntil } from './wait.js';
 export { QemuDriver, type QemuDriverOptions } from './qemu/driver.js';
 export { FakeDriver, FakeHostStore, FAKE_BOOT_MARKER, type FakeDriverOptions, type FakeDomain } from './fake/driver.js';
+export { FakeVncServer, RFB_BANNER } from './fake/vnc.js';
 export { FakeSpawnFailsDriver, FakeFlakySpawnDriver, SmallFakeDriver } from './fake/variants.js';
 export { buildQemuArgv, formatCommandLine, type ArgvContext, type InstancePaths } from './qemu/argv.js';
 export { instancePaths } from './qemu/supervisor.js';

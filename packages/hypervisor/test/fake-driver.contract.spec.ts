@@ -1,7 +1,8 @@
 // The driver contract against FakeDriver, plus what only the fake offers: fault-injection
 // variants, capacity, and scale (thousands of domains across many fake hosts in one process).
 import fs from 'node:fs';
-import { FakeDriver, FakeHostStore, FakeSpawnFailsDriver, FakeFlakySpawnDriver, SmallFakeDriver, FAKE_BOOT_MARKER, type DomainSpecInput } from '../src/index.js';
+import net from 'node:net';
+import { FakeDriver, FakeHostStore, RFB_BANNER, FakeSpawnFailsDriver, FakeFlakySpawnDriver, SmallFakeDriver, FAKE_BOOT_MARKER, type DomainSpecInput } from '../src/index.js';
 import { describeDriverContract } from './driver.contract.js';
 import { tmpDir } from './helpers.js';
 
@@ -130,6 +131,54 @@ describe('FakeDriver specifics', () => {
     const s = await d.getStats('a');
     expect(s.disks[0]!.rdOps).toBeGreaterThan(0);
     expect(s.nics[0]!.rxBytes).toBeGreaterThan(0);
+    await d.close();
+  });
+
+  it('a console.vnc domain has a real unix socket speaking RFB 3.8 (handshake, ServerInit, raw frame), closed with the domain', async () => {
+    const d = new FakeDriver({ host: 'vnc-host', vncDir: `${dir}/vnc` });
+    await d.spawn(spec('v', { console: { vnc: true } }));
+    const sock = (await d.getConsole('v')).vncSocket!;
+    expect(fs.statSync(sock).isSocket()).toBe(true);
+    // Asked again: the same endpoint, still one server.
+    expect((await d.getConsole('v')).vncSocket).toBe(sock);
+    const conn = net.createConnection(sock);
+    let got = Buffer.alloc(0);
+    conn.on('data', (c: Buffer) => (got = Buffer.concat([got, c])));
+    const until = async (what: string, n: number) => {
+      for (const end = Date.now() + 5000; got.length < n; ) {
+        if (Date.now() > end) throw new Error(`fake VNC server: no ${what} (have ${got.length} of ${n} bytes)`);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    };
+    await until('banner', 12);
+    expect(got.subarray(0, 12).toString()).toBe(RFB_BANNER);
+    conn.write('RFB 003.008\n');
+    await until('security types', 14);
+    expect([...got.subarray(12, 14)]).toEqual([1, 1]);
+    conn.write(Buffer.from([1])); // None
+    await until('SecurityResult', 18);
+    expect(got.readUInt32BE(14)).toBe(0);
+    conn.write(Buffer.from([1])); // ClientInit, shared
+    await until('ServerInit', 18 + 24 + 1);
+    const init = got.subarray(18);
+    const [w, h] = [init.readUInt16BE(0), init.readUInt16BE(2)];
+    expect(init.subarray(24, 24 + init.readUInt32BE(20)).toString()).toBe('v');
+    const req = Buffer.from([3, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    req.writeUInt16BE(w, 6);
+    req.writeUInt16BE(h, 8);
+    conn.write(Buffer.concat([req, Buffer.from([4, 1, 0, 0, 0, 0, 0, 0x61])])); // full update + key 'a' down
+    const frameAt = 18 + 24 + 1;
+    await until('a framebuffer update', frameAt + 16 + w * h * 4);
+    expect(got[frameAt]).toBe(0);
+    const vnc = (await d.vncServer('v'))!;
+    expect(vnc.received.subarray(0, 12).toString()).toBe('RFB 003.008\n');
+    expect(vnc.keys).toEqual([{ keysym: 0x61, down: true }]);
+    // Destroying the domain drops the client and removes the socket, as QEMU exiting would.
+    const closed = new Promise((r) => conn.on('close', r));
+    await d.destroy('v');
+    await closed;
+    expect(fs.existsSync(sock)).toBe(false);
+    await d.close();
   });
 
   it('driver instances sharing a store see the same domains (agent restart)', async () => {

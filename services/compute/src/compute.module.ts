@@ -30,7 +30,7 @@ import { MovesService } from './servers/moves.service.js';
 import { MigrationsController } from './migrations/migrations.controller.js';
 import { InterfacesController } from './interfaces/interfaces.controller.js';
 import { VolumeAttachmentsController } from './volume-attachments/volume-attachments.controller.js';
-import { ConsoleProxyController, ConsolesService } from './servers/consoles.service.js';
+import { ConsoleAuthController, ConsoleProxyController, ConsolesService } from './servers/consoles.service.js';
 import { ServerActionsService } from './servers/server-actions.service.js';
 import { UsageController } from './usage/usage.controller.js';
 
@@ -54,6 +54,7 @@ import { UsageController } from './usage/usage.controller.js';
     InterfacesController,
     VolumeAttachmentsController,
     ConsoleProxyController,
+    ConsoleAuthController,
   ],
   providers: [
     Db,

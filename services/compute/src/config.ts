@@ -25,8 +25,11 @@ export const computeConfigShape = {
   /** Lifetime of a console token (Nova's [consoleauth] token_ttl). */
   KUMO_COMPUTE_CONSOLE_TOKEN_TTL_S: seconds(600),
   /**
-   * Base of the noVNC URL handed out by os-getVNCConsole (Nova's [vnc] novncproxy_base_url);
-   * default: `/vnc_auto.html` on this API, which checks the token but has no websocket proxy.
+   * Console URLs point at the noVNC proxy of the server's node, as its agent reports it
+   * (KUMO_AGENT_CONSOLE_LISTEN / KUMO_AGENT_CONSOLE_URL on the node, Nova's per-node
+   * [vnc] novncproxy_base_url). This is the page used for nodes whose agent reports no proxy, e.g.
+   * a proxy in front of them; default: `/vnc_auto.html` on this API, which checks the token and
+   * redirects to the node's proxy once there is one, else says that node has no proxy (503).
    */
   KUMO_COMPUTE_NOVNC_URL: z.string().url('must be a URL such as http://console.example:6080/vnc_auto.html').optional(),
   /** Public URL of this API (links); default: from the request. */

@@ -35,6 +35,8 @@ export interface EnvOptions {
   capacity?: Partial<Omit<AgentHostOptions, 'host' | 'driver'>>;
   env?: Record<string, string>;
   driverFor?: (host: string) => FakeDriver;
+  /** Run the agent's noVNC proxy (on a free port of 127.0.0.1). */
+  consoleProxy?: boolean;
   /**
    * Started after the identity stand-in and before compute (e.g. the network service); returns more
    * env for compute. `amqpUrl` is compute's own vhost, for a peer that must share its broker (RPCs, events).
@@ -62,6 +64,7 @@ export async function startComputeEnv(opts: EnvOptions = {}): Promise<ComputeEnv
       reportIntervalMs: 1000,
       instancesDir: os.tmpdir(),
       snapshotDir: path.join(os.tmpdir(), `kumo-compute-snapshots-${suffix}`),
+      console: opts.consoleProxy ? { listen: '127.0.0.1:0' } : undefined,
       hosts: opts.hosts.map((host) => {
         const driver = opts.driverFor?.(host) ?? new FakeDriver({ host, checkFiles: false });
         drivers.set(host, driver);

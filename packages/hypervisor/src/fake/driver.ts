@@ -7,9 +7,16 @@
 // Driver instances that share a FakeHostStore see the same domains, which is how tests model
 // an agent restart (new driver instance, same host). Live migration between fake hosts goes
 // through a process-wide registry of incoming URIs.
+//
+// The one real thing a fake domain has is its VNC console: when a domain with console.vnc is
+// asked for its console, a FakeVncServer (fake/vnc.ts) starts listening on a unix socket under
+// `vncDir`, so console proxies can be tested end to end without QEMU. It starts on demand, so
+// thousands of fake domains cost no sockets.
 import crypto from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type {
   Accelerator,
   ConsoleEndpoints,
@@ -38,6 +45,7 @@ import {
 } from '../errors.js';
 import { maxVcpusOf, parseDiskSpec, parseDomainSpec, parseNicSpec, type DiskSpecInput, type DomainSpec, type DomainSpecInput, type NicSpecInput } from '../spec.js';
 import { waitUntil } from '../wait.js';
+import { FakeVncServer } from './vnc.js';
 
 /** Marker the fake "guest" writes to its console on every boot. */
 export const FAKE_BOOT_MARKER = 'FAKE-BOOT';
@@ -74,6 +82,11 @@ export interface FakeDriverOptions {
   capacity?: { vcpus: number; memoryMb: number };
   /** How long an outgoing live migration takes (default 0: at once); abort/force-complete act within it. */
   migrationMs?: number;
+  /**
+   * Directory of the fake VNC sockets (default `<tmpdir>/kumo-fake-vnc-<pid>`); false: getConsole
+   * names a `fake:` path nobody listens on (no socket at all).
+   */
+  vncDir?: string | false;
 }
 
 const incomingRegistry = new Map<string, { driver: FakeDriver; id: string }>();
@@ -87,6 +100,8 @@ export class FakeDriver implements HypervisorDriver {
   /** Settable by tests (FakeDriverOptions.migrationMs). */
   migrationMs: number;
   private readonly events = new EventEmitter();
+  private readonly vncDir: string | false;
+  private readonly vncServers = new Map<string, Promise<FakeVncServer>>();
 
   constructor(opts: FakeDriverOptions = {}) {
     this.host = opts.host ?? 'fake-host';
@@ -95,6 +110,7 @@ export class FakeDriver implements HypervisorDriver {
     this.checkFiles = opts.checkFiles ?? true;
     this.capacity = opts.capacity;
     this.migrationMs = opts.migrationMs ?? 0;
+    this.vncDir = opts.vncDir ?? path.join(os.tmpdir(), `kumo-fake-vnc-${process.pid}`);
     this.events.setMaxListeners(0);
   }
 
@@ -194,6 +210,7 @@ export class FakeDriver implements HypervisorDriver {
 
   async destroy(id: string): Promise<void> {
     this.get(id);
+    await this.stopVnc(id);
     this.store.domains.delete(id);
     this.emit(id, 'destroyed');
   }
@@ -359,6 +376,7 @@ export class FakeDriver implements HypervisorDriver {
     const target = check();
     target.driver.receive(id, d);
     incomingRegistry.delete(uri);
+    await this.stopVnc(id);
     this.store.domains.delete(id);
     this.emit(id, 'migrated-out', uri);
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
@@ -423,8 +441,30 @@ export class FakeDriver implements HypervisorDriver {
 
   async getConsole(id: string): Promise<ConsoleEndpoints> {
     const d = this.get(id);
-    // Like QemuDriver: a VNC endpoint exactly when the spec asks for one (nobody listens on it).
-    return d.spec.console.vnc ? { vncSocket: `fake:${this.host}/${id}/vnc.sock` } : {};
+    // Like QemuDriver: a VNC endpoint exactly when the spec asks for one.
+    if (!d.spec.console.vnc) return {};
+    if (this.vncDir === false) return { vncSocket: `fake:${this.host}/${id}/vnc.sock` };
+    let server = this.vncServers.get(id);
+    if (!server) {
+      // Short and stable per host and domain (unix socket paths are limited to 107 bytes).
+      const name = crypto.createHash('sha256').update(`${this.host}/${id}`).digest('hex').slice(0, 24);
+      server = FakeVncServer.listen(path.join(this.vncDir, `${name}.vnc.sock`), { name: id });
+      this.vncServers.set(id, server);
+      server.catch(() => this.vncServers.delete(id));
+    }
+    return { vncSocket: (await server).socketPath };
+  }
+
+  /** Test hook: the fake VNC server of a domain, once getConsole started it. */
+  async vncServer(id: string): Promise<FakeVncServer | undefined> {
+    return this.vncServers.get(id);
+  }
+
+  private async stopVnc(id: string): Promise<void> {
+    const server = this.vncServers.get(id);
+    if (!server) return;
+    this.vncServers.delete(id);
+    await (await server.catch(() => undefined))?.close();
   }
 
   async getConsoleOutput(id: string, opts?: { maxBytes?: number }): Promise<string> {
@@ -459,5 +499,6 @@ export class FakeDriver implements HypervisorDriver {
 
   async close(): Promise<void> {
     this.events.removeAllListeners();
+    await Promise.all([...this.vncServers.keys()].map((id) => this.stopVnc(id)));
   }
 }

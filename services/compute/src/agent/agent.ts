@@ -26,6 +26,7 @@ import { type HypervisorDriver, isHypervisorError } from '@kumo/hypervisor';
 import { diagnosticsOf } from './diagnostics.js';
 import { AmqpConnection, AmqpRpcTransport } from '@kumo/service-kit';
 import type { Channel, ConsumeMessage } from 'amqplib';
+import { ConsoleProxy } from './console-proxy.js';
 import { nicOf, nicIdOf, volumeDiskIdOf, volumeDiskOf } from './domain-spec.js';
 import { HostSyncer, type MigrationPeers } from './syncer.js';
 
@@ -73,6 +74,12 @@ export interface AgentOptions {
    * KUMO_IMAGE_IMPORT_DIRS). Unset: createImage fails on this agent.
    */
   snapshotDir?: string;
+  /**
+   * The node's noVNC websocket proxy (agent/console-proxy.ts): `listen` is `host:port` (port 0: any
+   * free one), `publicUrl` the base browsers reach it at (default: from `listen`). Unset: no proxy;
+   * console URLs of this node's servers then point at the compute API's explanatory page.
+   */
+  console?: { listen: string; publicUrl?: string; allowedOrigins?: string[]; novncDir?: string };
   log?: (level: 'info' | 'warn' | 'error', msg: string) => void;
 }
 
@@ -88,6 +95,8 @@ export class ComputeAgent {
   private channel?: ReturnType<AmqpConnection['createChannel']>;
   private timer?: NodeJS.Timeout;
   private readonly log: NonNullable<AgentOptions['log']>;
+  /** The noVNC proxy, while it listens. */
+  consoleProxy?: ConsoleProxy;
 
   constructor(private readonly options: AgentOptions) {
     this.log = options.log ?? (() => undefined);
@@ -154,10 +163,28 @@ export class ComputeAgent {
       },
     });
     await this.channel.waitForConnect();
+    if (this.options.console) await this.startConsoleProxy(this.options.console);
     await this.heartbeat();
     this.timer = setInterval(() => void this.heartbeat(), this.options.reportIntervalMs);
     this.timer.unref();
     this.log('info', `compute agent serving ${queues.join(', ')}`);
+  }
+
+  /** A proxy that cannot start (port in use) is logged; the agent runs on without consoles. */
+  private async startConsoleProxy(c: NonNullable<AgentOptions['console']>): Promise<void> {
+    const proxy = new ConsoleProxy({
+      ...c,
+      hosts: this.options.hosts.map((h) => h.host),
+      log: this.log,
+      authorize: (token, hosts) => this.transport.client('compute').call('console_auth', { token, hosts }, { timeoutMs: 10000 }),
+      vncSocketOf: async (host, instanceId) => (await this.syncerOf(host).driver.getConsole(instanceId)).vncSocket,
+    });
+    try {
+      await proxy.start();
+      this.consoleProxy = proxy;
+    } catch (err) {
+      this.log('error', `${(err as Error).message}; this node serves no VNC consoles`);
+    }
   }
 
   async heartbeat(): Promise<void> {
@@ -179,6 +206,7 @@ export class ComputeAgent {
         availabilityZone: h.availabilityZone,
         numaTopology: numaTopologyOf(h),
         cpuDedicatedSet: h.cpuDedicatedSet ?? [],
+        consoleUrl: this.consoleProxy?.pageUrl,
       };
       await this.transport.cast(serviceQueue('compute'), 'compute.host_report', report).catch((err: unknown) => this.log('warn', `heartbeat of ${h.host} not sent: ${(err as Error).message}`));
     }
@@ -318,6 +346,7 @@ export class ComputeAgent {
 
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    await this.consoleProxy?.close();
     for (const s of this.syncers.values()) s.close();
     await this.channel?.close().catch(() => undefined);
     await this.transport.close();

@@ -17,6 +17,12 @@ import { ComputeAgent } from './agent.js';
  *   KUMO_AGENT_STATE_DIR     instance directories (default /var/lib/kumo/instances)
  *   KUMO_AGENT_SNAPSHOT_DIR  where createImage writes snapshots for the image service to import
  *                            (one of its KUMO_IMAGE_IMPORT_DIRS); unset: no snapshots
+ *   KUMO_AGENT_CONSOLE_LISTEN  host:port of this node's noVNC websocket proxy (nova-novncproxy;
+ *                            default 127.0.0.1:6080; `off` for none). One proxy serves every host of the process.
+ *   KUMO_AGENT_CONSOLE_URL   base URL browsers reach that proxy at (Nova's novncproxy_base_url
+ *                            without the page), e.g. https://node1.example:6080; default from the listen address
+ *   KUMO_AGENT_CONSOLE_ALLOWED_ORIGINS  comma-separated browser origin host names allowed besides the
+ *                            proxy's own (Nova's console_allowed_origins)
  */
 const env = process.env;
 // Like the services: KUMO_CONFIG_FILE (KEY=VALUE lines, written by ./kumo) fills what the environment does not set.
@@ -59,11 +65,28 @@ if (!['fake', 'qemu'].includes(driverKind)) {
 const stateDir = env.KUMO_AGENT_STATE_DIR ?? '/var/lib/kumo/instances';
 const driverFor = (host: string): HypervisorDriver =>
   driverKind === 'fake' ? new FakeDriver({ host, checkFiles: false }) : new QemuDriver({ stateDir: path.join(stateDir, host) } as ConstructorParameters<typeof QemuDriver>[0]);
+const consoleListen = env.KUMO_AGENT_CONSOLE_LISTEN ?? '127.0.0.1:6080';
+if (consoleListen !== 'off' && consoleListen !== '' && !/^(\[[0-9a-fA-F:.]+\]|[^:\s]*):\d{1,5}$/.test(consoleListen)) {
+  log('error', `KUMO_AGENT_CONSOLE_LISTEN=${consoleListen}: use host:port (e.g. 0.0.0.0:6080) or off`);
+  process.exit(78);
+}
+if (env.KUMO_AGENT_CONSOLE_URL && !/^https?:\/\/\S+$/.test(env.KUMO_AGENT_CONSOLE_URL)) {
+  log('error', `KUMO_AGENT_CONSOLE_URL=${env.KUMO_AGENT_CONSOLE_URL}: use an http(s) URL such as http://node1.example:6080`);
+  process.exit(78);
+}
 const agent = new ComputeAgent({
   amqpUrl: env.KUMO_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672/',
   reportIntervalMs: num('KUMO_AGENT_REPORT_S', 10) * 1000,
   instancesDir: stateDir,
   snapshotDir: env.KUMO_AGENT_SNAPSHOT_DIR || undefined,
+  console:
+    consoleListen === 'off' || consoleListen === ''
+      ? undefined
+      : {
+          listen: consoleListen,
+          publicUrl: env.KUMO_AGENT_CONSOLE_URL || undefined,
+          allowedOrigins: (env.KUMO_AGENT_CONSOLE_ALLOWED_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),
+        },
   log,
   hosts: hosts.map((host) => ({
     host,

@@ -477,11 +477,11 @@ export class ConductorService implements OnApplicationShutdown {
   /** Heartbeat + capacity of one host (creates the compute node on first contact). */
   async onHostReport(r: HostReport): Promise<void> {
     await this.db.exec(
-      `INSERT INTO ${this.db.t('compute_node')} AS n (host, hypervisor_type, hypervisor_version, vcpus, memory_mb, local_gb, cpu_info, availability_zone, cpu_allocation_ratio, ram_allocation_ratio, disk_allocation_ratio, last_heartbeat, numa_topology, cpu_dedicated_set)
-       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,COALESCE($9, 4.0),COALESCE($10, 1.0),COALESCE($11, 1.0),now(),$12,$13)
+      `INSERT INTO ${this.db.t('compute_node')} AS n (host, hypervisor_type, hypervisor_version, vcpus, memory_mb, local_gb, cpu_info, availability_zone, cpu_allocation_ratio, ram_allocation_ratio, disk_allocation_ratio, last_heartbeat, numa_topology, cpu_dedicated_set, console_url)
+       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,COALESCE($9, 4.0),COALESCE($10, 1.0),COALESCE($11, 1.0),now(),$12,$13,$14)
        ON CONFLICT (host) DO UPDATE SET hypervisor_type = EXCLUDED.hypervisor_type, hypervisor_version = EXCLUDED.hypervisor_version, vcpus = EXCLUDED.vcpus,
          memory_mb = EXCLUDED.memory_mb, local_gb = EXCLUDED.local_gb, cpu_info = EXCLUDED.cpu_info, last_heartbeat = now(),
-         numa_topology = EXCLUDED.numa_topology, cpu_dedicated_set = EXCLUDED.cpu_dedicated_set,
+         numa_topology = EXCLUDED.numa_topology, cpu_dedicated_set = EXCLUDED.cpu_dedicated_set, console_url = EXCLUDED.console_url,
          availability_zone = COALESCE($8, n.availability_zone),
          cpu_allocation_ratio = COALESCE($9, n.cpu_allocation_ratio), ram_allocation_ratio = COALESCE($10, n.ram_allocation_ratio), disk_allocation_ratio = COALESCE($11, n.disk_allocation_ratio)`,
       [
@@ -499,6 +499,8 @@ export class ConductorService implements OnApplicationShutdown {
         // An older agent reports no topology: the host then takes no NUMA or pinned guests.
         r.numaTopology ? JSON.stringify(r.numaTopology) : null,
         JSON.stringify(r.cpuDedicatedSet ?? []),
+        // Only an http(s) URL is kept (the agent is not trusted to put anything else into console URLs).
+        typeof r.consoleUrl === 'string' && /^https?:\/\/[^\s]+$/.test(r.consoleUrl) && r.consoleUrl.length <= 1024 ? r.consoleUrl : null,
       ],
     );
   }

@@ -1,8 +1,9 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { Controller, Get, Inject, Injectable, Query, Res } from '@nestjs/common';
-import { RpcError } from '@kumo/contracts';
+import { Controller, Get, Inject, Injectable, Query, Req, Res } from '@nestjs/common';
+import { MessagePattern, Payload } from '@nestjs/microservices';
+import { type ConsoleAuthReply, type ConsoleAuthRequest, RpcError, rpcPattern } from '@kumo/contracts';
 import { ApiError, type AuthContext, KUMO_CONFIG, PolicyService, Public } from '@kumo/service-kit';
-import type { Response } from 'express';
+import type { Request, Response } from 'express';
 import { invalid, type Json } from '../common/nova.js';
 import type { ComputeConfig } from '../config.js';
 import { ConductorService } from '../conductor/conductor.service.js';
@@ -23,9 +24,16 @@ function hashOf(token: string): string {
 /**
  * Remote consoles at 2.1 (os-getVNCConsole / os-getSPICEConsole / os-getSerialConsole). A VNC
  * console is a token (Nova's console_auth_tokens: only its hash is stored, with the host and the
- * domain's VNC socket a proxy would connect to) and a URL `…/vnc_auto.html?token=`. This build has
- * no noVNC websocket proxy: the URL's page checks the token and says so. SPICE and serial are
- * "unavailable console types", as in Nova with its defaults ([spice] and [serial_console] off).
+ * domain's VNC socket the proxy connects to) and a URL `<proxy page>?token=`.
+ *
+ * Design (as nova-novncproxy, one proxy per node): the noVNC websocket proxy runs inside each
+ * node's compute agent (agent/console-proxy.ts, `KUMO_AGENT_CONSOLE_LISTEN`, e.g. :6080), next to
+ * the VNC unix sockets it must reach — a proxy in this API process could only reach sockets of
+ * its own machine. The agent reports its page's URL with its heartbeat (`compute_node.console_url`)
+ * and the URL handed out here points at the proxy of the server's host. Agents hold no database
+ * credentials, so the proxy checks each token with the RPC `compute.console_auth` (authorize()).
+ * SPICE and serial are "unavailable console types", as in Nova with its defaults ([spice] and
+ * [serial_console] off).
  */
 @Injectable()
 export class ConsolesService {
@@ -63,7 +71,7 @@ export class ConsolesService {
       `INSERT INTO ${this.db.t('console_auth_token')} (token_hash, instance_id, console_type, host, internal_access_path, expires) VALUES ($1, $2, $3, $4, $5, now() + make_interval(secs => $6))`,
       [hashOf(token), i.id, type, i.host, vncSocket, this.config.KUMO_COMPUTE_CONSOLE_TOKEN_TTL_S],
     );
-    const base = this.config.KUMO_COMPUTE_NOVNC_URL ?? `${apiBase}/vnc_auto.html`;
+    const base = (await this.proxyUrlOf(i.host)) ?? this.config.KUMO_COMPUTE_NOVNC_URL ?? `${apiBase}/vnc_auto.html`;
     return { type, url: `${base}${base.includes('?') ? '&' : '?'}token=${token}` };
   }
 
@@ -101,15 +109,45 @@ export class ConsolesService {
     return { protocol, type: c.type, url: c.url };
   }
 
+  /** The page of the noVNC proxy on `host`, as its agent last reported it (none: that agent runs no proxy). */
+  async proxyUrlOf(host: string): Promise<string | undefined> {
+    const [row] = await this.db.rows<{ console_url: string | null }>(`SELECT console_url FROM ${this.db.t('compute_node')} WHERE host = $1`, [host]);
+    return row?.console_url ?? undefined;
+  }
+
   /** The console a valid, unexpired token opens, while its server lives on the same host; undefined otherwise. */
-  async resolve(token: string): Promise<{ instance_id: string; host: string; console_type: string } | undefined> {
+  async resolve(token: string): Promise<{ instance_id: string; host: string; console_type: string; internal_access_path: string; expires: Date } | undefined> {
     if (!token) return undefined;
-    const [row] = await this.db.rows<{ instance_id: string; host: string; console_type: string }>(
-      `SELECT t.instance_id, t.host, t.console_type FROM ${this.db.t('console_auth_token')} t JOIN ${this.db.t('instance')} i ON i.id = t.instance_id
-        WHERE t.token_hash = $1 AND t.expires > now() AND i.vm_state <> 'deleted' AND i.host = t.host`,
+    const [row] = await this.db.rows<{ instance_id: string; host: string; console_type: string; internal_access_path: string; expires: Date }>(
+      `SELECT t.instance_id, t.host, t.console_type, t.internal_access_path, t.expires FROM ${this.db.t('console_auth_token')} t JOIN ${this.db.t('instance')} i ON i.id = t.instance_id
+        WHERE t.token_hash = $1 AND t.expires > now() AND i.vm_state <> 'deleted' AND i.deleted_at IS NULL AND i.task_state IS DISTINCT FROM 'deleting' AND i.host = t.host`,
       [hashOf(token)],
     );
     return row;
+  }
+
+  /**
+   * `compute.console_auth`: a node's proxy checks a token for one of its hosts. Every refusal is
+   * the same `not_found` (Nova's "Invalid Token"), so the reply does not tell a guesser which
+   * tokens exist; the reason is only logged by the proxy as "invalid, expired, or not for this node".
+   */
+  async authorize(req: ConsoleAuthRequest): Promise<ConsoleAuthReply> {
+    const refused = () => new RpcError({ code: 'not_found', message: 'The console token is invalid or has expired, its server was deleted or moved, or it is for another host.' });
+    if (!req || typeof req.token !== 'string' || !req.token || !Array.isArray(req.hosts)) throw refused();
+    const c = await this.resolve(req.token);
+    if (!c || !req.hosts.includes(c.host)) throw refused();
+    return { instanceId: c.instance_id, host: c.host, consoleType: c.console_type, internalAccessPath: c.internal_access_path, expires: new Date(c.expires).toISOString() };
+  }
+}
+
+/** The node proxies' RPC (agents have no database credentials). */
+@Controller()
+export class ConsoleAuthController {
+  constructor(private readonly consoles: ConsolesService) {}
+
+  @MessagePattern(rpcPattern('compute', 'console_auth'))
+  async auth(@Payload() req: ConsoleAuthRequest): Promise<ConsoleAuthReply> {
+    return this.consoles.authorize(req);
   }
 }
 
@@ -120,9 +158,11 @@ function page(title: string, text: string): string {
 }
 
 /**
- * Where os-getVNCConsole URLs point (unless KUMO_COMPUTE_NOVNC_URL names a real noVNC proxy). The
- * token is the credential (as with nova-novncproxy), so the route is public. It validates the
- * token and then says plainly that there is no proxy: 501 for a valid token, 401 otherwise.
+ * Where console URLs point when the server's host reports no proxy and KUMO_COMPUTE_NOVNC_URL is
+ * unset (an agent started without KUMO_AGENT_CONSOLE_LISTEN, or one older than the proxy), and
+ * where older URLs of this API keep working. The token is the credential (as with
+ * nova-novncproxy), so the route is public: 401 for an unknown or expired token; for a valid one a
+ * redirect to the proxy of its host if that host now has one, else 503 saying what to start.
  */
 @Public()
 @Controller()
@@ -130,20 +170,29 @@ export class ConsoleProxyController {
   constructor(private readonly consoles: ConsolesService) {}
 
   @Get('vnc_auto.html')
-  async vnc(@Query('token') token: unknown, @Res() res: Response): Promise<void> {
-    const c = typeof token === 'string' ? await this.consoles.resolve(token) : undefined;
+  async vnc(@Query('token') token: unknown, @Req() req: Request, @Res() res: Response): Promise<void> {
+    // noVNC's own form of the URL: `?path=%3Ftoken%3D<token>` (Nova's access_url).
+    const path = req.query.path;
+    const t = typeof token === 'string' ? token : typeof path === 'string' ? new URLSearchParams(path.replace(/^[^?]*\?/, '')).get('token') : undefined;
+    const c = t ? await this.consoles.resolve(t) : undefined;
     res.type('html');
     if (!c) {
-      res.status(401).send(page('Console unavailable', 'The console token is invalid or has expired. Ask for a new console URL (os-getVNCConsole).'));
+      res.status(401).send(page('Console unavailable', 'The console token is invalid or has expired, or its server was deleted or moved. Ask for a new console URL (openstack console url show <server>).'));
+      return;
+    }
+    const proxy = await this.consoles.proxyUrlOf(c.host);
+    if (proxy) {
+      res.redirect(302, `${proxy}${proxy.includes('?') ? '&' : '?'}token=${encodeURIComponent(t!)}`);
       return;
     }
     res
-      .status(501)
+      .status(503)
       .send(
         page(
-          'VNC console not available in this build',
+          'No console proxy on this compute host',
           `The token is valid: it opens the VNC console of server ${c.instance_id} on compute host ${c.host}. ` +
-            'But the noVNC websocket proxy is not part of this build of Kumo, so the console cannot be shown here.',
+            `But the compute agent of ${c.host} runs no noVNC proxy, so the console cannot be shown. ` +
+            'Start that agent with KUMO_AGENT_CONSOLE_LISTEN (e.g. 0.0.0.0:6080), wait for its next heartbeat and ask for a new console URL.',
         ),
       );
   }
