@@ -692,16 +692,35 @@ export class ConductorService implements OnApplicationShutdown {
         const loc = await this.image.location(before.shelved_image_id, before.project_id, false);
         snapshot = { id: loc.image.id, path: loc.path, url: loc.url, checksum: loc.image.checksum, properties: loc.image.properties ?? {}, diskFormat: loc.image.diskFormat, containerFormat: loc.image.containerFormat };
       }
+      const host = (await this.instances.get(instanceId))?.host;
+      // Volumes attached while offloaded (2.20, only reserved) and those it kept: connected on the new host.
+      const volumes = host ? await this.connectVolumes(before, host, requestId) : undefined;
       const placed = await this.tx(async (tx) => {
         const cur = await this.instances.lock(tx, instanceId);
         if (!cur || cur.vm_state !== 'shelved_offloaded' || cur.task_state !== 'unshelving' || !cur.host) return undefined;
-        return this.instances.update(tx, cur, { shelved_image: snapshot, task_updated_at: new Date() }, requestId);
+        const merged = volumes ? mergeVolumes(cur.volumes ?? [], volumes) : cur.volumes;
+        return this.instances.update(tx, cur, { shelved_image: snapshot, volumes: merged, task_updated_at: new Date() }, requestId);
       });
       if (placed) await this.sync(placed, requestId);
     } catch (err) {
       const msg = err instanceof RpcError ? `${err.service ?? 'peer'}: ${err.message}` : (err as Error).message;
       await this.failUnshelve(instanceId, `Unshelve of instance ${instanceId} aborted: ${msg}`);
     }
+  }
+
+  /**
+   * The server's settled volumes (attached, or reserved while it had no host) attached for
+   * `host` in the volume service (idempotent; an attached one moves to `host`), with the
+   * connection the agent needs. Pending entries (a request works on them) are left alone.
+   */
+  async connectVolumes(i: InstanceRow, host: string, requestId?: string): Promise<VolumeAttachmentEntry[]> {
+    const out: VolumeAttachmentEntry[] = [];
+    for (const v of i.volumes ?? []) {
+      if (v.status !== 'attached' && v.status !== 'reserved') continue;
+      const { attachment, connection } = await this.volume.attach(v.volumeId, i.project_id, i.id, host, v.device, true, requestId);
+      out.push({ ...v, status: 'attached', attachmentId: attachment.id, path: connection.path, format: connection.format });
+    }
+    return out;
   }
 
   /** The snapshot of a shelved server that is deleted (Nova deletes it with the server). */
@@ -755,6 +774,12 @@ export class ConductorService implements OnApplicationShutdown {
   async consoleEndpoints(i: InstanceRow): Promise<{ vncSocket?: string; serialSocket?: string }> {
     return this.agentCall(i, 'get_console', {});
   }
+}
+
+/** `current` with the entries of `connected` (by volume) replaced; entries added or removed meanwhile stay so. */
+export function mergeVolumes(current: VolumeAttachmentEntry[], connected: VolumeAttachmentEntry[]): VolumeAttachmentEntry[] {
+  const by = new Map(connected.map((v) => [v.volumeId, v]));
+  return current.map((v) => ((v.status === 'attached' || v.status === 'reserved') && by.has(v.volumeId) ? by.get(v.volumeId)! : v));
 }
 
 function imageOf(m: ImageMeta | null): InstanceSpec['image'] {
