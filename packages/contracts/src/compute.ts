@@ -16,6 +16,9 @@
  *         control_migration (force-complete or abort an outgoing live migration; 2.22/2.24). Additive.
  *   1.4 - Volumes: InstanceSpec.volumes (attached volumes, disks after the root disk); agent calls
  *         attach_volume, detach_volume (additions only).
+ *   1.4+ - (evacuate) HostReport.startup: the first report of a (re)started agent; the service
+ *         answers it with `absent` syncs for domains of instances evacuated away from the host
+ *         (Nova's _destroy_evacuated_instances at init_host). Optional, additive.
  *
  * Agents never touch the database. The service casts the *desired* state of one instance to
  * `kumo.compute.<host>` (`compute_agent.sync`); the agent's syncer converges the hypervisor to it
@@ -161,8 +164,13 @@ export interface HostReport {
   vcpus: number;
   memoryMb: number;
   localGb: number;
-  /** Instances the hypervisor runs (for the reconciler: unknown ones are reported, not killed). */
+  /**
+   * Instances the hypervisor runs (for the reconciler: unknown ones are reported, not killed —
+   * except those evacuated away from this host, which the service has destroyed).
+   */
   instances: string[];
+  /** The first report after the agent (re)started (Nova's init_host). */
+  startup?: boolean;
   cpuInfo?: Record<string, unknown>;
   /** Overcommit ratios of this host (Nova's cpu/ram/disk_allocation_ratio, set on the node). */
   cpuAllocationRatio?: number;

@@ -88,6 +88,8 @@ export class ComputeAgent {
   private channel?: ReturnType<AmqpConnection['createChannel']>;
   private timer?: NodeJS.Timeout;
   private readonly log: NonNullable<AgentOptions['log']>;
+  /** Hosts whose first report after start() is still to be sent (it carries `startup`). */
+  private readonly starting = new Set<string>();
 
   constructor(private readonly options: AgentOptions) {
     this.log = options.log ?? (() => undefined);
@@ -154,6 +156,7 @@ export class ComputeAgent {
       },
     });
     await this.channel.waitForConnect();
+    for (const h of this.options.hosts) this.starting.add(h.host);
     await this.heartbeat();
     this.timer = setInterval(() => void this.heartbeat(), this.options.reportIntervalMs);
     this.timer.unref();
@@ -179,8 +182,12 @@ export class ComputeAgent {
         availabilityZone: h.availabilityZone,
         numaTopology: numaTopologyOf(h),
         cpuDedicatedSet: h.cpuDedicatedSet ?? [],
+        ...(this.starting.has(h.host) ? { startup: true } : {}),
       };
-      await this.transport.cast(serviceQueue('compute'), 'compute.host_report', report).catch((err: unknown) => this.log('warn', `heartbeat of ${h.host} not sent: ${(err as Error).message}`));
+      await this.transport.cast(serviceQueue('compute'), 'compute.host_report', report).then(
+        () => this.starting.delete(h.host),
+        (err: unknown) => this.log('warn', `heartbeat of ${h.host} not sent: ${(err as Error).message}`),
+      );
     }
   }
 

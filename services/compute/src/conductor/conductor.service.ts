@@ -296,6 +296,25 @@ export class ConductorService implements OnApplicationShutdown {
         out.resync = true;
         return { ...base, host: m.dest_compute, availability_zone: await this.scheduler.zoneOf(tx, m.dest_compute!), task_state: null, migration_id: null };
       }
+      case 'rebuilding': {
+        if (m.migration_type !== 'evacuation') return undefined;
+        // Evacuated: the destination runs it; the dead source's claim goes, the destination's becomes the instance's.
+        await this.instances.releaseClaim(tx, i.id, 'instance');
+        await this.instances.relabelClaim(tx, i.id, 'migration', 'instance');
+        await this.instances.setMigration(tx, m.id, 'done');
+        const vm = i.target_vm_state ?? 'active';
+        return {
+          ...base,
+          host: m.dest_compute,
+          availability_zone: await this.scheduler.zoneOf(tx, m.dest_compute!),
+          task_state: null,
+          task_host: null,
+          migration_id: null,
+          vm_state: vm,
+          desired_power: restingPower(vm),
+          launched_at: new Date(),
+        };
+      }
       case 'deleting':
         // A resized instance deleted before confirm: its source's copy goes too.
         if (cross && i.host !== m.source_compute && ['finished', 'post-migrating', 'confirming', 'reverting'].includes(m.status)) out.cleanup = m.source_compute!;
@@ -310,6 +329,10 @@ export class ConductorService implements OnApplicationShutdown {
   private async moveFailed(tx: Sql, i: InstanceRow, r: AgentReport): Promise<boolean> {
     const m = await this.instances.migration(tx, i.migration_id);
     if (!m) return false;
+    if (i.task_state === 'rebuilding' && m.migration_type === 'evacuation') {
+      await this.endEvacuationFailed(tx, i, r.error ?? 'the destination did not build the domain', powerStateOf(r.state));
+      return true;
+    }
     if (i.task_state === 'migrating' || (i.task_state === 'resize_migrating' && m.source_compute !== m.dest_compute)) {
       // Nothing moved yet: the instance stays on the source as it was; the claim on the
       // destination goes back; the migration and the instance action carry the error.
@@ -474,8 +497,13 @@ export class ConductorService implements OnApplicationShutdown {
     });
   }
 
-  /** Heartbeat + capacity of one host (creates the compute node on first contact). */
+  /** Heartbeat + capacity of one host (creates the compute node on first contact); then its evacuated leftovers go. */
   async onHostReport(r: HostReport): Promise<void> {
+    await this.recordHost(r);
+    await this.destroyEvacuated(r).catch((err: unknown) => this.log.warn(`evacuated instances of ${r.host} not cleaned up yet: ${(err as Error).message}`));
+  }
+
+  private async recordHost(r: HostReport): Promise<void> {
     await this.db.exec(
       `INSERT INTO ${this.db.t('compute_node')} AS n (host, hypervisor_type, hypervisor_version, vcpus, memory_mb, local_gb, cpu_info, availability_zone, cpu_allocation_ratio, ram_allocation_ratio, disk_allocation_ratio, last_heartbeat, numa_topology, cpu_dedicated_set)
        VALUES ($1,$2,$3,$4,$5,$6,$7,$8,COALESCE($9, 4.0),COALESCE($10, 1.0),COALESCE($11, 1.0),now(),$12,$13)
@@ -705,6 +733,82 @@ export class ConductorService implements OnApplicationShutdown {
     } catch (err) {
       const msg = err instanceof RpcError ? `${err.service ?? 'peer'}: ${err.message}` : (err as Error).message;
       await this.failUnshelve(instanceId, `Unshelve of instance ${instanceId} aborted: ${msg}`);
+    }
+  }
+
+  // ------------------------------------------------------------------------ evacuate ----
+
+  /** Evacuation in the background (after the API's transaction); never rejects. */
+  startEvacuate(instanceId: string, requestId?: string): void {
+    const p = this.evacuateStep(instanceId, requestId).catch((err: unknown) => this.log.error(`evacuation of ${instanceId} stopped: ${(err as Error).message} (the reconciler retries)`));
+    this.inFlight.add(p);
+    void p.finally(() => this.inFlight.delete(p));
+  }
+
+  /**
+   * The conductor's part of an evacuation whose destination is claimed (`task_host`): the ports'
+   * binding host and the volumes' attachments move to the destination (network `bind_port`,
+   * volume `attach`; both idempotent), then the destination's agent gets the sync and spawns the
+   * domain (its report ends the task: moveStep). Re-run by the reconciler while the destination is
+   * up; a failure here ends the evacuation (ERROR, migration `failed`).
+   */
+  async evacuateStep(instanceId: string, requestId?: string): Promise<void> {
+    const i = await this.instances.get(instanceId);
+    if (!i || i.task_state !== 'rebuilding' || !i.migration_id || !i.task_host) return;
+    const m = await this.instances.migration(this.db, i.migration_id);
+    if (!m || m.migration_type !== 'evacuation' || m.status !== 'accepted') return;
+    const dest = i.task_host;
+    try {
+      for (const p of i.ports ?? []) await this.network.bind(p.id, i.id, dest, requestId);
+      const volumes = await this.connectVolumes(i, dest, requestId);
+      const next = await this.tx(async (tx) => {
+        const cur = await this.instances.lock(tx, instanceId);
+        if (!cur || cur.task_state !== 'rebuilding' || cur.migration_id !== i.migration_id) return undefined;
+        return this.instances.update(tx, cur, { volumes: mergeVolumes(cur.volumes ?? [], volumes), task_updated_at: new Date() }, requestId);
+      });
+      if (next) await this.sync(next, requestId);
+    } catch (err) {
+      const msg = err instanceof RpcError ? `${err.service ?? 'peer'}: ${err.message}` : (err as Error).message;
+      await this.tx(async (tx) => {
+        const cur = await this.instances.lock(tx, instanceId);
+        if (cur?.task_state === 'rebuilding' && cur.migration_id === i.migration_id) await this.endEvacuationFailed(tx, cur, `Evacuation of instance ${instanceId} to ${dest} failed: ${msg}`);
+      });
+    }
+  }
+
+  /** A failed evacuation: ERROR on its old host with the fault, the destination's claim released, migration `failed` (Nova). */
+  private async endEvacuationFailed(tx: Sql, i: InstanceRow, message: string, powerState = i.power_state): Promise<void> {
+    await this.instances.releaseClaim(tx, i.id, 'migration');
+    await this.instances.setMigration(tx, i.migration_id, 'failed', message);
+    await this.instances.update(tx, i, { vm_state: 'error', task_state: null, task_host: null, migration_id: null, power_state: powerState, fault: { code: 500, message, created: nowZ() } });
+    await this.instances.finishAction(tx, i.id, false, message);
+  }
+
+  /**
+   * Nova's _destroy_evacuated_instances: a host that reports again — its agent restarted
+   * (`startup`), or its service is up (not forced down) — gets an `absent` sync for every domain
+   * it still runs of an instance evacuated away from it (migration `evacuation` from this host,
+   * `accepted` or `done`); a `done` evacuation becomes `completed`. Never the domain of an
+   * instance that still lives on this host.
+   */
+  async destroyEvacuated(r: HostReport): Promise<void> {
+    if (!r.startup) {
+      if (!r.instances?.length) return;
+      const [n] = await this.db.rows<{ forced_down: boolean }>(`SELECT forced_down FROM ${this.db.t('compute_node')} WHERE host = $1`, [r.host]);
+      if (!n || n.forced_down) return;
+    }
+    const ms = await this.db.rows<{ id: number; instance_id: string; status: string }>(
+      `SELECT id, instance_id, status FROM ${this.db.t('migration')} WHERE migration_type = 'evacuation' AND source_compute = $1 AND status IN ('accepted', 'done') ORDER BY id`,
+      [r.host],
+    );
+    const running = new Set(r.instances ?? []);
+    for (const m of ms) {
+      const i = await this.instances.get(m.instance_id);
+      if (i && running.has(i.id) && (i.host !== r.host || i.task_host)) {
+        this.log.log(`destroying ${i.id} on ${r.host}: it was evacuated to ${i.task_host ?? i.host}`);
+        await this.castAbsent(i, r.host);
+      }
+      if (m.status === 'done') await this.instances.setMigration(this.db, m.id, 'completed');
     }
   }
 

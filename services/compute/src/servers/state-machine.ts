@@ -92,6 +92,10 @@ export const TRANSITIONS = {
   // From shelved (still on its host): power on. From shelved_offloaded: schedule, spawn from the snapshot.
   unshelve: { from: ['shelved', 'shelved_offloaded'], task: 'unshelving', power: 'running', to: 'active' },
   change_password: { from: ['active'], task: 'updating_password', power: 'keep', to: 'keep' },
+  // Evacuate (admin; the host's compute service is down): rebuilt on another host (task_host: the
+  // destination's agent spawns it) → ACTIVE, or SHUTOFF when it was stopped (Nova's rebuild with
+  // recreate). vm_state keeps showing (REBUILD / ERROR) while it runs.
+  evacuate: { from: ['active', 'stopped', 'error'], task: 'rebuilding', power: 'keep', to: 'keep' },
 } as const satisfies Record<string, Transition>;
 
 /**
