@@ -19,6 +19,9 @@
  *   1.5 - Consoles: HostReport.consoleUrl (the base URL of the node's noVNC proxy) and the service
  *         RPC `compute.console_auth` (a node's proxy checks a console token). Additive: an older
  *         agent reports no URL and its consoles keep the compute API's page.
+ *   1.6 - (evacuate) HostReport.startup: the first report of a (re)started agent; the service
+ *         answers it with `absent` syncs for domains of instances evacuated away from the host
+ *         (Nova's _destroy_evacuated_instances at init_host). Optional, additive.
  *
  * Agents never touch the database. The service casts the *desired* state of one instance to
  * `kumo.compute.<host>` (`compute_agent.sync`); the agent's syncer converges the hypervisor to it
@@ -164,8 +167,13 @@ export interface HostReport {
   vcpus: number;
   memoryMb: number;
   localGb: number;
-  /** Instances the hypervisor runs (for the reconciler: unknown ones are reported, not killed). */
+  /**
+   * Instances the hypervisor runs (for the reconciler: unknown ones are reported, not killed —
+   * except those evacuated away from this host, which the service has destroyed).
+   */
   instances: string[];
+  /** The first report after the agent (re)started (Nova's init_host). */
+  startup?: boolean;
   cpuInfo?: Record<string, unknown>;
   /** Overcommit ratios of this host (Nova's cpu/ram/disk_allocation_ratio, set on the node). */
   cpuAllocationRatio?: number;

@@ -5,11 +5,15 @@
  * Version history (of this file's payloads; the envelope version is in envelope.ts):
  *   1.0 - Initial version: get, reserve, attach, detach, unreserve; volume.created,
  *         volume.deleted, volume.attached, volume.detached, volume.error.
+ *   1.1 - reserve `hold` (a reservation for a server without a host, never expired: Nova's
+ *         attachment_create without a connector for a shelved_offloaded server); attach of an
+ *         attachment already in use on another host moves it there (unshelve, evacuate). Additive.
  *
  * The attach protocol (Cinder's attachments API, reduced to what one file backend needs):
  *
  *   reserve   available -> reserved    creates the attachment record (volume, server)
  *   attach    reserved  -> in-use      records host/device, answers the connection info
+ *                                      (in-use -> in-use on another host: the server moved)
  *   detach    in-use    -> available   removes the attachment
  *   unreserve reserved  -> available   gives a reservation back (the attach did not happen)
  *
@@ -73,6 +77,8 @@ export interface VolumeRef {
 
 export interface VolumeReserveRequest extends VolumeRef {
   serverId: string;
+  /** 1.1: keep the reservation until attach/detach (the server has no host now); never expired. */
+  hold?: boolean;
 }
 
 export interface VolumeAttachRequest extends VolumeRef {

@@ -40,6 +40,7 @@ export const computePolicy: Record<string, string> = {
   'instance_actions:events': ADMIN,
   'servers:migrate': ADMIN,
   'servers:migrate_live': ADMIN,
+  'servers:evacuate': ADMIN,
   'servers:migrations': ADMIN,
   'os_migrations': ADMIN,
   'servers:interfaces': READ,

@@ -26,6 +26,8 @@ export interface ComputeEnv {
   b: Project;
   admin: Project;
   readerA: Project;
+  /** Stops the in-process agent and starts a new one on the same drivers (an agent restart; its first reports say `startup`). */
+  restartAgent(): Promise<ComputeAgent>;
   close(): Promise<void>;
 }
 
@@ -58,19 +60,21 @@ export async function startComputeEnv(opts: EnvOptions = {}): Promise<ComputeEnv
   });
   const drivers = new Map<string, FakeDriver>();
   let agent: ComputeAgent | undefined;
-  if (opts.hosts?.length) {
-    agent = new ComputeAgent({
+  const makeAgent = () =>
+    new ComputeAgent({
       amqpUrl: vhost.url,
       reportIntervalMs: 1000,
       instancesDir: os.tmpdir(),
       snapshotDir: path.join(os.tmpdir(), `kumo-compute-snapshots-${suffix}`),
       console: opts.consoleProxy ? { listen: '127.0.0.1:0' } : undefined,
-      hosts: opts.hosts.map((host) => {
-        const driver = opts.driverFor?.(host) ?? new FakeDriver({ host, checkFiles: false });
+      hosts: (opts.hosts ?? []).map((host) => {
+        const driver = drivers.get(host) ?? opts.driverFor?.(host) ?? new FakeDriver({ host, checkFiles: false });
         drivers.set(host, driver);
         return { host, driver, vcpus: 16, memoryMb: 32768, localGb: 500, ...opts.capacity };
       }),
     });
+  if (opts.hosts?.length) {
+    agent = makeAgent();
     await agent.start();
     const hostCount = opts.hosts.length;
     await waitUntil('agent hosts registered', async () => {
@@ -91,6 +95,12 @@ export async function startComputeEnv(opts: EnvOptions = {}): Promise<ComputeEnv
     b: await project(`projb${suffix}`),
     admin: await project(`admin${suffix}`, ['admin', 'member', 'reader']),
     readerA: await project(a.id, ['reader'], `reader-${a.id}`),
+    async restartAgent() {
+      await agent?.close();
+      agent = makeAgent();
+      await agent.start();
+      return agent;
+    },
     async close() {
       await agent?.close();
       await svc.close();

@@ -25,7 +25,7 @@ beforeAll(async () => {
     peers: async (identityUrl, amqpUrl) => {
       const db = await createTestDatabase('kumo_volume_test');
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kumo-compute-volumes-'));
-      const svc = await startTestService(volumeService, { databaseUrl: db.url, amqpUrl, env: { KUMO_IDENTITY_URL: identityUrl, KUMO_VOLUME_DIR: dir } });
+      const svc = await startTestService(volumeService, { databaseUrl: db.url, amqpUrl, env: { KUMO_IDENTITY_URL: identityUrl, KUMO_VOLUME_DIR: dir, KUMO_VOLUME_QUOTA_VOLUMES: '50' } });
       vol = { svc, db, dir };
       return {};
     },
@@ -154,6 +154,99 @@ describe('os-volume_attachments with the real volume service', () => {
     expect(after['OS-EXT-STS:task_state']).toBeNull();
     expect(after.status).toBe('ACTIVE');
     expect((await c.r('GET', `/servers/${s.id}/os-volume_attachments`, env.a)).json.volumeAttachments).toEqual([]);
+  });
+});
+
+describe('2.20: volumes of shelved servers', () => {
+  const v = (minor: number) => ({ headers: { 'OpenStack-API-Version': `compute 2.${minor}` } });
+  const shelveOffloaded = async (name: string) => {
+    const s = await c.bootActive(env.a, { name });
+    expect((await c.action(env.a, s.id, { shelve: null })).status).toBe(202);
+    return c.waitStatus(env.a, s.id, 'SHELVED_OFFLOADED');
+  };
+
+  it('below 2.20 a shelved_offloaded server refuses attach (409); at 2.20 the volume is reserved, listed, and connected on the host it unshelves to', async () => {
+    const s = await shelveOffloaded('shelf-vol');
+    const vid = await newVolume(env.a);
+    const old = await c.r('POST', `/servers/${s.id}/os-volume_attachments`, env.a, { json: { volumeAttachment: { volumeId: vid } }, ...v(19) });
+    expect(old.status).toBe(409);
+    expect(old.json.conflictingRequest.message).toBe(`Cannot 'attach_volume' instance ${s.id} while it is in vm_state shelved_offloaded`);
+    expect((await volumeOf(env.a, vid)).status).toBe('available');
+
+    const res = await c.r('POST', `/servers/${s.id}/os-volume_attachments`, env.a, { json: { volumeAttachment: { volumeId: vid } }, ...v(20) });
+    expect(res.status).toBe(200);
+    expectSchema('servers.attach_volume', res);
+    expect(res.json.volumeAttachment).toEqual({ id: vid, serverId: s.id, volumeId: vid, device: '/dev/vdb' });
+    // Cinder after attachment_create without a connector: reserved, no completed attachment yet.
+    expect(await volumeOf(env.a, vid)).toMatchObject({ status: 'reserved', attachments: [] });
+    const list = await c.r('GET', `/servers/${s.id}/os-volume_attachments`, env.a, v(20));
+    expectSchema('servers.list_volume_attachments', list);
+    expect(list.json.volumeAttachments).toEqual([{ id: vid, serverId: s.id, volumeId: vid, device: '/dev/vdb' }]);
+    const shown = (await c.show(env.a, s.id)).json.server;
+    expect(shown.status).toBe('SHELVED_OFFLOADED');
+    expect(shown['os-extended-volumes:volumes_attached']).toEqual([{ id: vid }]);
+    // Another project sees neither the server nor its attachments.
+    expect((await c.r('POST', `/servers/${s.id}/os-volume_attachments`, env.b, { json: { volumeAttachment: { volumeId: vid } }, ...v(20) })).status).toBe(404);
+    expect((await c.r('GET', `/servers/${s.id}/os-volume_attachments`, env.b, v(20))).status).toBe(404);
+    expect((await c.r('DELETE', `/servers/${s.id}/os-volume_attachments/${vid}`, env.b, v(20))).status).toBe(404);
+
+    expect((await c.action(env.a, s.id, { unshelve: null })).status).toBe(202);
+    const up = await c.waitStatus(env.a, s.id, 'ACTIVE');
+    expect(up['OS-EXT-SRV-ATTR:host'] ?? 'va-1').toBe('va-1');
+    expect(await disksOf(s.id)).toContainEqual({ id: `vol-${vid.slice(0, 23)}`, path: path.join(vol.dir, vid), serial: vid.slice(0, 20) });
+    expect(await volumeOf(env.a, vid)).toMatchObject({ status: 'in-use', attachments: [expect.objectContaining({ server_id: s.id, host_name: 'va-1', device: '/dev/vdb' })] });
+
+    // Detached while running as usual; the volume is available again.
+    expect((await c.r('DELETE', `/servers/${s.id}/os-volume_attachments/${vid}`, env.a)).status).toBe(202);
+    expect(await volumeOf(env.a, vid)).toMatchObject({ status: 'available', attachments: [] });
+  });
+
+  it('detach while offloaded (2.20) releases the volume without any agent; 409 below 2.20; a volume kept through shelve follows the server to its host', async () => {
+    const s0 = await c.bootActive(env.a, { name: 'kept-vol' });
+    const kept = await newVolume(env.a, 'kept');
+    expect((await attach(env.a, s0.id, { volumeId: kept })).status).toBe(200);
+    expect((await c.action(env.a, s0.id, { shelve: null })).status).toBe(202);
+    const s = await c.waitStatus(env.a, s0.id, 'SHELVED_OFFLOADED');
+    const extra = await newVolume(env.a, 'extra');
+    expect((await c.r('POST', `/servers/${s.id}/os-volume_attachments`, env.a, { json: { volumeAttachment: { volumeId: extra } }, ...v(20) })).json.volumeAttachment.device).toBe('/dev/vdc');
+
+    const old = await c.r('DELETE', `/servers/${s.id}/os-volume_attachments/${extra}`, env.a, v(19));
+    expect(old.status).toBe(409);
+    const driver = env.drivers.get('va-1')!;
+    const detachDisk = jest.spyOn(driver, 'detachDisk');
+    try {
+      expect((await c.r('DELETE', `/servers/${s.id}/os-volume_attachments/${extra}`, env.a, v(20))).status).toBe(202);
+      expect((await c.r('DELETE', `/servers/${s.id}/os-volume_attachments/${kept}`, env.a, v(20))).status).toBe(202);
+      expect(detachDisk).not.toHaveBeenCalled();
+    } finally {
+      detachDisk.mockRestore();
+    }
+    expect(await volumeOf(env.a, extra)).toMatchObject({ status: 'available', attachments: [] });
+    expect(await volumeOf(env.a, kept)).toMatchObject({ status: 'available', attachments: [] });
+    expect((await c.r('GET', `/servers/${s.id}/os-volume_attachments`, env.a, v(20))).json.volumeAttachments).toEqual([]);
+    const actions = (await c.r('GET', `/servers/${s.id}/os-instance-actions`, env.a)).json.instanceActions.map((a: { action: string }) => a.action);
+    expect(actions.slice(0, 3)).toEqual(['detach_volume', 'detach_volume', 'attach_volume']);
+
+    // Re-attached while offloaded, then unshelved: only that volume is on the domain.
+    expect((await c.r('POST', `/servers/${s.id}/os-volume_attachments`, env.a, { json: { volumeAttachment: { volumeId: kept } }, ...v(20) })).status).toBe(200);
+    expect((await c.action(env.a, s.id, { unshelve: null })).status).toBe(202);
+    await c.waitStatus(env.a, s.id, 'ACTIVE');
+    expect((await disksOf(s.id)).map((d) => d.id)).toEqual(expect.arrayContaining([`vol-${kept.slice(0, 23)}`]));
+    expect((await disksOf(s.id)).map((d) => d.id)).not.toContain(`vol-${extra.slice(0, 23)}`);
+    expect((await volumeOf(env.a, kept)).status).toBe('in-use');
+    // Deleting the server gives it back.
+    expect((await c.r('DELETE', `/servers/${s.id}`, env.a)).status).toBe(204);
+    await c.waitStatus(env.a, s.id, 'DELETED');
+    await waitUntil('kept released', async () => (await volumeOf(env.a, kept)).status === 'available', { timeoutMs: 10000, intervalMs: 100 });
+  });
+
+  it('a held reservation of an offloaded server is given back when the server is deleted', async () => {
+    const s = await shelveOffloaded('shelf-del');
+    const vid = await newVolume(env.a);
+    expect((await c.r('POST', `/servers/${s.id}/os-volume_attachments`, env.a, { json: { volumeAttachment: { volumeId: vid } }, ...v(20) })).status).toBe(200);
+    expect((await c.r('DELETE', `/servers/${s.id}`, env.a)).status).toBe(204);
+    await c.waitStatus(env.a, s.id, 'DELETED');
+    await waitUntil('released', async () => (await volumeOf(env.a, vid)).status === 'available', { timeoutMs: 10000, intervalMs: 100 });
   });
 });
 

@@ -132,6 +132,22 @@ describe('attach protocol', () => {
     await expect(volume().call('attach', { ...ref, serverId: 'srv-4', host: 'node1', device: null })).rejects.toMatchObject({ code: 'conflict' });
   });
 
+  it('1.1: a held reservation (server without a host) never expires; attach connects it later; an attached volume moves to the new host', async () => {
+    const id = await available();
+    const ref = { volumeId: id, projectId: env.a.id };
+    await volume().call('reserve', { ...ref, serverId: 'srv-held', hold: true });
+    await new Promise((r) => setTimeout(r, 2500));
+    await env.svc.app.get(Reconciler).run();
+    expect(await show(id)).toMatchObject({ status: 'reserved', attachments: [] });
+    const a = await volume().call('attach', { ...ref, serverId: 'srv-held', host: 'node1', device: '/dev/vdb' });
+    expect(a.attachment).toMatchObject({ status: 'attached', host: 'node1' });
+    const moved = await volume().call('attach', { ...ref, serverId: 'srv-held', host: 'node2', device: '/dev/vdb' });
+    expect(moved.attachment).toMatchObject({ id: a.attachment.id, status: 'attached', host: 'node2', device: '/dev/vdb' });
+    expect((await show(id)).attachments).toEqual([expect.objectContaining({ server_id: 'srv-held', host_name: 'node2' })]);
+    expect(await volume().call('detach', { ...ref, serverId: 'srv-held' })).toEqual({ ok: true, found: true });
+    expect((await show(id)).status).toBe('available');
+  });
+
   it('unknown volumes: get is not_found, detach and delete of a missing volume succeed (idempotent)', async () => {
     const ref = { volumeId: randomUUID(), projectId: env.a.id };
     await expect(volume().call('get', ref)).rejects.toMatchObject({ code: 'not_found' });

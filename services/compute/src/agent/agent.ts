@@ -97,6 +97,8 @@ export class ComputeAgent {
   private readonly log: NonNullable<AgentOptions['log']>;
   /** The noVNC proxy, while it listens. */
   consoleProxy?: ConsoleProxy;
+  /** Hosts whose first report after start() is still to be sent (it carries `startup`). */
+  private readonly starting = new Set<string>();
 
   constructor(private readonly options: AgentOptions) {
     this.log = options.log ?? (() => undefined);
@@ -164,6 +166,7 @@ export class ComputeAgent {
     });
     await this.channel.waitForConnect();
     if (this.options.console) await this.startConsoleProxy(this.options.console);
+    for (const h of this.options.hosts) this.starting.add(h.host);
     await this.heartbeat();
     this.timer = setInterval(() => void this.heartbeat(), this.options.reportIntervalMs);
     this.timer.unref();
@@ -207,8 +210,12 @@ export class ComputeAgent {
         numaTopology: numaTopologyOf(h),
         cpuDedicatedSet: h.cpuDedicatedSet ?? [],
         consoleUrl: this.consoleProxy?.pageUrl,
+        ...(this.starting.has(h.host) ? { startup: true } : {}),
       };
-      await this.transport.cast(serviceQueue('compute'), 'compute.host_report', report).catch((err: unknown) => this.log('warn', `heartbeat of ${h.host} not sent: ${(err as Error).message}`));
+      await this.transport.cast(serviceQueue('compute'), 'compute.host_report', report).then(
+        () => this.starting.delete(h.host),
+        (err: unknown) => this.log('warn', `heartbeat of ${h.host} not sent: ${(err as Error).message}`),
+      );
     }
   }
 

@@ -22,6 +22,10 @@ export class AmqpNetworkClient implements NetworkClient {
   async unbind(portId: string, deleteIfCreated: boolean, requestId?: string): Promise<void> {
     await this.transport.client('network').call('unbind_port', { portId, deleteIfCreated }, { requestId, timeoutMs: 60000 });
   }
+
+  async bind(portId: string, serverId: string, host: string, requestId?: string): Promise<ServerPort> {
+    return (await this.transport.client('network').call('bind_port', { portId, serverId, host }, { requestId, timeoutMs: 60000 })).port;
+  }
 }
 
 @Injectable()
@@ -62,8 +66,8 @@ export class AmqpVolumeClient implements VolumeClient {
     return this.c.call('get', { volumeId, projectId, asAdmin }, { timeoutMs: 15000 });
   }
 
-  async reserve(volumeId: string, projectId: string, serverId: string, asAdmin: boolean, requestId?: string): Promise<VolumeAttachmentRecord> {
-    return (await this.c.call('reserve', { volumeId, projectId, serverId, asAdmin }, { requestId, timeoutMs: 30000 })).attachment;
+  async reserve(volumeId: string, projectId: string, serverId: string, asAdmin: boolean, requestId?: string, hold?: boolean): Promise<VolumeAttachmentRecord> {
+    return (await this.c.call('reserve', { volumeId, projectId, serverId, asAdmin, ...(hold ? { hold } : {}) }, { requestId, timeoutMs: 30000 })).attachment;
   }
 
   attach(volumeId: string, projectId: string, serverId: string, host: string, device: string | null, asAdmin: boolean, requestId?: string): Promise<{ attachment: VolumeAttachmentRecord; connection: VolumeConnectionInfo }> {

@@ -296,6 +296,25 @@ export class ConductorService implements OnApplicationShutdown {
         out.resync = true;
         return { ...base, host: m.dest_compute, availability_zone: await this.scheduler.zoneOf(tx, m.dest_compute!), task_state: null, migration_id: null };
       }
+      case 'rebuilding': {
+        if (m.migration_type !== 'evacuation') return undefined;
+        // Evacuated: the destination runs it; the dead source's claim goes, the destination's becomes the instance's.
+        await this.instances.releaseClaim(tx, i.id, 'instance');
+        await this.instances.relabelClaim(tx, i.id, 'migration', 'instance');
+        await this.instances.setMigration(tx, m.id, 'done');
+        const vm = i.target_vm_state ?? 'active';
+        return {
+          ...base,
+          host: m.dest_compute,
+          availability_zone: await this.scheduler.zoneOf(tx, m.dest_compute!),
+          task_state: null,
+          task_host: null,
+          migration_id: null,
+          vm_state: vm,
+          desired_power: restingPower(vm),
+          launched_at: new Date(),
+        };
+      }
       case 'deleting':
         // A resized instance deleted before confirm: its source's copy goes too.
         if (cross && i.host !== m.source_compute && ['finished', 'post-migrating', 'confirming', 'reverting'].includes(m.status)) out.cleanup = m.source_compute!;
@@ -310,6 +329,10 @@ export class ConductorService implements OnApplicationShutdown {
   private async moveFailed(tx: Sql, i: InstanceRow, r: AgentReport): Promise<boolean> {
     const m = await this.instances.migration(tx, i.migration_id);
     if (!m) return false;
+    if (i.task_state === 'rebuilding' && m.migration_type === 'evacuation') {
+      await this.endEvacuationFailed(tx, i, r.error ?? 'the destination did not build the domain', powerStateOf(r.state));
+      return true;
+    }
     if (i.task_state === 'migrating' || (i.task_state === 'resize_migrating' && m.source_compute !== m.dest_compute)) {
       // Nothing moved yet: the instance stays on the source as it was; the claim on the
       // destination goes back; the migration and the instance action carry the error.
@@ -474,8 +497,13 @@ export class ConductorService implements OnApplicationShutdown {
     });
   }
 
-  /** Heartbeat + capacity of one host (creates the compute node on first contact). */
+  /** Heartbeat + capacity of one host (creates the compute node on first contact); then its evacuated leftovers go. */
   async onHostReport(r: HostReport): Promise<void> {
+    await this.recordHost(r);
+    await this.destroyEvacuated(r).catch((err: unknown) => this.log.warn(`evacuated instances of ${r.host} not cleaned up yet: ${(err as Error).message}`));
+  }
+
+  private async recordHost(r: HostReport): Promise<void> {
     await this.db.exec(
       `INSERT INTO ${this.db.t('compute_node')} AS n (host, hypervisor_type, hypervisor_version, vcpus, memory_mb, local_gb, cpu_info, availability_zone, cpu_allocation_ratio, ram_allocation_ratio, disk_allocation_ratio, last_heartbeat, numa_topology, cpu_dedicated_set, console_url)
        VALUES ($1,$2,$3,$4,$5,$6,$7,$8,COALESCE($9, 4.0),COALESCE($10, 1.0),COALESCE($11, 1.0),now(),$12,$13,$14)
@@ -694,16 +722,111 @@ export class ConductorService implements OnApplicationShutdown {
         const loc = await this.image.location(before.shelved_image_id, before.project_id, false);
         snapshot = { id: loc.image.id, path: loc.path, url: loc.url, checksum: loc.image.checksum, properties: loc.image.properties ?? {}, diskFormat: loc.image.diskFormat, containerFormat: loc.image.containerFormat };
       }
+      const host = (await this.instances.get(instanceId))?.host;
+      // Volumes attached while offloaded (2.20, only reserved) and those it kept: connected on the new host.
+      const volumes = host ? await this.connectVolumes(before, host, requestId) : undefined;
       const placed = await this.tx(async (tx) => {
         const cur = await this.instances.lock(tx, instanceId);
         if (!cur || cur.vm_state !== 'shelved_offloaded' || cur.task_state !== 'unshelving' || !cur.host) return undefined;
-        return this.instances.update(tx, cur, { shelved_image: snapshot, task_updated_at: new Date() }, requestId);
+        const merged = volumes ? mergeVolumes(cur.volumes ?? [], volumes) : cur.volumes;
+        return this.instances.update(tx, cur, { shelved_image: snapshot, volumes: merged, task_updated_at: new Date() }, requestId);
       });
       if (placed) await this.sync(placed, requestId);
     } catch (err) {
       const msg = err instanceof RpcError ? `${err.service ?? 'peer'}: ${err.message}` : (err as Error).message;
       await this.failUnshelve(instanceId, `Unshelve of instance ${instanceId} aborted: ${msg}`);
     }
+  }
+
+  // ------------------------------------------------------------------------ evacuate ----
+
+  /** Evacuation in the background (after the API's transaction); never rejects. */
+  startEvacuate(instanceId: string, requestId?: string): void {
+    const p = this.evacuateStep(instanceId, requestId).catch((err: unknown) => this.log.error(`evacuation of ${instanceId} stopped: ${(err as Error).message} (the reconciler retries)`));
+    this.inFlight.add(p);
+    void p.finally(() => this.inFlight.delete(p));
+  }
+
+  /**
+   * The conductor's part of an evacuation whose destination is claimed (`task_host`): the ports'
+   * binding host and the volumes' attachments move to the destination (network `bind_port`,
+   * volume `attach`; both idempotent), then the destination's agent gets the sync and spawns the
+   * domain (its report ends the task: moveStep). Re-run by the reconciler while the destination is
+   * up; a failure here ends the evacuation (ERROR, migration `failed`).
+   */
+  async evacuateStep(instanceId: string, requestId?: string): Promise<void> {
+    const i = await this.instances.get(instanceId);
+    if (!i || i.task_state !== 'rebuilding' || !i.migration_id || !i.task_host) return;
+    const m = await this.instances.migration(this.db, i.migration_id);
+    if (!m || m.migration_type !== 'evacuation' || m.status !== 'accepted') return;
+    const dest = i.task_host;
+    try {
+      for (const p of i.ports ?? []) await this.network.bind(p.id, i.id, dest, requestId);
+      const volumes = await this.connectVolumes(i, dest, requestId);
+      const next = await this.tx(async (tx) => {
+        const cur = await this.instances.lock(tx, instanceId);
+        if (!cur || cur.task_state !== 'rebuilding' || cur.migration_id !== i.migration_id) return undefined;
+        return this.instances.update(tx, cur, { volumes: mergeVolumes(cur.volumes ?? [], volumes), task_updated_at: new Date() }, requestId);
+      });
+      if (next) await this.sync(next, requestId);
+    } catch (err) {
+      const msg = err instanceof RpcError ? `${err.service ?? 'peer'}: ${err.message}` : (err as Error).message;
+      await this.tx(async (tx) => {
+        const cur = await this.instances.lock(tx, instanceId);
+        if (cur?.task_state === 'rebuilding' && cur.migration_id === i.migration_id) await this.endEvacuationFailed(tx, cur, `Evacuation of instance ${instanceId} to ${dest} failed: ${msg}`);
+      });
+    }
+  }
+
+  /** A failed evacuation: ERROR on its old host with the fault, the destination's claim released, migration `failed` (Nova). */
+  private async endEvacuationFailed(tx: Sql, i: InstanceRow, message: string, powerState = i.power_state): Promise<void> {
+    await this.instances.releaseClaim(tx, i.id, 'migration');
+    await this.instances.setMigration(tx, i.migration_id, 'failed', message);
+    await this.instances.update(tx, i, { vm_state: 'error', task_state: null, task_host: null, migration_id: null, power_state: powerState, fault: { code: 500, message, created: nowZ() } });
+    await this.instances.finishAction(tx, i.id, false, message);
+  }
+
+  /**
+   * Nova's _destroy_evacuated_instances: a host that reports again — its agent restarted
+   * (`startup`), or its service is up (not forced down) — gets an `absent` sync for every domain
+   * it still runs of an instance evacuated away from it (migration `evacuation` from this host,
+   * `accepted` or `done`); a `done` evacuation becomes `completed`. Never the domain of an
+   * instance that still lives on this host.
+   */
+  async destroyEvacuated(r: HostReport): Promise<void> {
+    if (!r.startup) {
+      if (!r.instances?.length) return;
+      const [n] = await this.db.rows<{ forced_down: boolean }>(`SELECT forced_down FROM ${this.db.t('compute_node')} WHERE host = $1`, [r.host]);
+      if (!n || n.forced_down) return;
+    }
+    const ms = await this.db.rows<{ id: number; instance_id: string; status: string }>(
+      `SELECT id, instance_id, status FROM ${this.db.t('migration')} WHERE migration_type = 'evacuation' AND source_compute = $1 AND status IN ('accepted', 'done') ORDER BY id`,
+      [r.host],
+    );
+    const running = new Set(r.instances ?? []);
+    for (const m of ms) {
+      const i = await this.instances.get(m.instance_id);
+      if (i && running.has(i.id) && (i.host !== r.host || i.task_host)) {
+        this.log.log(`destroying ${i.id} on ${r.host}: it was evacuated to ${i.task_host ?? i.host}`);
+        await this.castAbsent(i, r.host);
+      }
+      if (m.status === 'done') await this.instances.setMigration(this.db, m.id, 'completed');
+    }
+  }
+
+  /**
+   * The server's settled volumes (attached, or reserved while it had no host) attached for
+   * `host` in the volume service (idempotent; an attached one moves to `host`), with the
+   * connection the agent needs. Pending entries (a request works on them) are left alone.
+   */
+  async connectVolumes(i: InstanceRow, host: string, requestId?: string): Promise<VolumeAttachmentEntry[]> {
+    const out: VolumeAttachmentEntry[] = [];
+    for (const v of i.volumes ?? []) {
+      if (v.status !== 'attached' && v.status !== 'reserved') continue;
+      const { attachment, connection } = await this.volume.attach(v.volumeId, i.project_id, i.id, host, v.device, true, requestId);
+      out.push({ ...v, status: 'attached', attachmentId: attachment.id, path: connection.path, format: connection.format });
+    }
+    return out;
   }
 
   /** The snapshot of a shelved server that is deleted (Nova deletes it with the server). */
@@ -757,6 +880,12 @@ export class ConductorService implements OnApplicationShutdown {
   async consoleEndpoints(i: InstanceRow): Promise<{ vncSocket?: string; serialSocket?: string }> {
     return this.agentCall(i, 'get_console', {});
   }
+}
+
+/** `current` with the entries of `connected` (by volume) replaced; entries added or removed meanwhile stay so. */
+export function mergeVolumes(current: VolumeAttachmentEntry[], connected: VolumeAttachmentEntry[]): VolumeAttachmentEntry[] {
+  const by = new Map(connected.map((v) => [v.volumeId, v]));
+  return current.map((v) => ((v.status === 'attached' || v.status === 'reserved') && by.has(v.volumeId) ? by.get(v.volumeId)! : v));
 }
 
 function imageOf(m: ImageMeta | null): InstanceSpec['image'] {

@@ -12,6 +12,8 @@ export interface NetworkClient {
   listPorts(serverId: string): Promise<ServerPort[]>;
   /** Detach: a port compute created is deleted, a user's port unbound (contract 1.1). */
   unbind(portId: string, deleteIfCreated: boolean, requestId?: string): Promise<void>;
+  /** The port's `binding:host_id` becomes `host` (evacuate: the server runs elsewhere now). */
+  bind(portId: string, serverId: string, host: string, requestId?: string): Promise<ServerPort>;
 }
 
 export interface ImageClient {
@@ -25,7 +27,8 @@ export interface ImageClient {
 /** The volume service's attach protocol (contracts/src/volume.ts); every call is idempotent. */
 export interface VolumeClient {
   get(volumeId: string, projectId: string, asAdmin: boolean): Promise<VolumeRecord>;
-  reserve(volumeId: string, projectId: string, serverId: string, asAdmin: boolean, requestId?: string): Promise<VolumeAttachmentRecord>;
+  /** `hold`: for a server without a host (shelved_offloaded): kept reserved until attach/detach, never expired. */
+  reserve(volumeId: string, projectId: string, serverId: string, asAdmin: boolean, requestId?: string, hold?: boolean): Promise<VolumeAttachmentRecord>;
   attach(volumeId: string, projectId: string, serverId: string, host: string, device: string | null, asAdmin: boolean, requestId?: string): Promise<{ attachment: VolumeAttachmentRecord; connection: VolumeConnectionInfo }>;
   detach(volumeId: string, projectId: string, serverId: string, requestId?: string): Promise<void>;
   unreserve(volumeId: string, projectId: string, serverId: string, requestId?: string): Promise<void>;

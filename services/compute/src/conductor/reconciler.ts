@@ -17,7 +17,8 @@ import { VOLUME_CLIENT, type VolumeClient } from './peers.js';
  *     idempotent), and after 3 timeouts without a report the task ends in ERROR.
  * Server-action tasks end their own way (endActionTask): an unshelve goes back to shelved, an
  * offload completes without the agent, an abandoned password change fails, an interrupted volume
- * attach is rolled back and an interrupted detach completed. With
+ * attach is rolled back and an interrupted detach completed; an evacuation is driven again while
+ * its destination reports and ends in ERROR (migration `error`) when it does not. With
  * KUMO_COMPUTE_SHELVED_OFFLOAD_TIME > 0 each pass also offloads servers shelved for that long.
  */
 @Injectable()
@@ -69,11 +70,11 @@ export class Reconciler implements OnApplicationBootstrap, OnApplicationShutdown
           // (a move's step waits on task_host: the source while it powers off or cleans up)
           if (i.task_state === 'deleting') await this.conductor.localDelete(i.id);
           else if (i.task_state === 'resize_confirming') await this.conductor.confirmLocally(i.id);
-          else await this.conductor.fail(i.id, `Compute host ${i.host} stopped responding; the ${i.task_state} task was abandoned.`);
+          else await this.conductor.fail(i.id, `Compute host ${i.task_host ?? i.host} stopped responding; the ${i.task_state} task was abandoned.`);
         } else if (age > 3 * timeout) {
           if (i.task_state === 'deleting') await this.conductor.localDelete(i.id);
           else if (i.task_state === 'resize_confirming') await this.conductor.confirmLocally(i.id);
-          else await this.conductor.fail(i.id, `No report from compute host ${i.host} within ${Math.round(age)} s; the ${i.task_state} task was abandoned.`);
+          else await this.conductor.fail(i.id, `No report from compute host ${i.task_host ?? i.host} within ${Math.round(age)} s; the ${i.task_state} task was abandoned.`);
         } else {
           await this.conductor.sync(i);
         }
@@ -111,6 +112,12 @@ export class Reconciler implements OnApplicationBootstrap, OnApplicationShutdown
         }
         if (!silent) return false;
         await this.conductor.failUnshelve(i.id, `Compute host ${i.host} did not report the unshelve within ${Math.round(age)} s; the server stays shelved.`);
+        return true;
+      case 'rebuilding':
+        // An evacuation (task_host: its destination) whose destination is alive: its step is redone
+        // (ports, volumes, sync; idempotent). A silent destination: the generic path ends it in ERROR.
+        if (!i.migration_id || !i.task_host || silent) return false;
+        await this.conductor.evacuateStep(i.id);
         return true;
       case 'shelving_offloading':
         // Like a local delete: the snapshot holds the disk, so the server is offloaded without the agent.

@@ -15,7 +15,9 @@ export interface FlavorSnapshot {
 
 /**
  * One volume of a server (os-volume_attachments). `attaching`/`detaching` while a request works on
- * it (never in the agent's spec); `attached` once the volume service and the agent both have it.
+ * it (never in the agent's spec); `attached` once the volume service and the agent both have it;
+ * `reserved` for a volume attached to a shelved_offloaded server (2.20): held in the volume
+ * service, no host, no path — the unshelve connects it on the host it lands on.
  */
 export interface VolumeAttachmentEntry {
   /** The volume (Nova shows it as both the attachment's `id` and `volumeId`). */
@@ -23,7 +25,7 @@ export interface VolumeAttachmentEntry {
   /** The volume service's attachment record, once reserved. */
   attachmentId: string | null;
   device: string;
-  status: 'attaching' | 'attached' | 'detaching';
+  status: 'attaching' | 'attached' | 'detaching' | 'reserved';
   path: string | null;
   format: 'qcow2' | 'raw' | null;
   deleteOnTermination: boolean;

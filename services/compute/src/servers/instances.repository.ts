@@ -109,7 +109,7 @@ export interface MigrationRow {
   instance_id: string;
   project_id: string;
   user_id: string;
-  migration_type: 'migration' | 'resize' | 'live-migration';
+  migration_type: 'migration' | 'resize' | 'live-migration' | 'evacuation';
   status: string;
   source_compute: string | null;
   dest_compute: string | null;

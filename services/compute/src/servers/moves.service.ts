@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { Injectable } from '@nestjs/common';
-import { ApiError, type AuthContext, PolicyService } from '@kumo/service-kit';
+import { Inject, Injectable } from '@nestjs/common';
+import { ApiError, type AuthContext, KUMO_CONFIG, PolicyService } from '@kumo/service-kit';
+import type { ComputeConfig } from '../config.js';
 import { ConductorService } from '../conductor/conductor.service.js';
 import { boolish, invalid, isAdmin, type Json } from '../common/nova.js';
 import { Db, type Sql } from '../db/db.js';
@@ -11,6 +12,7 @@ import { NoValidHost, SchedulerService } from '../scheduler/scheduler.service.js
 import type { FlavorSnapshot, InstanceRow } from './instance.model.js';
 import { InstancesRepository, type MigrationRow } from './instances.repository.js';
 import { flavorSnapshot, ServersService } from './servers.service.js';
+import { generatePassword } from './server-actions.service.js';
 import { restingPower } from './state-machine.js';
 
 function lastSegment(ref: string): string {
@@ -46,6 +48,7 @@ export class MovesService {
     private readonly conductor: ConductorService,
     private readonly relay: EventRelay,
     private readonly policy: PolicyService,
+    @Inject(KUMO_CONFIG) private readonly config: ComputeConfig,
   ) {}
 
   private async flavorSeq(tx: Sql, flavorId: string): Promise<number | null> {
@@ -219,6 +222,71 @@ export class MovesService {
     );
     // 2.34: the checks failed after the 202 was decided; end the task at once, the instance stays where it is.
     if (deferredError) await this.conductor.endMoveFailed(updated.id, deferredError, requestId);
+  }
+
+  /**
+   * `evacuate` (admin): rebuild the server on another host because its own host's compute service
+   * is down (forced down, or no heartbeat for KUMO_COMPUTE_HOST_DOWN_S) — Nova's
+   * api/openstack/compute/evacuate.py and compute/api.py evacuate. Body by microversion: 2.1
+   * `{host?, onSharedStorage (required), adminPass?}`; 2.14 without onSharedStorage; 2.29 `force`
+   * (skip the scheduler's filters for the named host). Errors as Nova: policy 403; bad body, force
+   * without host, the server's own host, a source service still up (ComputeServiceInUse) 400; an
+   * unknown host 404; vm_state other than active/stopped/error or a task 409. The destination is
+   * claimed (claim `migration`) in the same transaction as the task starts, with the migration row
+   * (`evacuation`, `accepted`); no valid host → the server ends in ERROR after the answer, migration
+   * `error` (Nova's conductor does the same). Then the conductor rebinds the ports and re-attaches
+   * the volumes to the destination and its agent spawns the domain (ConductorService.evacuateStep).
+   * Returns the admin password (answered below 2.14).
+   */
+  async evacuate(auth: AuthContext, id: string, arg: unknown, requestId: string, version: number): Promise<string | null> {
+    this.policy.enforce('servers:evacuate', auth);
+    if (!arg || typeof arg !== 'object' || Array.isArray(arg)) throw invalid('evacuate', arg, "is not of type 'object'");
+    const b = arg as Json;
+    const allowed = ['host', 'adminPass', ...(version < 2014 ? ['onSharedStorage'] : []), ...(version >= 2029 ? ['force'] : [])];
+    for (const k of Object.keys(b)) if (!allowed.includes(k)) throw invalid('evacuate', b, `Additional properties are not allowed ('${k}' was unexpected)`);
+    if (version < 2014 && !('onSharedStorage' in b)) throw ApiError.badRequest("Invalid input for field/attribute evacuate. 'onSharedStorage' is a required property");
+    if (b.host !== undefined && (typeof b.host !== 'string' || !b.host || b.host.length > 255)) throw invalid('host', b.host, "is not of type 'string'");
+    if (b.adminPass !== undefined && typeof b.adminPass !== 'string') throw invalid('adminPass', b.adminPass, "is not of type 'string'");
+    const shared = version < 2014 ? (boolish(b.onSharedStorage, 'onSharedStorage') ?? false) : false;
+    const force = version >= 2029 ? (boolish(b.force, 'force') ?? false) : false;
+    const host = b.host as string | undefined;
+    if (force && !host) throw ApiError.badRequest("Can't force to a non-provided destination");
+    let password: string | null;
+    if (version >= 2014) password = (b.adminPass as string | undefined) ?? generatePassword();
+    else if (b.adminPass !== undefined) {
+      if (shared) throw ApiError.badRequest("admin password can't be changed on existing disk");
+      password = b.adminPass as string;
+    } else password = shared ? null : generatePassword();
+    if (host && !(await this.db.rows(`SELECT 1 FROM ${this.db.t('compute_node')} WHERE host = $1`, [host])).length) throw ApiError.notFound(`Compute host ${host} not found.`);
+    const seen = await this.servers.find(auth, id);
+    if (host && seen.host === host) throw ApiError.badRequest("The target host can't be the same one.");
+    let noHost: string | undefined;
+    const updated = await this.servers.act(
+      auth,
+      id,
+      'evacuate',
+      requestId,
+      async (tx, i) => {
+        const [svc] = i.host
+          ? await tx.rows<{ up: boolean }>(`SELECT last_heartbeat > now() - make_interval(secs => $2) AND NOT forced_down AS up FROM ${this.db.t('compute_node')} WHERE host = $1`, [i.host, this.config.KUMO_COMPUTE_HOST_DOWN_S])
+          : [];
+        if (!i.host || svc?.up) throw ApiError.badRequest(`Compute service of ${i.host ?? 'None'} is still in use.`);
+        let dest: string | null = null;
+        try {
+          dest = await this.scheduler.claimMove(tx, i, i.flavor, 'migration', { host, force });
+        } catch (err) {
+          if (!(err instanceof NoValidHost)) throw err;
+          noHost = err.message;
+        }
+        const migrationId = await this.newMigration(tx, i, 'evacuation', dest, i.flavor, noHost ? 'error' : 'accepted', noHost);
+        // Stopped stays stopped (Nova's rebuild with recreate); active and error come back running.
+        const target = i.vm_state === 'stopped' ? 'stopped' : 'active';
+        return { migration_id: migrationId, task_host: dest, target_vm_state: target, desired_power: restingPower(target) };
+      },
+      'evacuate',
+    );
+    if (noHost) await this.conductor.fail(updated.id, `No valid host was found. ${noHost}`, requestId);
+    return password;
   }
 
   /**

@@ -10,7 +10,7 @@ import { isUuid } from './instances.repository.js';
 import { ServersService } from './servers.service.js';
 
 /** Nova's generated passwords (CONF.password_length = 12). */
-function generatePassword(): string {
+export function generatePassword(): string {
   return randomBytes(9).toString('base64url').slice(0, 12);
 }
 

@@ -289,6 +289,12 @@ export class ServersController {
       case 'os-migrateLive':
         await this.moves.liveMigrate(auth, id, arg, rid, microversionOf(req));
         return;
+      case 'evacuate': {
+        // 200; `{"adminPass"}` below 2.14 (Nova's enable_instance_password default), no body from 2.14.
+        const adminPass = await this.moves.evacuate(auth, id, arg, rid, microversionOf(req));
+        status.code = 200;
+        return microversionOf(req) < 2014 ? { adminPass } : undefined;
+      }
       case 'createImage': {
         const imageId = await this.servers.createImage(auth, id, bodyOf(body, 'createImage'), rid);
         const imageBase = process.env.KUMO_IMAGE_URL ?? base.replace(/:\d+$/, ':9292');

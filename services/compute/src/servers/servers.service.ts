@@ -445,6 +445,7 @@ export class ServersService {
     this.relay.kick();
     if (action === 'delete' && !updated.host) await this.conductor.localDelete(updated.id, requestId);
     else if (action === 'unshelve' && !updated.host) this.conductor.startUnshelve(updated.id, requestId);
+    else if (action === 'evacuate') this.conductor.startEvacuate(updated.id, requestId);
     else if (!CALL_TASKS.has(t.task)) await this.conductor.sync(updated, requestId);
     return updated;
   }

@@ -77,9 +77,11 @@ export const TRANSITIONS = {
   live_migrate: { from: ['active', 'paused'], task: 'migrating', power: 'keep', to: 'keep' },
   attach_interface: { from: ['active', 'paused', 'stopped'], task: 'interface_attaching', power: 'keep', to: 'keep' },
   detach_interface: { from: ['active', 'paused', 'stopped'], task: 'interface_detaching', power: 'keep', to: 'keep' },
-  // The disk is hot-plugged (running/paused) or added to the definition (stopped).
-  attach_volume: { from: ['active', 'paused', 'stopped'], task: 'volume_attaching', power: 'keep', to: 'keep' },
-  detach_volume: { from: ['active', 'paused', 'stopped'], task: 'volume_detaching', power: 'keep', to: 'keep' },
+  // The disk is hot-plugged (running/paused) or added to the definition (stopped, shelved). A
+  // shelved_offloaded server has no domain: the volume is only reserved (attach) or released
+  // (detach), and connected when it unshelves. Shelved states only from 2.20 (SINCE_MICROVERSION).
+  attach_volume: { from: ['active', 'paused', 'stopped', 'shelved', 'shelved_offloaded'], task: 'volume_attaching', power: 'keep', to: 'keep' },
+  detach_volume: { from: ['active', 'paused', 'stopped', 'shelved', 'shelved_offloaded'], task: 'volume_detaching', power: 'keep', to: 'keep' },
   delete: { from: ['building', 'active', 'stopped', 'paused', 'suspended', 'resized', 'error', 'rescued', 'shelved', 'shelved_offloaded'], task: 'deleting', power: 'absent', to: 'deleted' },
   // Rescue boots a rescue disk with the root disk attached second (a new specVersion each way).
   rescue: { from: ['active', 'stopped', 'error'], task: 'rescuing', power: 'running', to: 'rescued' },
@@ -90,6 +92,10 @@ export const TRANSITIONS = {
   // From shelved (still on its host): power on. From shelved_offloaded: schedule, spawn from the snapshot.
   unshelve: { from: ['shelved', 'shelved_offloaded'], task: 'unshelving', power: 'running', to: 'active' },
   change_password: { from: ['active'], task: 'updating_password', power: 'keep', to: 'keep' },
+  // Evacuate (admin; the host's compute service is down): rebuilt on another host (task_host: the
+  // destination's agent spawns it) → ACTIVE, or SHUTOFF when it was stopped (Nova's rebuild with
+  // recreate). vm_state keeps showing (REBUILD / ERROR) while it runs.
+  evacuate: { from: ['active', 'stopped', 'error'], task: 'rebuilding', power: 'keep', to: 'keep' },
 } as const satisfies Record<string, Transition>;
 
 /**
@@ -100,6 +106,24 @@ export const TRANSITIONS = {
 export const CALL_TASKS: ReadonlySet<string> = new Set<TaskState>(['updating_password']);
 
 export type ActionName = keyof typeof TRANSITIONS;
+
+/**
+ * vm_states an action accepts only from a microversion on (as comparable numbers, 2.20 → 2020):
+ * below it they answer 409 like any state outside `from` (Nova's check_instance_state with the
+ * version-dependent lists of compute/api.py).
+ */
+export const SINCE_MICROVERSION: Partial<Record<ActionName, Partial<Record<VmState, number>>>> = {
+  // 2.20: volume attach/detach on shelved and shelved_offloaded servers.
+  attach_volume: { shelved: 2020, shelved_offloaded: 2020 },
+  detach_volume: { shelved: 2020, shelved_offloaded: 2020 },
+};
+
+/** Whether `action` may start from `vm` at microversion `version` (the task and lock are checked apart). */
+export function allowedFrom(action: ActionName, vm: string, version: number): boolean {
+  if (!(TRANSITIONS[action].from as readonly string[]).includes(vm)) return false;
+  const since = SINCE_MICROVERSION[action]?.[vm as VmState];
+  return since === undefined || version >= since;
+}
 
 /** Nova's `status` from (vm_state, task_state) (nova/api/openstack/common.py _STATE_MAP). */
 export function statusOf(vm: string, task: string | null): string {

@@ -10,7 +10,8 @@ import { EventRelay } from '../events/event-relay.js';
 import type { InstanceRow, VolumeAttachmentEntry } from '../servers/instance.model.js';
 import { InstancesRepository, isUuid } from '../servers/instances.repository.js';
 import { ServersService } from '../servers/servers.service.js';
-import { TRANSITIONS } from '../servers/state-machine.js';
+import { allowedFrom, TRANSITIONS } from '../servers/state-machine.js';
+import { microversionOf } from '../versions/microversion.js';
 
 function requestIdOf(req: Request): string {
   return (req as unknown as { id?: string }).id ?? String(req.headers['x-openstack-request-id'] ?? 'req-unknown');
@@ -84,8 +85,11 @@ export class VolumeAttachmentsController {
     return { volumeAttachment: view(i, v) };
   }
 
-  /** Starts the task and records the entry under the instance's row lock (409 as any action in the wrong state). */
-  private async begin(auth: AuthContext, id: string, action: 'attach_volume' | 'detach_volume', requestId: string, change: (i: InstanceRow) => VolumeAttachmentEntry[]): Promise<InstanceRow> {
+  /**
+   * Starts the task and records the entry under the instance's row lock (409 as any action in the
+   * wrong state; shelved states only from 2.20). Only a shelved_offloaded server has no host.
+   */
+  private async begin(auth: AuthContext, id: string, action: 'attach_volume' | 'detach_volume', requestId: string, version: number, change: (i: InstanceRow) => VolumeAttachmentEntry[]): Promise<InstanceRow> {
     const t = TRANSITIONS[action];
     const out = await this.db.transaction(async (tx) => {
       const seen = await this.servers.find(auth, id, tx);
@@ -93,7 +97,7 @@ export class VolumeAttachmentsController {
       const i = (await this.repo.lock(tx, seen.id))!;
       if (i.locked && !isAdmin(auth)) throw ApiError.conflict(`Instance ${i.id} is locked`);
       if (i.task_state) throw ApiError.conflict(`Cannot '${action}' instance ${i.id} while it is in task_state ${i.task_state}`);
-      if (!(t.from as readonly string[]).includes(i.vm_state) || !i.host) throw ApiError.conflict(`Cannot '${action}' instance ${i.id} while it is in vm_state ${i.vm_state}`);
+      if (!allowedFrom(action, i.vm_state, version) || (!i.host && i.vm_state !== 'shelved_offloaded')) throw ApiError.conflict(`Cannot '${action}' instance ${i.id} while it is in vm_state ${i.vm_state}`);
       const volumes = change(i);
       await this.repo.startAction(tx, i, action, auth.userId, requestId);
       return this.repo.update(tx, i, { volumes, task_state: t.task, target_vm_state: i.vm_state, task_updated_at: new Date(), task_started_at: new Date() }, requestId);
@@ -136,7 +140,7 @@ export class VolumeAttachmentsController {
       throw apiErrorOf(err);
     }
     let dev = '';
-    const i = await this.begin(auth, id, 'attach_volume', rid, (cur) => {
+    const i = await this.begin(auth, id, 'attach_volume', rid, microversionOf(req), (cur) => {
       const used = ['/dev/vda', ...(cur.volumes ?? []).map((v) => v.device)];
       if ((cur.volumes ?? []).some((v) => v.volumeId === volumeId)) throw ApiError.badRequest(`Invalid volume: volume ${volumeId} is already attached to instance ${cur.id}`);
       // Nova (libvirt) treats the requested name as a hint; a taken or odd one gets the next free name.
@@ -145,6 +149,18 @@ export class VolumeAttachmentsController {
       return [...(cur.volumes ?? []), { volumeId, attachmentId: null, device: dev, status: 'attaching', path: null, format: null, deleteOnTermination: false }];
     });
     let entry: VolumeAttachmentEntry;
+    if (i.vm_state === 'shelved_offloaded') {
+      // 2.20, no host: the volume is only reserved (held until the unshelve connects it on its new host).
+      try {
+        const reserved = await this.volumes.reserve(volumeId, i.project_id, i.id, asAdmin, rid, true);
+        entry = { volumeId, attachmentId: reserved.id, device: dev, status: 'reserved', path: null, format: null, deleteOnTermination: false };
+      } catch (err) {
+        await this.end(i, 'volume_attaching', volumeId, null, false, rid, (err as Error).message);
+        throw apiErrorOf(err);
+      }
+      await this.end(i, 'volume_attaching', volumeId, entry, true, rid);
+      return { volumeAttachment: view(i, entry) };
+    }
     try {
       const reserved = await this.volumes.reserve(volumeId, i.project_id, i.id, asAdmin, rid);
       const { connection } = await this.volumes.attach(volumeId, i.project_id, i.id, i.host!, dev, asAdmin, rid).catch(async (err: unknown) => {
@@ -173,21 +189,23 @@ export class VolumeAttachmentsController {
     const rid = requestIdOf(req);
     const before = await this.servers.find(auth, id);
     this.policy.enforce('servers:volume_attachments:update', auth, { project_id: before.project_id });
-    if (!(before.volumes ?? []).some((v) => v.volumeId === volumeId && v.status === 'attached')) throw ApiError.notFound(`Volume ${volumeId} is not attached to instance ${before.id}`);
+    const settled = (v: VolumeAttachmentEntry) => v.volumeId === volumeId && (v.status === 'attached' || v.status === 'reserved');
+    if (!(before.volumes ?? []).some(settled)) throw ApiError.notFound(`Volume ${volumeId} is not attached to instance ${before.id}`);
     // Nova: the root disk of a volume-backed server stays (delete the server instead).
     if ((before.volumes ?? []).some((v) => v.volumeId === volumeId && v.bootIndex === 0)) throw ApiError.badRequest("Can't detach root device volume");
-    const i = await this.begin(auth, id, 'detach_volume', rid, (cur) => {
-      const v = (cur.volumes ?? []).find((x) => x.volumeId === volumeId && x.status === 'attached');
+    const i = await this.begin(auth, id, 'detach_volume', rid, microversionOf(req), (cur) => {
+      const v = (cur.volumes ?? []).find(settled);
       if (!v) throw ApiError.notFound(`Volume ${volumeId} is not attached to instance ${cur.id}`);
       return (cur.volumes ?? []).map((x) => (x === v ? { ...x, status: 'detaching' as const } : x));
     });
     const entry = i.volumes.find((x) => x.volumeId === volumeId)!;
     try {
-      await this.conductor.detachVolume(i, volumeId, rid);
+      // Shelved_offloaded: no domain anywhere, the volume service's record is all there is (Nova's local detach).
+      if (i.vm_state !== 'shelved_offloaded') await this.conductor.detachVolume(i, volumeId, rid);
       await this.volumes.detach(volumeId, i.project_id, i.id, rid);
     } catch (err) {
       // Still plugged (the guest did not let go): the volume stays attached.
-      await this.end(i, 'volume_detaching', volumeId, { ...entry, status: 'attached' }, false, rid, (err as Error).message);
+      await this.end(i, 'volume_detaching', volumeId, { ...entry, status: entry.path ? 'attached' : 'reserved' }, false, rid, (err as Error).message);
       throw apiErrorOf(err);
     }
     await this.end(i, 'volume_detaching', volumeId, null, true, rid);
@@ -207,14 +225,15 @@ export async function resolveInterruptedVolumeTask(
   deps: { db: Db; repo: InstancesRepository; conductor: ConductorService; volumes: VolumeClient },
 ): Promise<boolean> {
   if (i.task_state !== 'volume_attaching' && i.task_state !== 'volume_detaching') return false;
-  for (const v of (i.volumes ?? []).filter((x) => x.status !== 'attached')) {
+  const settled = (x: VolumeAttachmentEntry) => x.status === 'attached' || x.status === 'reserved';
+  for (const v of (i.volumes ?? []).filter((x) => !settled(x))) {
     if (i.host && hostUp) await deps.conductor.detachVolume(i, v.volumeId);
     await deps.volumes.detach(v.volumeId, i.project_id, i.id);
   }
   await deps.db.transaction(async (tx) => {
     const cur = await deps.repo.lock(tx, i.id);
     if (!cur || cur.task_state !== i.task_state) return;
-    await deps.repo.update(tx, cur, { task_state: null, volumes: (cur.volumes ?? []).filter((x) => x.status === 'attached') });
+    await deps.repo.update(tx, cur, { task_state: null, volumes: (cur.volumes ?? []).filter(settled) });
     await deps.repo.finishAction(tx, i.id, false, `The ${i.task_state} request was interrupted; the reconciler took the volume out.`);
   });
   return true;

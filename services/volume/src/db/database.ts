@@ -1,4 +1,9 @@
 import type { DatabaseDefinition } from '@kumo/service-kit';
 import { VolumeSchema1764800000000 } from './migrations.js';
+import { VolumeAttachmentHeld1765900000000 } from './migrations-held.js';
 
-export const volumeDatabase: DatabaseDefinition = { schema: 'volume', entities: [], migrations: [VolumeSchema1764800000000] };
+export const volumeDatabase: DatabaseDefinition = {
+  schema: 'volume',
+  entities: [],
+  migrations: [VolumeSchema1764800000000, VolumeAttachmentHeld1765900000000],
+};

@@ -147,12 +147,18 @@ export class VolumeRepository {
 
   // ------------------------------------------------------------------ attachments
 
-  async insertAttachment(tx: Sql, a: { id: string; volumeId: string; serverId: string }): Promise<void> {
-    await tx.exec(`INSERT INTO ${this.att} (id, volume_id, server_id, status) VALUES ($1, $2, $3, 'reserved')`, [a.id, a.volumeId, a.serverId]);
+  async insertAttachment(tx: Sql, a: { id: string; volumeId: string; serverId: string; held?: boolean }): Promise<void> {
+    await tx.exec(`INSERT INTO ${this.att} (id, volume_id, server_id, status, held) VALUES ($1, $2, $3, 'reserved', $4)`, [a.id, a.volumeId, a.serverId, a.held === true]);
   }
 
+  /** A reservation kept for a server without a host (held: never expired) or given to the usual timeout again. */
+  async holdAttachment(tx: Sql, id: string, held: boolean): Promise<void> {
+    await tx.exec(`UPDATE ${this.att} SET held = $2, reserved_at = now() WHERE id = $1`, [id, held]);
+  }
+
+  /** Attached on `host` (also a re-connection of an attached volume to the host its server moved to). */
   async completeAttachment(tx: Sql, id: string, host: string, device: string | null): Promise<void> {
-    await tx.exec(`UPDATE ${this.att} SET status = 'attached', host = $2, device = $3, attached_at = now() WHERE id = $1`, [id, host, device]);
+    await tx.exec(`UPDATE ${this.att} SET status = 'attached', held = false, host = $2, device = $3, attached_at = now() WHERE id = $1`, [id, host, device]);
   }
 
   async deleteAttachment(tx: Sql, id: string): Promise<void> {
@@ -161,7 +167,7 @@ export class VolumeRepository {
 
   /** Reservations older than `seconds` (the conductor that made them never attached nor gave them back). */
   async expiredReservations(seconds: number): Promise<Attachment[]> {
-    const rows = await this.db.rows(`SELECT * FROM ${this.att} WHERE status = 'reserved' AND reserved_at < now() - make_interval(secs => $1)`, [seconds]);
+    const rows = await this.db.rows(`SELECT * FROM ${this.att} WHERE status = 'reserved' AND NOT held AND reserved_at < now() - make_interval(secs => $1)`, [seconds]);
     return rows.map(attachmentOf);
   }
 

@@ -53,7 +53,7 @@ export class VolumeRpcController {
 
   @MessagePattern(rpcPattern('volume', 'reserve'))
   async reserve(@Payload() req: VolumeReserveRequest) {
-    const { attachment, volume } = await this.volumes.reserve(actorOf(req), req.volumeId, serverOf(req));
+    const { attachment, volume } = await this.volumes.reserve(actorOf(req), req.volumeId, serverOf(req), req.hold === true);
     return { attachment, volume: toRecord(volume) };
   }
 

@@ -278,17 +278,26 @@ export class VolumesService implements OnApplicationShutdown {
     }
   }
 
-  async reserve(actor: Actor, volumeId: string, serverId: string): Promise<{ attachment: VolumeAttachmentRecord; volume: Volume }> {
+  /**
+   * `hold`: the reservation is for a server without a host (shelved_offloaded, Nova's
+   * attachment_create without a connector): it stays `reserved` until that server attaches it
+   * (unshelve) or releases it, and is never expired.
+   */
+  async reserve(actor: Actor, volumeId: string, serverId: string, hold = false): Promise<{ attachment: VolumeAttachmentRecord; volume: Volume }> {
     return this.volumes.transaction(async (tx) => {
       const v = await this.rpcVisible(tx, actor, volumeId);
       const existing = v.attachments[0];
       if (existing) {
-        if (existing.serverId === serverId) return { attachment: toAttachmentRecord(existing), volume: v }; // a retried reserve
+        if (existing.serverId === serverId) {
+          // A retried reserve (a held one stays held, whoever asks again).
+          if (hold && existing.status === 'reserved') await this.volumes.holdAttachment(tx, existing.id, true);
+          return { attachment: toAttachmentRecord(existing), volume: v };
+        }
         throw new RpcError({ code: 'conflict', message: `Volume ${v.id} is already ${existing.status} for server ${existing.serverId}; multiattach is not supported.` });
       }
       if (v.status !== 'available') throw new RpcError({ code: 'conflict', message: `Volume ${v.id} status must be available to attach, but current status is: ${v.status}.` });
       const id = randomUUID();
-      await this.volumes.insertAttachment(tx, { id, volumeId: v.id, serverId });
+      await this.volumes.insertAttachment(tx, { id, volumeId: v.id, serverId, held: hold });
       await this.volumes.setStatus(tx, v.id, ['available'], 'reserved');
       const after = (await this.volumes.get(v.id, tx))!;
       return { attachment: toAttachmentRecord(after.attachments[0]!), volume: after };
@@ -300,7 +309,15 @@ export class VolumesService implements OnApplicationShutdown {
       const v = await this.rpcVisible(tx, actor, volumeId);
       const a = v.attachments.find((x) => x.serverId === serverId);
       if (!a) throw new RpcError({ code: 'conflict', message: `Volume ${v.id} is not reserved for server ${serverId} (never reserved, or the reservation expired).` });
-      if (a.status === 'attached') return { attachment: toAttachmentRecord(a), connection: this.backend.connection(v.id, v.size) }; // a retried attach
+      if (a.status === 'attached') {
+        // A retried attach; or the server moved (unshelve, evacuate): the attachment follows it to its new host.
+        if (a.host !== host || (device !== null && a.device !== device)) {
+          await this.volumes.completeAttachment(tx, a.id, host, device ?? a.device);
+          const moved = (await this.volumes.get(v.id, tx))!.attachments[0]!;
+          return { attachment: toAttachmentRecord(moved), connection: this.backend.connection(v.id, v.size) };
+        }
+        return { attachment: toAttachmentRecord(a), connection: this.backend.connection(v.id, v.size) };
+      }
       await this.volumes.completeAttachment(tx, a.id, host, device);
       await this.volumes.setStatus(tx, v.id, ['reserved'], 'in-use');
       const after = (await this.volumes.get(v.id, tx))!;
