@@ -39,6 +39,21 @@ describe('redelivery after a consumer dies before acking (real RabbitMQ + Postgr
   const effects = async (messageId: string) =>
     (await sql.query('SELECT message_id, redelivered, pid FROM volume.fixture_effect WHERE message_id = $1', [messageId])).rows as { redelivered: boolean; pid: number }[];
 
+  // Runs first, on the fresh vhost: nobody has declared kumo.volume yet (a fresh broker at boot).
+  it('keeps a cast sent before any consumer declared the queue, and the consumer handles it when it starts', async () => {
+    expect(await queueDepth(vhost.name, 'kumo.volume')).toBeUndefined();
+    const messageId = await client.transport.cast('kumo.volume', 'volume.record', { tag: 'before-consumer' });
+    expect((await queueDepth(vhost.name, 'kumo.volume'))?.ready).toBe(1);
+    const late = spawnFixture({ KUMO_DATABASE_URL: db.url, KUMO_AMQP_URL: vhost.url, KUMO_VOLUME_PORT: '0' });
+    children.push(late);
+    try {
+      await waitUntil('the early cast to be handled', async () => (await effects(messageId)).length === 1, { timeoutMs: 90000, intervalMs: 200 });
+    } finally {
+      late.kill('SIGTERM');
+      await exited(late);
+    }
+  }, 240000);
+
   for (const crash of ['before-commit', 'after-commit'] as const) {
     it(`handles the message exactly once when the consumer is killed ${crash}`, async () => {
       const env = { KUMO_DATABASE_URL: db.url, KUMO_AMQP_URL: vhost.url, KUMO_VOLUME_PORT: '0' };

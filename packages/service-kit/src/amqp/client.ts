@@ -46,6 +46,8 @@ export class AmqpRpcTransport implements RpcTransport {
   private readonly pending = new Map<string, Pending>();
   private readonly rpcChannel: ChannelWrapper;
   private readonly publishChannel: ChannelWrapper;
+  /** Queues this process has declared before casting to them (see cast). */
+  private readonly declaredQueues = new Set<string>();
 
   constructor(
     private readonly connection: AmqpConnection,
@@ -167,6 +169,13 @@ export class AmqpRpcTransport implements RpcTransport {
    */
   async cast(queue: string, pattern: string, data: unknown, options: { requestId?: string; timeoutMs?: number } = {}): Promise<string> {
     const messageId = randomUUID();
+    // The broker drops (and still confirms) a message sent to a queue nobody has declared yet —
+    // e.g. an agent's first report on a fresh broker, sent before compute started consuming. The
+    // queue is declared as every consumer declares it (durable, no arguments), once per process.
+    if (!this.declaredQueues.has(queue)) {
+      await this.confirmed(this.publishChannel.assertQueue(queue, { durable: true }), `declare queue ${queue}`, options.timeoutMs);
+      this.declaredQueues.add(queue);
+    }
     await this.confirmed(
       this.publishChannel.sendToQueue(queue, this.envelope(pattern, data, options.requestId), { messageId, type: pattern, contentType: 'application/json', persistent: true }),
       pattern,
