@@ -31,7 +31,10 @@ class Conn {
   }
 }
 
-/** Opens a console websocket; rejects with the HTTP status and body when the proxy refuses the upgrade. */
+/**
+ * Opens a console websocket; rejects with the HTTP status and the reason (`X-Console-Error`) when
+ * the proxy refuses the upgrade — and with a body, which a refusal must not have (see refuse()).
+ */
 function openConsole(url: string, opts: ClientOptions = {}, protocols: string[] = ['binary']): Promise<Conn> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, protocols, { handshakeTimeout: 5000, ...opts });
@@ -40,7 +43,11 @@ function openConsole(url: string, opts: ClientOptions = {}, protocols: string[] 
     ws.once('unexpected-response', (_req, res) => {
       let body = '';
       res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => reject(Object.assign(new Error(`HTTP ${res.statusCode}: ${body}`), { status: res.statusCode, body })));
+      res.on('end', () => {
+        if (body) return reject(new Error(`a refused upgrade came with a body (websocket clients read it as frames): ${body}`));
+        const reason = String(res.headers['x-console-error'] ?? '');
+        reject(Object.assign(new Error(`HTTP ${res.statusCode}: ${reason}`), { status: res.statusCode, body: reason }));
+      });
     });
     ws.once('error', reject);
   });

@@ -204,11 +204,16 @@ export class ConsoleProxy {
     }
   }
 
-  /** Refused before the upgrade: a plain HTTP answer, so the client sees why. */
+  /**
+   * Refused before the upgrade: an HTTP status with the reason in the `X-Console-Error` header and
+   * no body. No body because websocket clients read whatever follows the headers as frames
+   * (Tempest's test_novnc_bad_token counts any byte as "the proxy sent data"); browsers never
+   * show a failed handshake's body anyway, and the agent's log has the same message.
+   */
   private refuse(socket: net.Socket, status: number, message: string): void {
-    const body = `${message}\n`;
+    const header = message.replace(/[^\x20-\x7e]/g, ' ');
     socket.end(
-      `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? 'Error'}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? 'Error'}\r\nX-Console-Error: ${header}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`,
     );
   }
 
