@@ -4,6 +4,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { client, type ComputeEnv, type Project, request, startComputeEnv } from './helpers.js';
 import { tempestErrors } from './tempest/schemas.js';
+import { MAX_MICROVERSION as MAX } from '../src/versions/microversion.js';
+
+/** The first version above the maximum. */
+const ABOVE = `2.${Number(MAX.split('.')[1]) + 1}`;
 
 let env: ComputeEnv;
 let c: ReturnType<typeof client>;
@@ -20,17 +24,17 @@ const r = (method: string, url: string, who: Project, v: string, json?: unknown)
 const expectSchema = (name: string, res: { status: number; json: unknown }) => expect(tempestErrors(name, res.status, res.json)).toEqual([]);
 
 describe('microversions 2.1 … 2.37', () => {
-  it('negotiates: none → 2.1, latest → 2.37, each version echoed, above → 406, garbage → 400', async () => {
+  it('negotiates: none → 2.1, latest → the maximum, each version echoed, above → 406, garbage → 400', async () => {
     const root = await request(env.url, 'GET', '/');
-    expect(root.json.versions.find((v: { id: string }) => v.id === 'v2.1')).toMatchObject({ version: '2.37', min_version: '2.1' });
+    expect(root.json.versions.find((v: { id: string }) => v.id === 'v2.1')).toMatchObject({ version: MAX, min_version: '2.1' });
     expect((await c.r('GET', '/flavors', env.a)).headers['openstack-api-version']).toBe('compute 2.1');
     const latest = await r('GET', '/flavors', env.a, 'latest');
-    expect(latest.headers['openstack-api-version']).toBe('compute 2.37');
-    expect(latest.headers['x-openstack-nova-api-version']).toBe('2.37');
+    expect(latest.headers['openstack-api-version']).toBe(`compute ${MAX}`);
+    expect(latest.headers['x-openstack-nova-api-version']).toBe(MAX);
     expect((await r('GET', '/flavors', env.a, '2.3')).headers['openstack-api-version']).toBe('compute 2.3');
-    const above = await r('GET', '/flavors', env.a, '2.38');
+    const above = await r('GET', '/flavors', env.a, ABOVE);
     expect(above.status).toBe(406);
-    expect(above.json.computeFault.message).toBe('Version 2.38 is not supported by the API. Minimum is 2.1 and maximum is 2.37.');
+    expect(above.json.computeFault.message).toBe(`Version ${ABOVE} is not supported by the API. Minimum is 2.1 and maximum is ${MAX}.`);
     expect((await r('GET', '/flavors', env.a, 'two')).status).toBe(400);
     // novaclient below 2.27 sends only the legacy header.
     const legacy = await c.r('GET', '/flavors', env.a, { headers: { 'X-OpenStack-Nova-API-Version': '2.4' } });
@@ -472,5 +476,119 @@ describe('microversions 2.1 … 2.37', () => {
     const s = await c.waitStatus(env.a, none.json.server.id, 'ACTIVE');
     expect(s.addresses).toEqual({});
     expectSchema('v2_26/servers.get_server', await r('GET', `/servers/${s.id}`, env.a, '2.37'));
+  });
+});
+
+describe('microversions 2.38 … 2.47', () => {
+  it('2.38: an unknown status filter is a 400 for members and admins; an empty list below', async () => {
+    for (const who of [env.a, env.admin]) {
+      const bad = await r('GET', '/servers?status=NOPE', who, '2.38');
+      expect(bad.status).toBe(400);
+      expect(bad.json.badRequest.message).toBe('Invalid status value');
+      expect((await r('GET', '/servers/detail?status=nope', who, '2.38')).status).toBe(400);
+      const old = await r('GET', '/servers?status=NOPE', who, '2.37');
+      expect(old.status).toBe(200);
+      expect(old.json.servers).toEqual([]);
+    }
+    const ok = await r('GET', '/servers?status=ACTIVE', env.a, '2.38');
+    expect(ok.status).toBe(200);
+    expectSchema('servers.list_servers', ok);
+  });
+
+  it('2.39: limits lose maxImageMeta and createImage no longer counts metadata against the quota', async () => {
+    const limits = await r('GET', '/limits', env.a, '2.39');
+    expectSchema('v2_39/limits.get_limit', limits);
+    expect(limits.json.limits.absolute.maxImageMeta).toBeUndefined();
+    const old = await r('GET', '/limits', env.a, '2.38');
+    expectSchema('v2_36/limits.get_limit', old);
+    expect(old.json.limits.absolute.maxImageMeta).toBe(128);
+    // The image proxy (and its metadata) is 404 (Kumo had no image proxy, Nova's went at 2.36/2.39).
+    expect((await r('GET', `/images/${env.image.publicId}/metadata`, env.a, '2.39')).status).toBe(404);
+
+    const s = await c.bootActive(env.b, { name: 'img39' });
+    await r('PUT', `/os-quota-sets/${env.b.id}`, env.admin, '2.1', { quota_set: { metadata_items: 1 } });
+    try {
+      const metadata = { a: '1', b: '2' };
+      const refused = await r('POST', `/servers/${s.id}/action`, env.b, '2.38', { createImage: { name: 'i38', metadata } });
+      expect(refused.status).toBe(403);
+      expect(refused.json.forbidden.message).toBe('Image metadata limit exceeded');
+      // Another project does not see the server at all.
+      expect((await r('POST', `/servers/${s.id}/action`, env.a, '2.39', { createImage: { name: 'i39', metadata } })).status).toBe(404);
+      const ok = await r('POST', `/servers/${s.id}/action`, env.b, '2.39', { createImage: { name: 'i39', metadata } });
+      expect(ok.status).toBe(202);
+      await c.waitStatus(env.b, s.id, 'ACTIVE');
+    } finally {
+      await r('PUT', `/os-quota-sets/${env.b.id}`, env.admin, '2.1', { quota_set: { metadata_items: 128 } });
+    }
+  });
+
+  it('2.40: os-simple-tenant-usage pages by instance (limit, marker, *_links); ignored below', async () => {
+    const s1 = await c.bootActive(env.b, { name: 'use1' });
+    const s2 = await c.bootActive(env.b, { name: 'use2' });
+    const window = `start=${new Date(Date.now() - 3600e3).toISOString().slice(0, 19)}&end=${new Date(Date.now() + 3600e3).toISOString().slice(0, 19)}`;
+    const servers = (u: { server_usages: { instance_id: string }[] }) => u.server_usages.map((x) => x.instance_id);
+    const all = await r('GET', `/os-simple-tenant-usage/${env.b.id}?${window}`, env.b, '2.40');
+    expectSchema('tenant_usages.get_tenant_usage', all);
+    const ids: string[] = servers(all.json.tenant_usage);
+    expect(ids).toEqual(expect.arrayContaining([s1.id, s2.id]));
+    expect(all.json.tenant_usage_links).toBeUndefined();
+
+    const first = await r('GET', `/os-simple-tenant-usage/${env.b.id}?${window}&limit=1`, env.b, '2.40');
+    expectSchema('tenant_usages.get_tenant_usage', first);
+    expect(servers(first.json.tenant_usage)).toEqual([ids[0]]);
+    const next = new URL(first.json.tenant_usage_links[0].href);
+    expect(first.json.tenant_usage_links[0].rel).toBe('next');
+    expect(next.pathname).toBe(`/v2.1/os-simple-tenant-usage/${env.b.id}`);
+    expect(next.searchParams.get('marker')).toBe(ids[0]);
+    expect(next.searchParams.get('limit')).toBe('1');
+    const pages: string[] = [...servers(first.json.tenant_usage)];
+    let marker = ids[0];
+    for (;;) {
+      const page = await r('GET', `/os-simple-tenant-usage/${env.b.id}?${window}&limit=1&marker=${marker}`, env.b, '2.40');
+      if (!page.json.tenant_usage.server_usages) break;
+      pages.push(...servers(page.json.tenant_usage));
+      marker = pages[pages.length - 1]!;
+    }
+    expect(pages).toEqual(ids);
+
+    const list = await r('GET', `/os-simple-tenant-usage?${window}&limit=1&detailed=1`, env.admin, '2.40');
+    expectSchema('tenant_usages.list_tenant_usage', list);
+    expect(list.json.tenant_usages).toHaveLength(1);
+    expect(list.json.tenant_usages[0].server_usages).toHaveLength(1);
+    expect(list.json.tenant_usages_links[0].href).toContain(`marker=${list.json.tenant_usages[0].server_usages[0].instance_id}`);
+    expect((await r('GET', `/os-simple-tenant-usage?${window}&marker=no-such-server`, env.admin, '2.40')).json.badRequest.message).toBe('Marker no-such-server could not be found.');
+    expect((await r('GET', `/os-simple-tenant-usage?${window}&limit=-1`, env.admin, '2.40')).status).toBe(400);
+    // Below 2.40 limit and marker are ignored.
+    const old = await r('GET', `/os-simple-tenant-usage/${env.b.id}?${window}&limit=1&marker=no-such-server`, env.b, '2.39');
+    expect(servers(old.json.tenant_usage)).toEqual(ids);
+    expect(old.json.tenant_usage_links).toBeUndefined();
+    // Members only see their own project.
+    expect((await r('GET', `/os-simple-tenant-usage/${env.b.id}?${window}&limit=1`, env.a, '2.40')).status).toBe(403);
+    expect((await r('GET', `/os-simple-tenant-usage?${window}&limit=1`, env.a, '2.40')).status).toBe(403);
+  });
+
+  it('2.41: every aggregate body carries its uuid; absent below', async () => {
+    const created = await r('POST', '/os-aggregates', env.admin, '2.41', { aggregate: { name: 'agg41', availability_zone: 'z41' } });
+    expectSchema('v2_41/aggregates.create_aggregate', created);
+    const { id, uuid } = created.json.aggregate;
+    expect(uuid).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    const show = await r('GET', `/os-aggregates/${id}`, env.admin, '2.41');
+    expectSchema('v2_41/aggregates.get_aggregate', show);
+    expect(show.json.aggregate.uuid).toBe(uuid);
+    expectSchema('v2_41/aggregates.list_aggregates', await r('GET', '/os-aggregates', env.admin, '2.41'));
+    expectSchema('v2_41/aggregates.update_aggregate', await r('PUT', `/os-aggregates/${id}`, env.admin, '2.41', { aggregate: { name: 'agg41b' } }));
+    expectSchema('v2_41/aggregates.aggregate_set_metadata', await r('POST', `/os-aggregates/${id}/action`, env.admin, '2.41', { set_metadata: { metadata: { k: 'v' } } }));
+    const added = await r('POST', `/os-aggregates/${id}/action`, env.admin, '2.41', { add_host: { host: 'mv-1' } });
+    expectSchema('v2_41/aggregates.aggregate_add_remove_host', added);
+    expect(added.json.aggregate).toMatchObject({ uuid, hosts: ['mv-1'] });
+    const removed = await r('POST', `/os-aggregates/${id}/action`, env.admin, '2.41', { remove_host: { host: 'mv-1' } });
+    expectSchema('v2_41/aggregates.aggregate_add_remove_host', removed);
+    // 2.40: the 2.1 shapes (Tempest's 2.1 schemas forbid uuid).
+    const old = await r('GET', `/os-aggregates/${id}`, env.admin, '2.40');
+    expectSchema('aggregates.get_aggregate', old);
+    expect(old.json.aggregate.uuid).toBeUndefined();
+    expectSchema('aggregates.list_aggregates', await r('GET', '/os-aggregates', env.admin, '2.40'));
+    expect((await r('GET', `/os-aggregates/${id}`, env.a, '2.41')).status).toBe(403);
+    expect((await r('DELETE', `/os-aggregates/${id}`, env.admin, '2.41')).status).toBe(200);
   });
 });

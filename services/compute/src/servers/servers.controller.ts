@@ -296,7 +296,7 @@ export class ServersController {
         return microversionOf(req) < 2014 ? { adminPass } : undefined;
       }
       case 'createImage': {
-        const imageId = await this.servers.createImage(auth, id, bodyOf(body, 'createImage'), rid);
+        const imageId = await this.servers.createImage(auth, id, bodyOf(body, 'createImage'), rid, microversionOf(req));
         const imageBase = process.env.KUMO_IMAGE_URL ?? base.replace(/:\d+$/, ':9292');
         res.setHeader('Location', `${imageBase}/v2/images/${imageId}`);
         return;

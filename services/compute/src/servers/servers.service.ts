@@ -321,7 +321,9 @@ export class ServersService {
       const status = String(q.status).toUpperCase();
       const vms = STATUS_TO_VM[status];
       if (!vms) {
-        // Nova answers an empty list for an unknown status (admins get 400 only for bad syntax).
+        // 2.38: an unknown status is a 400 for everyone (Nova: "Invalid status value"); below,
+        // Nova answers an empty list (and a 500 to admins, which Kumo does not copy).
+        if ((opts.version ?? 2001) >= 2038) throw ApiError.badRequest('Invalid status value');
         return [];
       }
       where.push(`vm_state = ANY(${p(vms)})`);
@@ -450,10 +452,16 @@ export class ServersService {
     return updated;
   }
 
-  async createImage(auth: AuthContext, id: string, body: Json, requestId: string): Promise<string> {
+  async createImage(auth: AuthContext, id: string, body: Json, requestId: string, version = 2001): Promise<string> {
     const name = stringField(body, 'name', { required: true, min: 1 })!;
     const metadata = body.metadata === undefined ? {} : metadataOf(body.metadata);
     const i = await this.find(auth, id);
+    // Below 2.39 Nova counts the snapshot's metadata against the project's metadata_items quota
+    // (check_img_metadata_properties_quota); 2.39 dropped the check with the image-metadata proxy.
+    if (version < 2039 && Object.keys(metadata).length > 0) {
+      const limit = (await this.quotas.limits(i.project_id)).metadata_items!;
+      if (limit >= 0 && Object.keys(metadata).length > limit) throw new ApiError(403, 'Image metadata limit exceeded', { type: 'forbidden' });
+    }
     let imageId = '';
     await this.act(
       auth,
