@@ -591,4 +591,31 @@ describe('microversions 2.38 … 2.47', () => {
     expect((await r('GET', `/os-aggregates/${id}`, env.a, '2.41')).status).toBe(403);
     expect((await r('DELETE', `/os-aggregates/${id}`, env.admin, '2.41')).status).toBe(200);
   });
+
+  it('2.42: device tags on NICs and block devices again (NICs 2.32–2.36, BDMs 2.32 only, then from 2.42)', async () => {
+    const net = '11111111-2222-3333-4444-555555555555';
+    const vol = '5e6f0d7a-1b2c-4d3e-8f90-123456789abc';
+    // A valid request fails later, on the flavor: the tag itself passed validation.
+    const boot = (v: string, extra: Record<string, unknown>) => r('POST', '/servers', env.a, v, { server: { name: 'tag42', imageRef: env.image.publicId, flavorRef: 'no-such-flavor', ...extra } });
+    const nic = (tag: string) => ({ networks: [{ uuid: net, tag }] });
+    // boot_index 5 is refused after the tag was checked (Kumo takes one boot device only).
+    const bdm = (tag: string) => ({ block_device_mapping_v2: [{ source_type: 'volume', destination_type: 'volume', uuid: vol, boot_index: 5, tag }] });
+    for (const [v, extra, ok] of [
+      ['2.41', nic('eth0'), false],
+      ['2.42', nic('eth0'), true],
+      [MAX, nic('eth0'), true],
+      ['2.31', bdm('disk1'), false],
+      ['2.32', bdm('disk1'), true],
+      ['2.33', bdm('disk1'), false],
+      ['2.41', bdm('disk1'), false],
+      ['2.42', bdm('disk1'), true],
+    ] as [string, Record<string, unknown>, boolean][]) {
+      const res = await boot(v, extra);
+      expect([v, Object.keys(extra)[0], res.status]).toEqual([v, Object.keys(extra)[0], 400]);
+      if (ok) expect([v, res.json.badRequest.message]).toEqual([v, expect.not.stringMatching(/tag/)]);
+      else expect([v, res.json.badRequest.message]).toEqual([v, expect.stringMatching(/'tag' was unexpected/)]);
+    }
+    expect((await boot('2.42', nic('a,b'))).json.badRequest.message).toMatch(/tag/);
+    expect((await boot('2.42', bdm('x'.repeat(61)))).json.badRequest.message).toMatch(/tag/);
+  });
 });
