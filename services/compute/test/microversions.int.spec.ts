@@ -618,4 +618,110 @@ describe('microversions 2.38 … 2.47', () => {
     expect((await boot('2.42', nic('a,b'))).json.badRequest.message).toMatch(/tag/);
     expect((await boot('2.42', bdm('x'.repeat(61)))).json.badRequest.message).toMatch(/tag/);
   });
+
+  it('2.43: os-hosts is gone (404; Kumo never had it)', async () => {
+    for (const path of ['/os-hosts', '/os-hosts/mv-1', '/os-hosts/mv-1/reboot']) {
+      const res = await r('GET', path, env.admin, '2.43');
+      expect([path, res.status, res.json?.itemNotFound?.code]).toEqual([path, 404, 404]);
+    }
+    expect((await r('PUT', '/os-hosts/mv-1', env.admin, '2.43', { status: 'disable' })).status).toBe(404);
+  });
+
+  it('2.44: the nova-network actions and os-virtual-interfaces answer 404; 400 below, as before', async () => {
+    const s = await c.bootActive(env.a, { name: 'nn44' });
+    const url = `/servers/${s.id}/os-virtual-interfaces`;
+    expect((await r('GET', url, env.a, '2.43')).json.badRequest.message).toBe('Listing virtual interfaces is not supported by this cloud.');
+    const vif = await r('GET', url, env.a, '2.44');
+    expect([vif.status, vif.json.itemNotFound?.code]).toEqual([404, 404]);
+    expect((await r('GET', url, env.b, '2.44')).status).toBe(404);
+    const actions: [string, unknown][] = [
+      ['addFixedIp', { networkId: '11111111-2222-3333-4444-555555555555' }],
+      ['removeFixedIp', { address: '10.0.0.4' }],
+      ['addFloatingIp', { address: '172.24.4.10' }],
+      ['removeFloatingIp', { address: '172.24.4.10' }],
+    ];
+    for (const [name, arg] of actions) {
+      const gone = await r('POST', `/servers/${s.id}/action`, env.a, '2.44', { [name]: arg });
+      expect([name, gone.status, gone.json.itemNotFound?.code]).toEqual([name, 404, 404]);
+      const old = await r('POST', `/servers/${s.id}/action`, env.a, '2.43', { [name]: arg });
+      expect([name, old.status, old.json.badRequest?.message]).toEqual([name, 400, `There is no such action: ${name}`]);
+    }
+    // Other actions stay.
+    expect((await r('POST', `/servers/${s.id}/action`, env.a, '2.44', { lock: null })).status).toBe(202);
+    expect((await r('POST', `/servers/${s.id}/action`, env.a, '2.44', { unlock: null })).status).toBe(202);
+  });
+
+  it('2.45: createImage answers {"image_id"} without a Location header; only the header below', async () => {
+    const s = await c.bootActive(env.a, { name: 'img45' });
+    const res = await r('POST', `/servers/${s.id}/action`, env.a, '2.45', { createImage: { name: 'snap45' } });
+    expectSchema('v2_45/images.create_image', res);
+    expect(res.headers.location).toBeUndefined();
+    expect(env.image.images.get(res.json.image_id)).toMatchObject({ name: 'snap45', owner: env.a.id });
+    await c.waitStatus(env.a, s.id, 'ACTIVE');
+    const old = await r('POST', `/servers/${s.id}/action`, env.a, '2.44', { createImage: { name: 'snap44' } });
+    expect(old.status).toBe(202);
+    expect(old.text).toBe('');
+    expect(env.image.images.get(old.headers.location!.split('/').pop()!)).toMatchObject({ name: 'snap44' });
+    await c.waitStatus(env.a, s.id, 'ACTIVE');
+    expect((await r('POST', `/servers/${s.id}/action`, env.b, '2.45', { createImage: { name: 'theirs' } })).status).toBe(404);
+  });
+
+  it('2.46: every response carries X-OpenStack-Request-ID (and x-compute-request-id); a global id sent in is not taken as ours', async () => {
+    const global = 'req-0b0e3f4a-1c2d-4e5f-8a9b-0c1d2e3f4a5b';
+    const s = await c.bootActive(env.a, { name: 'rid46' });
+    for (const v of ['2.45', '2.46']) {
+      const res = await c.r('POST', `/servers/${s.id}/action`, env.a, { ...at(v), headers: { ...at(v).headers, 'X-OpenStack-Request-ID': global }, json: { lock: null } });
+      expect(res.status).toBe(202);
+      const rid = res.headers['x-openstack-request-id'] as string;
+      expect(rid).toMatch(/^req-[0-9a-f-]{36}$/);
+      expect(rid).not.toBe(global);
+      expect(res.headers['x-compute-request-id']).toBe(rid);
+      // The action is recorded under the local request id, readable at that version.
+      const action = await r('GET', `/servers/${s.id}/os-instance-actions/${rid}`, env.a, v);
+      expectSchema('v2_16/servers.show_instance_action', action);
+      expect(action.json.instanceAction).toMatchObject({ action: 'lock', request_id: rid });
+      expect((await c.action(env.a, s.id, { unlock: null })).status).toBe(202);
+    }
+    const missing = await r('GET', '/servers/no-such-server', env.a, '2.46');
+    expect(missing.status).toBe(404);
+    expect(missing.headers['x-openstack-request-id']).toMatch(/^req-/);
+  });
+
+  it('2.47: show, detail, update and rebuild embed the flavor (extra_specs for readers of the project and admins); {id, links} below', async () => {
+    const f = await r('POST', '/flavors', env.admin, '2.1', { flavor: { name: 'emb.47', ram: 256, vcpus: 2, disk: 1, swap: 16, 'OS-FLV-EXT-DATA:ephemeral': 1 } });
+    const flavorId = f.json.flavor.id;
+    expect((await r('POST', `/flavors/${flavorId}/os-extra_specs`, env.admin, '2.1', { extra_specs: { 'hw:cpu_policy': 'shared', 'quota:disk_read_iops_sec': '100' } })).status).toBe(200);
+    const s = await c.bootActive(env.a, { name: 'fl47', flavorRef: flavorId });
+    const want = { vcpus: 2, ram: 256, disk: 1, ephemeral: 1, swap: 16, original_name: 'emb.47', extra_specs: { 'hw:cpu_policy': 'shared', 'quota:disk_read_iops_sec': '100' } };
+
+    const show = await r('GET', `/servers/${s.id}`, env.a, '2.47');
+    expectSchema('v2_47/servers.get_server', show);
+    expect(show.json.server.flavor).toEqual(want);
+    const detail = await r('GET', '/servers/detail', env.a, '2.47');
+    expectSchema('v2_47/servers.list_servers_detail', detail);
+    expect(detail.json.servers.find((x: { id: string }) => x.id === s.id).flavor).toEqual(want);
+    const admin = await r('GET', `/servers/${s.id}`, env.admin, '2.47');
+    expectSchema('v2_47/servers.get_server', admin);
+    expect(admin.json.server.flavor).toEqual(want);
+    expectSchema('v2_47/servers.list_servers_detail', await r('GET', '/servers/detail?all_tenants=1', env.admin, '2.47'));
+    expect((await r('GET', `/servers/${s.id}`, env.readerA, '2.47')).json.server.flavor).toEqual(want);
+    expect((await r('GET', `/servers/${s.id}`, env.b, '2.47')).status).toBe(404);
+    const upd = await r('PUT', `/servers/${s.id}`, env.a, '2.47', { server: { name: 'fl47b' } });
+    expectSchema('v2_47/servers.update_server', upd);
+    expect(upd.json.server.flavor).toEqual(want);
+    // The list (not detail) keeps {id, name, links}.
+    expectSchema('v2_47/servers.list_servers', await r('GET', '/servers', env.a, '2.47'));
+
+    // The server keeps the flavor it booted with: a flavor deleted since still shows.
+    expect((await r('DELETE', `/flavors/${flavorId}`, env.admin, '2.1')).status).toBe(202);
+    const rb = await r('POST', `/servers/${s.id}/action`, env.a, '2.47', { rebuild: { imageRef: env.image.publicId } });
+    expectSchema('v2_47/servers.rebuild_server_with_admin_pass', rb);
+    expect(rb.json.server.flavor).toEqual(want);
+    await c.waitStatus(env.a, s.id, 'ACTIVE');
+
+    const old = await r('GET', `/servers/${s.id}`, env.a, '2.46');
+    expectSchema('v2_45/servers.get_server', old);
+    expect(old.json.server.flavor).toEqual({ id: flavorId, links: [{ rel: 'bookmark', href: expect.stringMatching(new RegExp(`/flavors/${flavorId}$`)) }] });
+    expectSchema('v2_45/servers.list_servers_detail', await r('GET', '/servers/detail', env.a, '2.46'));
+  });
 });
