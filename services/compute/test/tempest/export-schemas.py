@@ -2,6 +2,9 @@
 """Dumps the Tempest (Debian package) compute response schemas the tests validate against into
 tempest-schemas.json, so the jest tests need no Python. Re-run after a Tempest upgrade:
     /usr/bin/python3 services/compute/test/tempest/export-schemas.py
+Without the python3-tempest package installed, unpack it and point PYTHONPATH at it:
+    apt-get download python3-tempest && dpkg -x python3-tempest_*.deb /tmp/tempest
+    PYTHONPATH=/tmp/tempest/usr/lib/python3/dist-packages /usr/bin/python3 services/compute/test/tempest/export-schemas.py
 """
 import copy, json, os, re
 from tempest.lib.api_schema.response.compute.v2_1 import (servers, flavors, flavors_access, flavors_extra_specs,
