@@ -57,7 +57,7 @@ describe('./kumo up / status / down', () => {
     const nova = await fetch(`http://127.0.0.1:${stack.port(8774)}/v2.1`);
     expect(nova.status).toBe(200);
     expect(nova.headers.get('openstack-api-version')).toBe('compute 2.1');
-    expect((await nova.json()).version).toMatchObject({ id: 'v2.1', version: '2.37', min_version: '2.1', links: [{ rel: 'self', href: `http://127.0.0.1:${stack.port(8774)}/v2.1/` }] });
+    expect((await nova.json()).version).toMatchObject({ id: 'v2.1', version: '2.47', min_version: '2.1', links: [{ rel: 'self', href: `http://127.0.0.1:${stack.port(8774)}/v2.1/` }] });
 
     const glance = await fetch(`http://127.0.0.1:${stack.port(9292)}/`);
     expect(glance.status).toBe(300);

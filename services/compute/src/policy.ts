@@ -62,6 +62,9 @@ export const computePolicy: Record<string, string> = {
   'os_compute_api:os-aggregates:set_metadata': ADMIN,
   // Microversions: 2.16 host_status (Nova: os_compute_api:servers:show:host_status, admin).
   'servers:show:host_status': ADMIN,
+  // 2.47: the embedded flavor's extra_specs (Nova: os_compute_api:servers:show:flavor-extra-specs,
+  // project reader or admin).
+  'servers:show:flavor-extra-specs': READ,
   'servers:trigger_crash_dump': WRITE,
   'servers:migrations:force_complete': ADMIN,
   'servers:migrations:delete': ADMIN,

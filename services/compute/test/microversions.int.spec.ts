@@ -4,6 +4,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { client, type ComputeEnv, type Project, request, startComputeEnv } from './helpers.js';
 import { tempestErrors } from './tempest/schemas.js';
+import { MAX_MICROVERSION as MAX } from '../src/versions/microversion.js';
+
+/** The first version above the maximum. */
+const ABOVE = `2.${Number(MAX.split('.')[1]) + 1}`;
 
 let env: ComputeEnv;
 let c: ReturnType<typeof client>;
@@ -20,17 +24,17 @@ const r = (method: string, url: string, who: Project, v: string, json?: unknown)
 const expectSchema = (name: string, res: { status: number; json: unknown }) => expect(tempestErrors(name, res.status, res.json)).toEqual([]);
 
 describe('microversions 2.1 … 2.37', () => {
-  it('negotiates: none → 2.1, latest → 2.37, each version echoed, above → 406, garbage → 400', async () => {
+  it('negotiates: none → 2.1, latest → the maximum, each version echoed, above → 406, garbage → 400', async () => {
     const root = await request(env.url, 'GET', '/');
-    expect(root.json.versions.find((v: { id: string }) => v.id === 'v2.1')).toMatchObject({ version: '2.37', min_version: '2.1' });
+    expect(root.json.versions.find((v: { id: string }) => v.id === 'v2.1')).toMatchObject({ version: MAX, min_version: '2.1' });
     expect((await c.r('GET', '/flavors', env.a)).headers['openstack-api-version']).toBe('compute 2.1');
     const latest = await r('GET', '/flavors', env.a, 'latest');
-    expect(latest.headers['openstack-api-version']).toBe('compute 2.37');
-    expect(latest.headers['x-openstack-nova-api-version']).toBe('2.37');
+    expect(latest.headers['openstack-api-version']).toBe(`compute ${MAX}`);
+    expect(latest.headers['x-openstack-nova-api-version']).toBe(MAX);
     expect((await r('GET', '/flavors', env.a, '2.3')).headers['openstack-api-version']).toBe('compute 2.3');
-    const above = await r('GET', '/flavors', env.a, '2.38');
+    const above = await r('GET', '/flavors', env.a, ABOVE);
     expect(above.status).toBe(406);
-    expect(above.json.computeFault.message).toBe('Version 2.38 is not supported by the API. Minimum is 2.1 and maximum is 2.37.');
+    expect(above.json.computeFault.message).toBe(`Version ${ABOVE} is not supported by the API. Minimum is 2.1 and maximum is ${MAX}.`);
     expect((await r('GET', '/flavors', env.a, 'two')).status).toBe(400);
     // novaclient below 2.27 sends only the legacy header.
     const legacy = await c.r('GET', '/flavors', env.a, { headers: { 'X-OpenStack-Nova-API-Version': '2.4' } });
@@ -472,5 +476,252 @@ describe('microversions 2.1 … 2.37', () => {
     const s = await c.waitStatus(env.a, none.json.server.id, 'ACTIVE');
     expect(s.addresses).toEqual({});
     expectSchema('v2_26/servers.get_server', await r('GET', `/servers/${s.id}`, env.a, '2.37'));
+  });
+});
+
+describe('microversions 2.38 … 2.47', () => {
+  it('2.38: an unknown status filter is a 400 for members and admins; an empty list below', async () => {
+    for (const who of [env.a, env.admin]) {
+      const bad = await r('GET', '/servers?status=NOPE', who, '2.38');
+      expect(bad.status).toBe(400);
+      expect(bad.json.badRequest.message).toBe('Invalid status value');
+      expect((await r('GET', '/servers/detail?status=nope', who, '2.38')).status).toBe(400);
+      const old = await r('GET', '/servers?status=NOPE', who, '2.37');
+      expect(old.status).toBe(200);
+      expect(old.json.servers).toEqual([]);
+    }
+    const ok = await r('GET', '/servers?status=ACTIVE', env.a, '2.38');
+    expect(ok.status).toBe(200);
+    expectSchema('servers.list_servers', ok);
+  });
+
+  it('2.39: limits lose maxImageMeta and createImage no longer counts metadata against the quota', async () => {
+    const limits = await r('GET', '/limits', env.a, '2.39');
+    expectSchema('v2_39/limits.get_limit', limits);
+    expect(limits.json.limits.absolute.maxImageMeta).toBeUndefined();
+    const old = await r('GET', '/limits', env.a, '2.38');
+    expectSchema('v2_36/limits.get_limit', old);
+    expect(old.json.limits.absolute.maxImageMeta).toBe(128);
+    // The image proxy (and its metadata) is 404 (Kumo had no image proxy, Nova's went at 2.36/2.39).
+    expect((await r('GET', `/images/${env.image.publicId}/metadata`, env.a, '2.39')).status).toBe(404);
+
+    const s = await c.bootActive(env.b, { name: 'img39' });
+    await r('PUT', `/os-quota-sets/${env.b.id}`, env.admin, '2.1', { quota_set: { metadata_items: 1 } });
+    try {
+      const metadata = { a: '1', b: '2' };
+      const refused = await r('POST', `/servers/${s.id}/action`, env.b, '2.38', { createImage: { name: 'i38', metadata } });
+      expect(refused.status).toBe(403);
+      expect(refused.json.forbidden.message).toBe('Image metadata limit exceeded');
+      // Another project does not see the server at all.
+      expect((await r('POST', `/servers/${s.id}/action`, env.a, '2.39', { createImage: { name: 'i39', metadata } })).status).toBe(404);
+      const ok = await r('POST', `/servers/${s.id}/action`, env.b, '2.39', { createImage: { name: 'i39', metadata } });
+      expect(ok.status).toBe(202);
+      await c.waitStatus(env.b, s.id, 'ACTIVE');
+    } finally {
+      await r('PUT', `/os-quota-sets/${env.b.id}`, env.admin, '2.1', { quota_set: { metadata_items: 128 } });
+    }
+  });
+
+  it('2.40: os-simple-tenant-usage pages by instance (limit, marker, *_links); ignored below', async () => {
+    const s1 = await c.bootActive(env.b, { name: 'use1' });
+    const s2 = await c.bootActive(env.b, { name: 'use2' });
+    const window = `start=${new Date(Date.now() - 3600e3).toISOString().slice(0, 19)}&end=${new Date(Date.now() + 3600e3).toISOString().slice(0, 19)}`;
+    const servers = (u: { server_usages: { instance_id: string }[] }) => u.server_usages.map((x) => x.instance_id);
+    const all = await r('GET', `/os-simple-tenant-usage/${env.b.id}?${window}`, env.b, '2.40');
+    expectSchema('tenant_usages.get_tenant_usage', all);
+    const ids: string[] = servers(all.json.tenant_usage);
+    expect(ids).toEqual(expect.arrayContaining([s1.id, s2.id]));
+    expect(all.json.tenant_usage_links).toBeUndefined();
+
+    const first = await r('GET', `/os-simple-tenant-usage/${env.b.id}?${window}&limit=1`, env.b, '2.40');
+    expectSchema('tenant_usages.get_tenant_usage', first);
+    expect(servers(first.json.tenant_usage)).toEqual([ids[0]]);
+    const next = new URL(first.json.tenant_usage_links[0].href);
+    expect(first.json.tenant_usage_links[0].rel).toBe('next');
+    expect(next.pathname).toBe(`/v2.1/os-simple-tenant-usage/${env.b.id}`);
+    expect(next.searchParams.get('marker')).toBe(ids[0]);
+    expect(next.searchParams.get('limit')).toBe('1');
+    const pages: string[] = [...servers(first.json.tenant_usage)];
+    let marker = ids[0];
+    for (;;) {
+      const page = await r('GET', `/os-simple-tenant-usage/${env.b.id}?${window}&limit=1&marker=${marker}`, env.b, '2.40');
+      if (!page.json.tenant_usage.server_usages) break;
+      pages.push(...servers(page.json.tenant_usage));
+      marker = pages[pages.length - 1]!;
+    }
+    expect(pages).toEqual(ids);
+
+    const list = await r('GET', `/os-simple-tenant-usage?${window}&limit=1&detailed=1`, env.admin, '2.40');
+    expectSchema('tenant_usages.list_tenant_usage', list);
+    expect(list.json.tenant_usages).toHaveLength(1);
+    expect(list.json.tenant_usages[0].server_usages).toHaveLength(1);
+    expect(list.json.tenant_usages_links[0].href).toContain(`marker=${list.json.tenant_usages[0].server_usages[0].instance_id}`);
+    expect((await r('GET', `/os-simple-tenant-usage?${window}&marker=no-such-server`, env.admin, '2.40')).json.badRequest.message).toBe('Marker no-such-server could not be found.');
+    expect((await r('GET', `/os-simple-tenant-usage?${window}&limit=-1`, env.admin, '2.40')).status).toBe(400);
+    // Below 2.40 limit and marker are ignored.
+    const old = await r('GET', `/os-simple-tenant-usage/${env.b.id}?${window}&limit=1&marker=no-such-server`, env.b, '2.39');
+    expect(servers(old.json.tenant_usage)).toEqual(ids);
+    expect(old.json.tenant_usage_links).toBeUndefined();
+    // Members only see their own project.
+    expect((await r('GET', `/os-simple-tenant-usage/${env.b.id}?${window}&limit=1`, env.a, '2.40')).status).toBe(403);
+    expect((await r('GET', `/os-simple-tenant-usage?${window}&limit=1`, env.a, '2.40')).status).toBe(403);
+  });
+
+  it('2.41: every aggregate body carries its uuid; absent below', async () => {
+    const created = await r('POST', '/os-aggregates', env.admin, '2.41', { aggregate: { name: 'agg41', availability_zone: 'z41' } });
+    expectSchema('v2_41/aggregates.create_aggregate', created);
+    const { id, uuid } = created.json.aggregate;
+    expect(uuid).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    const show = await r('GET', `/os-aggregates/${id}`, env.admin, '2.41');
+    expectSchema('v2_41/aggregates.get_aggregate', show);
+    expect(show.json.aggregate.uuid).toBe(uuid);
+    expectSchema('v2_41/aggregates.list_aggregates', await r('GET', '/os-aggregates', env.admin, '2.41'));
+    expectSchema('v2_41/aggregates.update_aggregate', await r('PUT', `/os-aggregates/${id}`, env.admin, '2.41', { aggregate: { name: 'agg41b' } }));
+    expectSchema('v2_41/aggregates.aggregate_set_metadata', await r('POST', `/os-aggregates/${id}/action`, env.admin, '2.41', { set_metadata: { metadata: { k: 'v' } } }));
+    const added = await r('POST', `/os-aggregates/${id}/action`, env.admin, '2.41', { add_host: { host: 'mv-1' } });
+    expectSchema('v2_41/aggregates.aggregate_add_remove_host', added);
+    expect(added.json.aggregate).toMatchObject({ uuid, hosts: ['mv-1'] });
+    const removed = await r('POST', `/os-aggregates/${id}/action`, env.admin, '2.41', { remove_host: { host: 'mv-1' } });
+    expectSchema('v2_41/aggregates.aggregate_add_remove_host', removed);
+    // 2.40: the 2.1 shapes (Tempest's 2.1 schemas forbid uuid).
+    const old = await r('GET', `/os-aggregates/${id}`, env.admin, '2.40');
+    expectSchema('aggregates.get_aggregate', old);
+    expect(old.json.aggregate.uuid).toBeUndefined();
+    expectSchema('aggregates.list_aggregates', await r('GET', '/os-aggregates', env.admin, '2.40'));
+    expect((await r('GET', `/os-aggregates/${id}`, env.a, '2.41')).status).toBe(403);
+    expect((await r('DELETE', `/os-aggregates/${id}`, env.admin, '2.41')).status).toBe(200);
+  });
+
+  it('2.42: device tags on NICs and block devices again (NICs 2.32–2.36, BDMs 2.32 only, then from 2.42)', async () => {
+    const net = '11111111-2222-3333-4444-555555555555';
+    const vol = '5e6f0d7a-1b2c-4d3e-8f90-123456789abc';
+    // A valid request fails later, on the flavor: the tag itself passed validation.
+    const boot = (v: string, extra: Record<string, unknown>) => r('POST', '/servers', env.a, v, { server: { name: 'tag42', imageRef: env.image.publicId, flavorRef: 'no-such-flavor', ...extra } });
+    const nic = (tag: string) => ({ networks: [{ uuid: net, tag }] });
+    // boot_index 5 is refused after the tag was checked (Kumo takes one boot device only).
+    const bdm = (tag: string) => ({ block_device_mapping_v2: [{ source_type: 'volume', destination_type: 'volume', uuid: vol, boot_index: 5, tag }] });
+    for (const [v, extra, ok] of [
+      ['2.41', nic('eth0'), false],
+      ['2.42', nic('eth0'), true],
+      [MAX, nic('eth0'), true],
+      ['2.31', bdm('disk1'), false],
+      ['2.32', bdm('disk1'), true],
+      ['2.33', bdm('disk1'), false],
+      ['2.41', bdm('disk1'), false],
+      ['2.42', bdm('disk1'), true],
+    ] as [string, Record<string, unknown>, boolean][]) {
+      const res = await boot(v, extra);
+      expect([v, Object.keys(extra)[0], res.status]).toEqual([v, Object.keys(extra)[0], 400]);
+      if (ok) expect([v, res.json.badRequest.message]).toEqual([v, expect.not.stringMatching(/tag/)]);
+      else expect([v, res.json.badRequest.message]).toEqual([v, expect.stringMatching(/'tag' was unexpected/)]);
+    }
+    expect((await boot('2.42', nic('a,b'))).json.badRequest.message).toMatch(/tag/);
+    expect((await boot('2.42', bdm('x'.repeat(61)))).json.badRequest.message).toMatch(/tag/);
+  });
+
+  it('2.43: os-hosts is gone (404; Kumo never had it)', async () => {
+    for (const path of ['/os-hosts', '/os-hosts/mv-1', '/os-hosts/mv-1/reboot']) {
+      const res = await r('GET', path, env.admin, '2.43');
+      expect([path, res.status, res.json?.itemNotFound?.code]).toEqual([path, 404, 404]);
+    }
+    expect((await r('PUT', '/os-hosts/mv-1', env.admin, '2.43', { status: 'disable' })).status).toBe(404);
+  });
+
+  it('2.44: the nova-network actions and os-virtual-interfaces answer 404; 400 below, as before', async () => {
+    const s = await c.bootActive(env.a, { name: 'nn44' });
+    const url = `/servers/${s.id}/os-virtual-interfaces`;
+    expect((await r('GET', url, env.a, '2.43')).json.badRequest.message).toBe('Listing virtual interfaces is not supported by this cloud.');
+    const vif = await r('GET', url, env.a, '2.44');
+    expect([vif.status, vif.json.itemNotFound?.code]).toEqual([404, 404]);
+    expect((await r('GET', url, env.b, '2.44')).status).toBe(404);
+    const actions: [string, unknown][] = [
+      ['addFixedIp', { networkId: '11111111-2222-3333-4444-555555555555' }],
+      ['removeFixedIp', { address: '10.0.0.4' }],
+      ['addFloatingIp', { address: '172.24.4.10' }],
+      ['removeFloatingIp', { address: '172.24.4.10' }],
+    ];
+    for (const [name, arg] of actions) {
+      const gone = await r('POST', `/servers/${s.id}/action`, env.a, '2.44', { [name]: arg });
+      expect([name, gone.status, gone.json.itemNotFound?.code]).toEqual([name, 404, 404]);
+      const old = await r('POST', `/servers/${s.id}/action`, env.a, '2.43', { [name]: arg });
+      expect([name, old.status, old.json.badRequest?.message]).toEqual([name, 400, `There is no such action: ${name}`]);
+    }
+    // Other actions stay.
+    expect((await r('POST', `/servers/${s.id}/action`, env.a, '2.44', { lock: null })).status).toBe(202);
+    expect((await r('POST', `/servers/${s.id}/action`, env.a, '2.44', { unlock: null })).status).toBe(202);
+  });
+
+  it('2.45: createImage answers {"image_id"} without a Location header; only the header below', async () => {
+    const s = await c.bootActive(env.a, { name: 'img45' });
+    const res = await r('POST', `/servers/${s.id}/action`, env.a, '2.45', { createImage: { name: 'snap45' } });
+    expectSchema('v2_45/images.create_image', res);
+    expect(res.headers.location).toBeUndefined();
+    expect(env.image.images.get(res.json.image_id)).toMatchObject({ name: 'snap45', owner: env.a.id });
+    await c.waitStatus(env.a, s.id, 'ACTIVE');
+    const old = await r('POST', `/servers/${s.id}/action`, env.a, '2.44', { createImage: { name: 'snap44' } });
+    expect(old.status).toBe(202);
+    expect(old.text).toBe('');
+    expect(env.image.images.get(old.headers.location!.split('/').pop()!)).toMatchObject({ name: 'snap44' });
+    await c.waitStatus(env.a, s.id, 'ACTIVE');
+    expect((await r('POST', `/servers/${s.id}/action`, env.b, '2.45', { createImage: { name: 'theirs' } })).status).toBe(404);
+  });
+
+  it('2.46: every response carries X-OpenStack-Request-ID (and x-compute-request-id); a global id sent in is not taken as ours', async () => {
+    const global = 'req-0b0e3f4a-1c2d-4e5f-8a9b-0c1d2e3f4a5b';
+    const s = await c.bootActive(env.a, { name: 'rid46' });
+    for (const v of ['2.45', '2.46']) {
+      const res = await c.r('POST', `/servers/${s.id}/action`, env.a, { ...at(v), headers: { ...at(v).headers, 'X-OpenStack-Request-ID': global }, json: { lock: null } });
+      expect(res.status).toBe(202);
+      const rid = res.headers['x-openstack-request-id'] as string;
+      expect(rid).toMatch(/^req-[0-9a-f-]{36}$/);
+      expect(rid).not.toBe(global);
+      expect(res.headers['x-compute-request-id']).toBe(rid);
+      // The action is recorded under the local request id, readable at that version.
+      const action = await r('GET', `/servers/${s.id}/os-instance-actions/${rid}`, env.a, v);
+      expectSchema('v2_16/servers.show_instance_action', action);
+      expect(action.json.instanceAction).toMatchObject({ action: 'lock', request_id: rid });
+      expect((await c.action(env.a, s.id, { unlock: null })).status).toBe(202);
+    }
+    const missing = await r('GET', '/servers/no-such-server', env.a, '2.46');
+    expect(missing.status).toBe(404);
+    expect(missing.headers['x-openstack-request-id']).toMatch(/^req-/);
+  });
+
+  it('2.47: show, detail, update and rebuild embed the flavor (extra_specs for readers of the project and admins); {id, links} below', async () => {
+    const f = await r('POST', '/flavors', env.admin, '2.1', { flavor: { name: 'emb.47', ram: 256, vcpus: 2, disk: 1, swap: 16, 'OS-FLV-EXT-DATA:ephemeral': 1 } });
+    const flavorId = f.json.flavor.id;
+    expect((await r('POST', `/flavors/${flavorId}/os-extra_specs`, env.admin, '2.1', { extra_specs: { 'hw:cpu_policy': 'shared', 'quota:disk_read_iops_sec': '100' } })).status).toBe(200);
+    const s = await c.bootActive(env.a, { name: 'fl47', flavorRef: flavorId });
+    const want = { vcpus: 2, ram: 256, disk: 1, ephemeral: 1, swap: 16, original_name: 'emb.47', extra_specs: { 'hw:cpu_policy': 'shared', 'quota:disk_read_iops_sec': '100' } };
+
+    const show = await r('GET', `/servers/${s.id}`, env.a, '2.47');
+    expectSchema('v2_47/servers.get_server', show);
+    expect(show.json.server.flavor).toEqual(want);
+    const detail = await r('GET', '/servers/detail', env.a, '2.47');
+    expectSchema('v2_47/servers.list_servers_detail', detail);
+    expect(detail.json.servers.find((x: { id: string }) => x.id === s.id).flavor).toEqual(want);
+    const admin = await r('GET', `/servers/${s.id}`, env.admin, '2.47');
+    expectSchema('v2_47/servers.get_server', admin);
+    expect(admin.json.server.flavor).toEqual(want);
+    expectSchema('v2_47/servers.list_servers_detail', await r('GET', '/servers/detail?all_tenants=1', env.admin, '2.47'));
+    expect((await r('GET', `/servers/${s.id}`, env.readerA, '2.47')).json.server.flavor).toEqual(want);
+    expect((await r('GET', `/servers/${s.id}`, env.b, '2.47')).status).toBe(404);
+    const upd = await r('PUT', `/servers/${s.id}`, env.a, '2.47', { server: { name: 'fl47b' } });
+    expectSchema('v2_47/servers.update_server', upd);
+    expect(upd.json.server.flavor).toEqual(want);
+    // The list (not detail) keeps {id, name, links}.
+    expectSchema('v2_47/servers.list_servers', await r('GET', '/servers', env.a, '2.47'));
+
+    // The server keeps the flavor it booted with: a flavor deleted since still shows.
+    expect((await r('DELETE', `/flavors/${flavorId}`, env.admin, '2.1')).status).toBe(202);
+    const rb = await r('POST', `/servers/${s.id}/action`, env.a, '2.47', { rebuild: { imageRef: env.image.publicId } });
+    expectSchema('v2_47/servers.rebuild_server_with_admin_pass', rb);
+    expect(rb.json.server.flavor).toEqual(want);
+    await c.waitStatus(env.a, s.id, 'ACTIVE');
+
+    const old = await r('GET', `/servers/${s.id}`, env.a, '2.46');
+    expectSchema('v2_45/servers.get_server', old);
+    expect(old.json.server.flavor).toEqual({ id: flavorId, links: [{ rel: 'bookmark', href: expect.stringMatching(new RegExp(`/flavors/${flavorId}$`)) }] });
+    expectSchema('v2_45/servers.list_servers_detail', await r('GET', '/servers/detail', env.a, '2.46'));
   });
 });

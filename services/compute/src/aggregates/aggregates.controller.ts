@@ -1,7 +1,9 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Req } from '@nestjs/common';
+import type { Request } from 'express';
 import { ApiError, Auth, type AuthContext, PolicyService } from '@kumo/service-kit';
 import { bodyOf, invalid, type Json } from '../common/nova.js';
 import { AggregatesService } from './aggregates.service.js';
+import { microversionOf } from '../versions/microversion.js';
 
 const METADATA_KEY = /^[a-zA-Z0-9-_:. ]{1,255}$/;
 
@@ -39,14 +41,14 @@ export class AggregatesController {
   ) {}
 
   @Get()
-  async list(@Auth() auth: AuthContext) {
+  async list(@Auth() auth: AuthContext, @Req() req: Request) {
     this.policy.enforce('os_compute_api:os-aggregates:index', auth);
-    return { aggregates: (await this.aggregates.list()).map((a) => this.aggregates.view(a)) };
+    return { aggregates: (await this.aggregates.list()).map((a) => this.aggregates.view(a, true, microversionOf(req))) };
   }
 
   @Post()
   @HttpCode(200)
-  async create(@Auth() auth: AuthContext, @Body() body: unknown) {
+  async create(@Auth() auth: AuthContext, @Body() body: unknown, @Req() req: Request) {
     this.policy.enforce('os_compute_api:os-aggregates:create', auth);
     onlyKeys((body ?? {}) as Json, ['aggregate'], 'request body');
     const b = bodyOf(body, 'aggregate');
@@ -54,17 +56,17 @@ export class AggregatesController {
     const name = nameOf(b, 'name', { required: true })!;
     const zone = nameOf(b, 'availability_zone', { nullable: true }) ?? null;
     // Create answers without hosts and metadata (Nova deletes them from the view).
-    return { aggregate: this.aggregates.view(await this.aggregates.create(name, zone), false) };
+    return { aggregate: this.aggregates.view(await this.aggregates.create(name, zone), false, microversionOf(req)) };
   }
 
   @Get(':id')
-  async show(@Auth() auth: AuthContext, @Param('id') id: string) {
+  async show(@Auth() auth: AuthContext, @Param('id') id: string, @Req() req: Request) {
     this.policy.enforce('os_compute_api:os-aggregates:show', auth);
-    return { aggregate: this.aggregates.view(await this.aggregates.get(id)) };
+    return { aggregate: this.aggregates.view(await this.aggregates.get(id), true, microversionOf(req)) };
   }
 
   @Put(':id')
-  async update(@Auth() auth: AuthContext, @Param('id') id: string, @Body() body: unknown) {
+  async update(@Auth() auth: AuthContext, @Param('id') id: string, @Body() body: unknown, @Req() req: Request) {
     this.policy.enforce('os_compute_api:os-aggregates:update', auth);
     onlyKeys((body ?? {}) as Json, ['aggregate'], 'request body');
     const b = bodyOf(body, 'aggregate');
@@ -73,7 +75,7 @@ export class AggregatesController {
       throw invalid('aggregate', b, `${JSON.stringify(b)} is not valid under any of the given schemas`);
     const name = nameOf(b, 'name') ?? undefined;
     const zone = nameOf(b, 'availability_zone', { nullable: true });
-    return { aggregate: this.aggregates.view(await this.aggregates.update(id, name, zone)) };
+    return { aggregate: this.aggregates.view(await this.aggregates.update(id, name, zone), true, microversionOf(req)) };
   }
 
   @Delete(':id')
@@ -85,7 +87,7 @@ export class AggregatesController {
 
   @Post(':id/action')
   @HttpCode(200)
-  async action(@Auth() auth: AuthContext, @Param('id') id: string, @Body() body: unknown) {
+  async action(@Auth() auth: AuthContext, @Param('id') id: string, @Body() body: unknown, @Req() req: Request) {
     const b = (body ?? {}) as Json;
     const [action, ...rest] = Object.keys(b);
     if (!action || rest.length) throw ApiError.badRequest('There is either no action or more than one action in the request body.');
@@ -103,11 +105,11 @@ export class AggregatesController {
         if (typeof v === 'string' && v.length > 255) throw invalid(`metadata.${k}`, v, `'${v}' is too long`);
         changes[k] = v as string | null;
       }
-      return { aggregate: this.aggregates.view(await this.aggregates.setMetadata(id, changes)) };
+      return { aggregate: this.aggregates.view(await this.aggregates.setMetadata(id, changes), true, microversionOf(req)) };
     }
     onlyKeys(args, ['host'], action);
     const host = nameOf(args, 'host', { required: true })!;
     const a = action === 'add_host' ? await this.aggregates.addHost(id, host) : await this.aggregates.removeHost(id, host);
-    return { aggregate: this.aggregates.view(a) };
+    return { aggregate: this.aggregates.view(a, true, microversionOf(req)) };
   }
 }

@@ -134,7 +134,8 @@ export class AggregatesService {
     });
   }
 
-  view(a: AggregateRow, withHosts = true) {
+  /** `version`: the request's microversion (2.41 adds the aggregate's `uuid` to every body). */
+  view(a: AggregateRow, withHosts = true, version = 2001) {
     return {
       availability_zone: a.metadata.availability_zone ?? null,
       created_at: isoMicro(a.created_at),
@@ -144,6 +145,7 @@ export class AggregatesService {
       name: a.name,
       updated_at: isoMicro(a.updated_at),
       ...(withHosts ? { hosts: a.hosts, metadata: a.metadata } : {}),
+      ...(version >= 2041 ? { uuid: a.uuid } : {}),
     };
   }
 

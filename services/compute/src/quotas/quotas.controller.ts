@@ -115,6 +115,8 @@ export class QuotasController {
     };
     // 2.36: the network limits go with the proxy APIs.
     if (atLeast(req, 36)) for (const k of ['maxSecurityGroupRules', 'maxSecurityGroups', 'maxTotalFloatingIps', 'totalFloatingIpsUsed', 'totalSecurityGroupsUsed']) delete absolute[k];
+    // 2.39: the image metadata limit goes with the image-metadata proxy (Glance's own quota applies).
+    if (atLeast(req, 39)) delete absolute.maxImageMeta;
     return { limits: { rate: [], absolute } };
   }
 }

@@ -37,6 +37,19 @@ describe('block_device_mapping_v2', () => {
     expect(() => parseBlockDevices(bdm, undefined)).toThrow(message);
   });
 
+  it('device tags: kept at 2.32 and from 2.42, refused below 2.32 and at 2.33–2.41 (as Nova)', () => {
+    const bdm = [
+      { source_type: 'volume', destination_type: 'volume', boot_index: 0, uuid: V, tag: 'root' },
+      { source_type: 'volume', destination_type: 'volume', uuid: W, tag: 'data' },
+    ];
+    for (const v of [2032, 2042, 2047]) {
+      expect(parseBlockDevices(bdm, undefined, v)).toEqual({ boot: { source: 'volume', volumeId: V, deleteOnTermination: false, tag: 'root' }, extra: [{ volumeId: W, deleteOnTermination: false, tag: 'data' }] });
+    }
+    for (const v of [2001, 2031, 2033, 2041]) expect(() => parseBlockDevices(bdm, undefined, v)).toThrow(/'tag' was unexpected/);
+    expect(() => parseBlockDevices([{ source_type: 'volume', uuid: V, tag: 'a/b' }], undefined, 2042)).toThrow(/tag/);
+    expect(() => parseBlockDevices([{ source_type: 'volume', uuid: V, tag: 'x'.repeat(61) }], undefined, 2042)).toThrow(/tag/);
+  });
+
   it('refuses the legacy block_device_mapping', () => {
     expect(() => parseBlockDevices(undefined, [{ volume_id: V }])).toThrow(ApiError);
   });

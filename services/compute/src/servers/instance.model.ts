@@ -31,6 +31,8 @@ export interface VolumeAttachmentEntry {
   deleteOnTermination: boolean;
   /** 0 for the boot volume of a volume-backed server (it cannot be detached). */
   bootIndex?: number;
+  /** The device tag asked at create (`block_device_mapping_v2[].tag`, 2.32 and from 2.42); Nova shows it from 2.70 only. */
+  tag?: string;
   /** Boot from volume with `source_type: image`: the conductor creates the volume (this id) from the image first. */
   create?: { imageId: string; size: number };
 }

@@ -15,7 +15,29 @@ export function addressesOf(i: InstanceRow, extended: boolean) {
 }
 
 /** The server body at microversion 2.1 (Tempest's strict `get_server` schema: exactly these keys). */
-export function serverView(i: InstanceRow, base: string, opts: { detail: boolean; admin: boolean; version?: number; hostStatus?: Map<string, string>; tags?: Map<string, string[]> }) {
+/**
+ * 2.47: the server's flavor as it was booted (or resized to), from the instance's own copy — so a
+ * deleted or changed flavor does not change it; `extra_specs` only when the caller may see them
+ * (policy `servers:show:flavor-extra-specs`, Nova's os_compute_api:servers:show:flavor-extra-specs).
+ */
+export function embeddedFlavor(i: InstanceRow, withExtraSpecs: boolean) {
+  const f = i.flavor;
+  return {
+    vcpus: f.vcpus,
+    ram: f.ram,
+    disk: f.disk,
+    ephemeral: f.ephemeral ?? 0,
+    swap: f.swap ?? 0,
+    original_name: f.name,
+    ...(withExtraSpecs ? { extra_specs: { ...(f.extra_specs ?? {}) } } : {}),
+  };
+}
+
+export function serverView(
+  i: InstanceRow,
+  base: string,
+  opts: { detail: boolean; admin: boolean; version?: number; hostStatus?: Map<string, string>; tags?: Map<string, string[]>; flavorExtraSpecs?: boolean },
+) {
   const version = opts.version ?? 2001;
   const status = statusOf(i.vm_state, i.task_state);
   const v: Record<string, unknown> = {
@@ -27,7 +49,7 @@ export function serverView(i: InstanceRow, base: string, opts: { detail: boolean
     metadata: i.metadata ?? {},
     hostId: hostIdOf(i.project_id, i.host),
     image: i.image_ref ? { id: i.image_ref, links: [{ rel: 'bookmark', href: `${base}/images/${i.image_ref}` }] } : '',
-    flavor: { id: i.flavor.id, links: [{ rel: 'bookmark', href: `${base}/flavors/${i.flavor.id}` }] },
+    flavor: version >= 2047 ? embeddedFlavor(i, opts.flavorExtraSpecs ?? false) : { id: i.flavor.id, links: [{ rel: 'bookmark', href: `${base}/flavors/${i.flavor.id}` }] },
     created: isoZ(i.created_at),
     updated: isoZ(i.updated_at),
     addresses: addressesOf(i, opts.detail),

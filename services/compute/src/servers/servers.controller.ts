@@ -57,6 +57,12 @@ export class ServersController {
     return out;
   }
 
+  /** 2.47: whether the embedded flavors of these servers show their extra_specs (all of one project, or an admin's list). */
+  private flavorExtraSpecs(auth: AuthContext, req: Request, rows: InstanceRow[]): boolean {
+    if (!atLeast(req, 47)) return false;
+    return rows.every((i) => this.policy.allows('servers:show:flavor-extra-specs', auth, { project_id: i.project_id }));
+  }
+
   @Post()
   @HttpCode(202)
   async create(@Auth() auth: AuthContext, @Body() body: unknown, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
@@ -96,7 +102,9 @@ export class ServersController {
     const version = microversionOf(req);
     const hostStatus = await this.hostStatuses(auth, req, rows);
     const tags = await this.tagsFor(req, rows);
-    const out: Record<string, unknown> = { servers: rows.map((i) => serverView(i, base, { detail: true, admin, version, hostStatus, tags })) };
+    const out: Record<string, unknown> = {
+      servers: rows.map((i) => serverView(i, base, { detail: true, admin, version, hostStatus, tags, flavorExtraSpecs: this.flavorExtraSpecs(auth, req, [i]) })),
+    };
     if (q.limit !== undefined && rows.length > 0 && rows.length === Math.min(Number(q.limit), 1000)) out.servers_links = nextLink(base, 'servers/detail', q, rows[rows.length - 1]!.id);
     return out;
   }
@@ -105,13 +113,17 @@ export class ServersController {
   async show(@Auth() auth: AuthContext, @Param('id') id: string, @Req() req: Request) {
     const i = await this.servers.show(auth, id);
     const hostStatus = await this.hostStatuses(auth, req, [i]);
-    return { server: serverView(i, requestBaseUrl(req), { detail: true, admin: isAdmin(auth), version: microversionOf(req), hostStatus, tags: await this.tagsFor(req, [i]) }) };
+    return {
+      server: serverView(i, requestBaseUrl(req), { detail: true, admin: isAdmin(auth), version: microversionOf(req), hostStatus, tags: await this.tagsFor(req, [i]), flavorExtraSpecs: this.flavorExtraSpecs(auth, req, [i]) }),
+    };
   }
 
   @Put(':id')
   async update(@Auth() auth: AuthContext, @Param('id') id: string, @Body() body: unknown, @Req() req: Request) {
     const i = await this.servers.update(auth, id, body, requestIdOf(req), microversionOf(req));
-    return { server: serverView(i, requestBaseUrl(req), { detail: false, admin: false, version: microversionOf(req), tags: await this.tagsFor(req, [i]) }) };
+    return {
+      server: serverView(i, requestBaseUrl(req), { detail: false, admin: false, version: microversionOf(req), tags: await this.tagsFor(req, [i]), flavorExtraSpecs: this.flavorExtraSpecs(auth, req, [i]) }),
+    };
   }
 
   @Delete(':id')
@@ -182,7 +194,8 @@ export class ServersController {
 
   /**
    * os-virtual-interfaces (2.12 only adds `net_id` to it). Nova with Neutron cannot list VIFs and
-   * says so with a 400 at every version, after finding the server (another project's is a 404);
+   * says so with a 400 (up to 2.43), after finding the server (another project's is a 404); 2.44
+   * removed the API (404, in the negotiation middleware).
    * Kumo's ports are in Neutron too (os-interface lists them).
    */
   @Get(':id/os-virtual-interfaces')
@@ -296,14 +309,21 @@ export class ServersController {
         return microversionOf(req) < 2014 ? { adminPass } : undefined;
       }
       case 'createImage': {
-        const imageId = await this.servers.createImage(auth, id, bodyOf(body, 'createImage'), rid);
+        const imageId = await this.servers.createImage(auth, id, bodyOf(body, 'createImage'), rid, microversionOf(req));
+        // 2.45: the image id in the body, no Location header (below: only the header).
+        if (atLeast(req, 45)) return { image_id: imageId };
         const imageBase = process.env.KUMO_IMAGE_URL ?? base.replace(/:\d+$/, ':9292');
         res.setHeader('Location', `${imageBase}/v2/images/${imageId}`);
         return;
       }
       case 'rebuild': {
         const i = await this.servers.rebuild(auth, id, bodyOf(body, 'rebuild'), rid, microversionOf(req));
-        return { server: { ...serverView(i, base, { detail: false, admin: false, version: microversionOf(req), tags: await this.tagsFor(req, [i]) }), adminPass: Math.random().toString(36).slice(2, 14) } };
+        return {
+          server: {
+            ...serverView(i, base, { detail: false, admin: false, version: microversionOf(req), tags: await this.tagsFor(req, [i]), flavorExtraSpecs: this.flavorExtraSpecs(auth, req, [i]) }),
+            adminPass: Math.random().toString(36).slice(2, 14),
+          },
+        };
       }
       case 'restore': {
         // Soft delete is off (reclaim_instance_interval = 0): nothing is ever SOFT_DELETED.
@@ -365,6 +385,14 @@ export class ServersController {
       case 'os-getSerialConsole':
         status.code = 200;
         return { console: await this.consoles.create(auth, id, name, arg, base) };
+      case 'addFixedIp':
+      case 'removeFixedIp':
+      case 'addFloatingIp':
+      case 'removeFloatingIp':
+        // nova-network era actions: Kumo never had them (400 "no such action" below 2.44); 2.44
+        // removed them from Nova's API, which answers 404 for an action outside its versions.
+        if (atLeast(req, 44)) throw ApiError.notFound('The resource could not be found.');
+        throw ApiError.badRequest(`There is no such action: ${name}`);
       default:
         throw ApiError.badRequest(`There is no such action: ${name}`);
     }

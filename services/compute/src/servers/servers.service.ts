@@ -4,7 +4,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { RpcError } from '@kumo/contracts';
 import { ApiError, type AuthContext, PolicyService } from '@kumo/service-kit';
 import { IMAGE_CLIENT, type ImageClient, VOLUME_CLIENT, type VolumeClient } from '../conductor/peers.js';
-import { parseBlockDevices } from './block-devices.js';
+import { checkDeviceTag, parseBlockDevices } from './block-devices.js';
 import { ConductorService } from '../conductor/conductor.service.js';
 import { boolish, intField, invalid, isAdmin, type Json, metadataOf, projectOf, stringField } from '../common/nova.js';
 import { Db, type Sql } from '../db/db.js';
@@ -99,7 +99,7 @@ export class ServersService {
     if (flavorRef === undefined || flavorRef === null || flavorRef === '') throw ApiError.badRequest("Invalid input for field/attribute flavorRef. 'flavorRef' is a required property");
     if (typeof flavorRef !== 'string' && typeof flavorRef !== 'number') throw invalid('flavorRef', flavorRef, "is not of type 'string', 'integer'");
     // Boot from volume: the root disk is a volume (existing, or made from an image by the conductor); imageRef is then not needed.
-    const bdm = parseBlockDevices(b.block_device_mapping_v2, b.block_device_mapping);
+    const bdm = parseBlockDevices(b.block_device_mapping_v2, b.block_device_mapping, version);
     const boot = bdm?.boot ?? null;
     let imageRef: string;
     if (boot) {
@@ -184,11 +184,11 @@ export class ServersService {
     const volumesFor = (): VolumeAttachmentEntry[] => {
       const out: VolumeAttachmentEntry[] = [];
       if (boot) {
-        const base = { attachmentId: null, device: '/dev/vda', status: 'attaching' as const, path: null, format: null, deleteOnTermination: boot.deleteOnTermination, bootIndex: 0 };
+        const base = { attachmentId: null, device: '/dev/vda', status: 'attaching' as const, path: null, format: null, deleteOnTermination: boot.deleteOnTermination, bootIndex: 0, ...(boot.tag ? { tag: boot.tag } : {}) };
         out.push(boot.source === 'volume' ? { ...base, volumeId: boot.volumeId } : { ...base, volumeId: randomUUID(), create: { imageId: boot.imageId, size: boot.size } });
       }
       for (const [n, e] of (bdm?.extra ?? []).entries()) {
-        out.push({ volumeId: e.volumeId, attachmentId: null, device: `/dev/vd${String.fromCharCode(98 + n)}`, status: 'attaching', path: null, format: null, deleteOnTermination: e.deleteOnTermination });
+        out.push({ volumeId: e.volumeId, attachmentId: null, device: `/dev/vd${String.fromCharCode(98 + n)}`, status: 'attaching', path: null, format: null, deleteOnTermination: e.deleteOnTermination, ...(e.tag ? { tag: e.tag } : {}) });
       }
       return out;
     };
@@ -273,13 +273,13 @@ export class ServersService {
     // An empty list is "nothing specified" in Nova (what `openstack server create` sends without
     // --nic below 2.37): the project's network if there is one, as when the key is absent.
     if (v.length === 0) return 'default';
-    // Device tags on NICs: 2.32 to 2.36 (2.37 dropped them by mistake; Nova has them again from 2.42).
-    const allowed = ['uuid', 'port', 'fixed_ip', ...(version >= 2032 && version < 2037 ? ['tag'] : [])];
+    // Device tags on NICs: 2.32 to 2.36, and again from 2.42 (2.37 dropped them by mistake).
+    const allowed = ['uuid', 'port', 'fixed_ip', ...((version >= 2032 && version < 2037) || version >= 2042 ? ['tag'] : [])];
     return v.map((n: unknown) => {
       if (!n || typeof n !== 'object') throw invalid('networks', v, "items must be objects");
       const o = n as Json;
       for (const k of Object.keys(o)) if (!allowed.includes(k)) throw invalid('networks', v, `Additional properties are not allowed ('${k}' was unexpected)`);
-      if (o.tag !== undefined && (typeof o.tag !== 'string' || o.tag.length < 1 || o.tag.length > 60 || /[/,]/.test(o.tag))) throw invalid('tag', o.tag, 'must be 1 to 60 characters without "/" or ","');
+      if (o.tag !== undefined) checkDeviceTag(o.tag);
       if (o.uuid !== undefined && (typeof o.uuid !== 'string' || !isUuid(o.uuid))) throw ApiError.badRequest(`Bad networks format: network uuid is not in proper format (${String(o.uuid)})`);
       if (o.port !== undefined && o.port !== null && (typeof o.port !== 'string' || !isUuid(o.port))) throw invalid('port', o.port, "is not a 'uuid'");
       if (o.fixed_ip !== undefined && (typeof o.fixed_ip !== 'string' || !/^[0-9a-fA-F:.]+$/.test(o.fixed_ip))) throw ApiError.badRequest(`Invalid fixed IP address (${String(o.fixed_ip)})`);
@@ -321,7 +321,9 @@ export class ServersService {
       const status = String(q.status).toUpperCase();
       const vms = STATUS_TO_VM[status];
       if (!vms) {
-        // Nova answers an empty list for an unknown status (admins get 400 only for bad syntax).
+        // 2.38: an unknown status is a 400 for everyone (Nova: "Invalid status value"); below,
+        // Nova answers an empty list (and a 500 to admins, which Kumo does not copy).
+        if ((opts.version ?? 2001) >= 2038) throw ApiError.badRequest('Invalid status value');
         return [];
       }
       where.push(`vm_state = ANY(${p(vms)})`);
@@ -450,10 +452,16 @@ export class ServersService {
     return updated;
   }
 
-  async createImage(auth: AuthContext, id: string, body: Json, requestId: string): Promise<string> {
+  async createImage(auth: AuthContext, id: string, body: Json, requestId: string, version = 2001): Promise<string> {
     const name = stringField(body, 'name', { required: true, min: 1 })!;
     const metadata = body.metadata === undefined ? {} : metadataOf(body.metadata);
     const i = await this.find(auth, id);
+    // Below 2.39 Nova counts the snapshot's metadata against the project's metadata_items quota
+    // (check_img_metadata_properties_quota); 2.39 dropped the check with the image-metadata proxy.
+    if (version < 2039 && Object.keys(metadata).length > 0) {
+      const limit = (await this.quotas.limits(i.project_id)).metadata_items!;
+      if (limit >= 0 && Object.keys(metadata).length > limit) throw new ApiError(403, 'Image metadata limit exceeded', { type: 'forbidden' });
+    }
     let imageId = '';
     await this.act(
       auth,

@@ -1,9 +1,11 @@
-import { Controller, Get, Param, Query } from '@nestjs/common';
-import { ApiError, Auth, type AuthContext, PolicyService } from '@kumo/service-kit';
-import { boolish, isAdmin } from '../common/nova.js';
+import { Controller, Get, Param, Query, Req } from '@nestjs/common';
+import { ApiError, Auth, type AuthContext, PolicyService, requestBaseUrl } from '@kumo/service-kit';
+import type { Request } from 'express';
+import { boolish, isAdmin, nextLink, pageOf } from '../common/nova.js';
 import { Db } from '../db/db.js';
 import type { InstanceRow } from '../servers/instance.model.js';
 import { statusOf } from '../servers/state-machine.js';
+import { atLeast } from '../versions/microversion.js';
 
 const HOUR = 3600 * 1000;
 
@@ -37,11 +39,23 @@ export class UsageController {
     return { start, end };
   }
 
-  private async usage(projectIds: string[] | null, start: Date, end: Date, detailed: boolean) {
+  /**
+   * 2.40: a page of the instances (`limit`, `marker` = an instance uuid, in creation order) instead
+   * of all of them; the last instance id of the page is returned for the next link.
+   */
+  private async usage(projectIds: string[] | null, start: Date, end: Date, detailed: boolean, page?: { limit: number; marker?: string }) {
+    let afterSeq: number | null = null;
+    if (page?.marker) {
+      const [m] = await this.db.rows<{ seq: number }>(`SELECT seq FROM ${this.db.t('instance')} WHERE id::text = $1`, [page.marker]);
+      if (!m) throw ApiError.badRequest(`Marker ${page.marker} could not be found.`);
+      afterSeq = m.seq;
+    }
     const rows = await this.db.rows<InstanceRow>(
-      `SELECT * FROM ${this.db.t('instance')} WHERE ($1::text[] IS NULL OR project_id = ANY($1)) AND created_at < $3 AND (terminated_at IS NULL OR terminated_at >= $2) ORDER BY seq`,
-      [projectIds, start, end],
+      `SELECT * FROM ${this.db.t('instance')} WHERE ($1::text[] IS NULL OR project_id = ANY($1)) AND created_at < $3 AND (terminated_at IS NULL OR terminated_at >= $2)
+          AND ($4::bigint IS NULL OR seq > $4) ORDER BY seq LIMIT $5`,
+      [projectIds, start, end, afterSeq, page ? page.limit : null],
     );
+    const last = rows.length > 0 && page && rows.length === page.limit ? rows[rows.length - 1]!.id : undefined;
     const byProject = new Map<string, Record<string, unknown> & { server_usages: Record<string, unknown>[] }>();
     for (const i of rows) {
       const from = new Date(Math.max(start.getTime(), new Date(i.launched_at ?? i.created_at).getTime()));
@@ -69,26 +83,34 @@ export class UsageController {
       });
       byProject.set(i.project_id, t);
     }
-    return [...byProject.values()].map((t) => {
+    const usages = [...byProject.values()].map((t) => {
       if (detailed) return t;
       const { server_usages: _omit, ...rest } = t;
       return rest;
     });
+    return { usages, last };
   }
 
   @Get()
-  async list(@Auth() auth: AuthContext, @Query() q: Record<string, unknown>) {
+  async list(@Auth() auth: AuthContext, @Query() q: Record<string, unknown>, @Req() req: Request) {
     if (!isAdmin(auth)) throw ApiError.forbidden("Policy doesn't allow os_compute_api:os-simple-tenant-usage:list to be performed.");
     const { start, end } = this.window(q);
-    return { tenant_usages: await this.usage(null, start, end, boolish(q.detailed, 'detailed') === true) };
+    const paged = atLeast(req, 40);
+    const { usages, last } = await this.usage(null, start, end, boolish(q.detailed, 'detailed') === true, paged ? pageOf(q) : undefined);
+    const out: Record<string, unknown> = { tenant_usages: usages };
+    if (last) out.tenant_usages_links = nextLink(requestBaseUrl(req), 'os-simple-tenant-usage', q, last);
+    return out;
   }
 
   @Get(':project')
-  async show(@Auth() auth: AuthContext, @Param('project') project: string, @Query() q: Record<string, unknown>) {
+  async show(@Auth() auth: AuthContext, @Param('project') project: string, @Query() q: Record<string, unknown>, @Req() req: Request) {
     this.policy.enforce('quotas:show', auth, { project_id: project });
     if (!isAdmin(auth) && auth.projectId !== project) throw ApiError.forbidden("Policy doesn't allow os_compute_api:os-simple-tenant-usage:show to be performed.");
     const { start, end } = this.window(q);
-    const [u] = await this.usage([project], start, end, true);
-    return { tenant_usage: u ?? {} };
+    const paged = atLeast(req, 40);
+    const { usages, last } = await this.usage([project], start, end, true, paged ? pageOf(q) : undefined);
+    const out: Record<string, unknown> = { tenant_usage: usages[0] ?? {} };
+    if (last) out.tenant_usage_links = nextLink(requestBaseUrl(req), `os-simple-tenant-usage/${encodeURIComponent(project)}`, q, last);
+    return out;
   }
 }

@@ -6,7 +6,7 @@ export const MIN_MICROVERSION = '2.1';
  * Raise deliberately: every version up to this one must be implemented (openstack-api.md §2.5);
  * docs/compute.md lists what each one changes here.
  */
-export const MAX_MICROVERSION = '2.37';
+export const MAX_MICROVERSION = '2.47';
 
 /** A microversion as one comparable number: 2.37 → 2037. */
 export function versionNumber(v: string): number | undefined {
@@ -63,7 +63,10 @@ export function microversionHeaders(req: Request, res: Response, next: NextFunct
   res.setHeader('X-OpenStack-Nova-API-Version', text);
   res.setHeader('Vary', 'OpenStack-API-Version, X-OpenStack-Nova-API-Version');
   // 2.36: Nova's proxies to other services (and fping) are gone: 404 whatever the method.
-  if (n >= 2036 && PROXY_APIS.test(req.originalUrl.split('?')[0]!)) {
+  const path = req.originalUrl.split('?')[0]!;
+  // 2.43: os-hosts is gone (Kumo never had it: 404 below too); 2.44: os-virtual-interfaces
+  // (400 with Neutron below, as Nova). The four nova-network actions are refused in the action switch.
+  if ((n >= 2036 && PROXY_APIS.test(path)) || (n >= 2043 && OS_HOSTS.test(path)) || (n >= 2044 && VIRTUAL_INTERFACES.test(path))) {
     res.status(404).json({ itemNotFound: { code: 404, message: 'The resource could not be found.' } });
     return;
   }
@@ -73,6 +76,9 @@ export function microversionHeaders(req: Request, res: Response, next: NextFunct
 /** The APIs 2.36 removed (server sub-resources such as /servers/{id}/os-security-groups stay). */
 const PROXY_APIS =
   /^\/v2\.1\/(images|os-networks|os-tenant-networks|os-fixed-ips|os-floating-ips|os-floating-ips-bulk|os-floating-ip-pools|os-floating-ip-dns|os-security-groups|os-security-group-rules|os-security-group-default-rules|os-volumes|os-snapshots|os-baremetal-nodes|os-fping)(\/|$)/;
+
+const OS_HOSTS = /^\/v2\.1\/os-hosts(\/|$)/;
+const VIRTUAL_INTERFACES = /^\/v2\.1\/servers\/[^/]+\/os-virtual-interfaces\/?$/;
 
 function requestedVersion(req: Request): string | undefined {
   const modern = req.get('openstack-api-version');

@@ -2,6 +2,9 @@
 """Dumps the Tempest (Debian package) compute response schemas the tests validate against into
 tempest-schemas.json, so the jest tests need no Python. Re-run after a Tempest upgrade:
     /usr/bin/python3 services/compute/test/tempest/export-schemas.py
+Without the python3-tempest package installed, unpack it and point PYTHONPATH at it:
+    apt-get download python3-tempest && dpkg -x python3-tempest_*.deb /tmp/tempest
+    PYTHONPATH=/tmp/tempest/usr/lib/python3/dist-packages /usr/bin/python3 services/compute/test/tempest/export-schemas.py
 """
 import copy, json, os, re
 from tempest.lib.api_schema.response.compute.v2_1 import (servers, flavors, flavors_access, flavors_extra_specs,
@@ -24,10 +27,10 @@ for mod in (servers, flavors, flavors_access, flavors_extra_specs, keypairs, lim
         if isinstance(v, dict) and 'status_code' in v:
             put(f'{short}.{k}', v)
 
-# Microversioned overrides up to the highest version Kumo advertises (2.37), as `v2_N/module.name`.
+# Microversioned overrides up to the highest version Kumo advertises (2.47), as `v2_N/module.name`.
 for info in pkgutil.iter_modules(compute_schemas.__path__):
     m = re.fullmatch(r'v2_(\d+)', info.name)
-    if not m or int(m.group(1)) == 1 or int(m.group(1)) > 37:
+    if not m or int(m.group(1)) == 1 or int(m.group(1)) > 47:
         continue
     pkg = importlib.import_module(f'{compute_schemas.__name__}.{info.name}')
     for sub in pkgutil.iter_modules(pkg.__path__):
