@@ -208,4 +208,27 @@ describe('quotas, limits, availability zones', () => {
     expect(s.json.services[0]).toMatchObject({ binary: 'nova-compute', host: 'fake-1', state: 'up', status: 'enabled' });
     expect((await c.r('GET', '/os-services', env.a)).status).toBe(403);
   });
+  it('2.1–2.52: os-hypervisors/{pattern}/search and /servers match hostnames by substring, admin only', async () => {
+    const search = await c.r('GET', '/os-hypervisors/ake-/search', env.admin);
+    expectSchema('hypervisors.list_search_hypervisors', search);
+    expect(search.json.hypervisors).toEqual([{ id: expect.any(Number), hypervisor_hostname: 'fake-1', state: 'up', status: 'enabled' }]);
+    // No server on the host: the servers key is absent (Tempest's schema allows no empty list either way).
+    const none = await c.r('GET', '/os-hypervisors/fake-1/servers', env.admin);
+    expectSchema('hypervisors.get_hypervisors_servers', none);
+    expect(none.json.hypervisors[0].servers).toBeUndefined();
+    const vm = await c.bootActive(env.a, { name: 'on-fake-1' });
+    const some = await c.r('GET', '/os-hypervisors/fake/servers', env.admin);
+    expectSchema('hypervisors.get_hypervisors_servers', some);
+    expect(some.json.hypervisors[0].servers).toEqual(expect.arrayContaining([{ uuid: vm.id, name: 'on-fake-1' }]));
+    for (const sub of ['search', 'servers']) {
+      expect((await c.r('GET', `/os-hypervisors/fake/${sub}`, env.a)).status).toBe(403);
+      const miss = await c.r('GET', `/os-hypervisors/nosuchhost/${sub}`, env.admin);
+      expect(miss.status).toBe(404);
+      expect(miss.json.itemNotFound.message).toBe("No hypervisor matching 'nosuchhost' could be found.");
+      // Still there at the last version Kumo serves (Nova removed them at 2.53).
+      expect((await c.r('GET', `/os-hypervisors/fake/${sub}`, env.admin, { headers: { 'OpenStack-API-Version': 'compute latest' } })).status).toBe(200);
+    }
+    expect((await c.r('DELETE', `/servers/${vm.id}`, env.a)).status).toBe(204);
+    await c.waitStatus(env.a, vm.id, 'DELETED');
+  });
 });

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -68,7 +69,36 @@ describe('microversions 2.1 … 2.37', () => {
     const res = await r('POST', '/os-keypairs', env.a, '2.2', { keypair: { name: 'cert', type: 'x509', public_key: pem } });
     expectSchema('v2_2/keypairs.create_keypair', res);
     expect(res.json.keypair).toMatchObject({ type: 'x509', fingerprint: expect.stringMatching(/^([0-9a-f]{2}:){19}[0-9a-f]{2}$/) });
-    expect((await r('POST', '/os-keypairs', env.a, '2.2', { keypair: { name: 'gen509', type: 'x509' } })).status).toBe(400);
+    const garbage = await r('POST', '/os-keypairs', env.a, '2.2', { keypair: { name: 'bad509', type: 'x509', public_key: '-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----\n' } });
+    expect(garbage.status).toBe(400);
+  });
+
+  it('2.2: type x509 without public_key generates a keypair as Nova (self-signed CN=<user_id>, private key once)', async () => {
+    const res = await r('POST', '/os-keypairs', env.a, '2.2', { keypair: { name: 'gen509', type: 'x509' } });
+    expect(res.status).toBe(201);
+    expectSchema('v2_2/keypairs.create_keypair', res);
+    const k = res.json.keypair;
+    expect(k).toMatchObject({ name: 'gen509', type: 'x509', user_id: env.a.userId });
+    const cert = new X509Certificate(k.public_key);
+    expect(cert.subject).toBe(`CN=${env.a.userId}`);
+    expect(cert.checkIssued(cert) && cert.verify(cert.publicKey)).toBe(true);
+    expect(cert.checkPrivateKey(createPrivateKey(k.private_key))).toBe(true);
+    expect(cert.subjectAltName).toBe(`othername:UPN:${env.a.userId}@localhost`);
+    expect(k.fingerprint).toBe(createHash('sha1').update(cert.raw).digest('hex').match(/../g)!.join(':'));
+    const show = await r('GET', '/os-keypairs/gen509', env.a, '2.2');
+    expectSchema('v2_2/keypairs.get_keypair', show);
+    expect(show.json.keypair).toMatchObject({ type: 'x509', public_key: k.public_key, fingerprint: k.fingerprint });
+    expect(show.json.keypair.private_key).toBeUndefined();
+    const list = await r('GET', '/os-keypairs', env.a, '2.2');
+    expectSchema('v2_2/keypairs.list_keypairs', list);
+    const listed = list.json.keypairs.find((x: { keypair: { name: string } }) => x.keypair.name === 'gen509').keypair;
+    expect(listed).toMatchObject({ type: 'x509', fingerprint: k.fingerprint });
+    expect(listed.private_key).toBeUndefined();
+    // The generated certificate imports back as an x509 keypair with the same fingerprint.
+    const again = await r('POST', '/os-keypairs', env.a, '2.2', { keypair: { name: 'gen509-copy', type: 'x509', public_key: k.public_key } });
+    expect(again.json.keypair).toMatchObject({ type: 'x509', fingerprint: k.fingerprint });
+    expect(again.json.keypair.private_key).toBeUndefined();
+    for (const n of ['gen509', 'gen509-copy', 'cert']) expect((await r('DELETE', `/os-keypairs/${n}`, env.a, '2.2')).status).toBe(204);
   });
 
   it('2.3: admins see the extended server attributes, others do not; 2.1 keeps the 2.1 shape', async () => {

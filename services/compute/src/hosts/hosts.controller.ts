@@ -5,7 +5,10 @@ import type { ComputeConfig } from '../config.js';
 import { isoMicro, type Json, nextLink, pageOf } from '../common/nova.js';
 import { hostZoneSql } from '../aggregates/host-zone.js';
 import { Db } from '../db/db.js';
-import { atLeast } from '../versions/microversion.js';
+import { atLeast, requireAtMost } from '../versions/microversion.js';
+
+/** 2.53 removed os-hypervisors/{pattern}/search and /servers. */
+const LAST_HYPERVISOR_SUBRESOURCE = 52;
 
 interface NodeRow {
   id: number;
@@ -135,17 +138,35 @@ export class HostsController {
     return { hypervisor: this.hypervisorView(n, true, req) };
   }
 
-  @Get('os-hypervisors/:name/servers')
-  async hypervisorServers(@Auth() auth: AuthContext, @Param('name') name: string) {
+  /**
+   * 2.1–2.52: the hypervisors whose hypervisor_hostname contains `pattern` (Nova's
+   * hypervisor_get_all_by_hypervisor_hostname, a LIKE '%pattern%'). 2.53 replaced both
+   * sub-resources with `hypervisor_hostname_pattern` / `with_servers` on the list: 404 from there on.
+   */
+  @Get('os-hypervisors/:pattern/search')
+  async searchHypervisors(@Auth() auth: AuthContext, @Param('pattern') pattern: string, @Req() req: Request) {
+    requireAtMost(req, LAST_HYPERVISOR_SUBRESOURCE);
     this.policy.enforce('hypervisors', auth);
-    const nodes = (await this.nodes()).filter((x) => x.host.includes(name));
-    if (!nodes.length) throw ApiError.notFound(`No hypervisor matching '${name}' could be found.`);
+    return { hypervisors: (await this.matching(pattern)).map((n) => this.hypervisorView(n, false)) };
+  }
+
+  /** 2.1–2.52: as search, each with `servers` [{uuid, name}] (key absent when the host runs none). */
+  @Get('os-hypervisors/:pattern/servers')
+  async hypervisorServers(@Auth() auth: AuthContext, @Param('pattern') pattern: string, @Req() req: Request) {
+    requireAtMost(req, LAST_HYPERVISOR_SUBRESOURCE);
+    this.policy.enforce('hypervisors', auth);
     const out = [];
-    for (const n of nodes) {
-      const servers = await this.db.rows<{ id: string; name: string }>(`SELECT id, name FROM ${this.db.t('instance')} WHERE host = $1 AND vm_state <> 'deleted'`, [n.host]);
+    for (const n of await this.matching(pattern)) {
+      const servers = await this.db.rows<{ id: string; name: string }>(`SELECT id, name FROM ${this.db.t('instance')} WHERE host = $1 AND vm_state <> 'deleted' ORDER BY created_at, id`, [n.host]);
       out.push({ ...this.hypervisorView(n, false), ...(servers.length ? { servers: servers.map((s) => ({ uuid: s.id, name: s.name })) } : {}) });
     }
     return { hypervisors: out };
+  }
+
+  private async matching(pattern: string): Promise<NodeRow[]> {
+    const nodes = (await this.nodes()).filter((x) => x.host.includes(pattern));
+    if (!nodes.length) throw ApiError.notFound(`No hypervisor matching '${pattern}' could be found.`);
+    return nodes;
   }
 
   @Get('os-services')

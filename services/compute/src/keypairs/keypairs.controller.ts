@@ -7,6 +7,7 @@ import { bodyOf, invalid, isoMicro, nextLink, pageOf, projectOf, stringField } f
 import { Db } from '../db/db.js';
 import { QuotaService } from '../quotas/quota.service.js';
 import { generateRsaKeyPair, parsePublicKey } from './ssh-keys.js';
+import { generateX509KeyPair, x509Fingerprint } from './x509.js';
 
 interface KeypairRow {
   user_id: string;
@@ -92,7 +93,7 @@ export class KeypairsController {
     return rows[0];
   }
 
-  /** 2.1 answers 200, 2.2 201 with `type` (ssh or x509: an imported X.509 certificate). */
+  /** 2.1 answers 200, 2.2 201 with `type` (ssh, or x509: a PEM certificate imported, or generated when none is given). */
   @Post()
   async create(@Auth() auth: AuthContext, @Body() body: unknown, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
     const v = microversionOf(req);
@@ -109,9 +110,10 @@ export class KeypairsController {
     let publicKey: string;
     let fingerprint: string;
     let privateKey: string | undefined;
-    if (type === 'x509') {
-      // Nova generates a certificate when none is given; Kumo only imports one.
-      if (imported === undefined) throw ApiError.badRequest('Keypair data is invalid: generating x509 keypairs is not supported here; import a PEM certificate as public_key');
+    if (type === 'x509' && imported === undefined) {
+      // As Nova: a new RSA key and a self-signed certificate for the user; the certificate is the public key.
+      ({ publicKey, fingerprint, privateKey } = await generateX509KeyPair(userId));
+    } else if (type === 'x509' && imported !== undefined) {
       let cert: X509Certificate;
       try {
         cert = new X509Certificate(imported);
@@ -119,8 +121,7 @@ export class KeypairsController {
         throw ApiError.badRequest('Keypair data is invalid: failed to generate fingerprint');
       }
       publicKey = imported.trim();
-      // Nova's x509 fingerprint: SHA-1 of the DER, lowercase hex pairs.
-      fingerprint = cert.fingerprint.toLowerCase();
+      fingerprint = x509Fingerprint(cert);
     } else if (imported !== undefined) {
       const parsed = parsePublicKey(imported);
       if (!parsed) throw ApiError.badRequest('Keypair data is invalid: failed to generate fingerprint');

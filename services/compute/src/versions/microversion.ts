@@ -32,6 +32,11 @@ export function requireVersion(req: Request, minor: number): void {
   if (!atLeast(req, minor)) throw ApiError.notFound('The resource could not be found.');
 }
 
+/** Refuses a request above `minor` the way Nova does for an API a later version removed. */
+export function requireAtMost(req: Request, minor: number): void {
+  if (atLeast(req, minor + 1)) throw ApiError.notFound('The resource could not be found.');
+}
+
 /**
  * Negotiates the compute microversion of every request (Nova: no header → the minimum,
  * `latest` → the maximum, outside [min, max] → 406), echoes it on the response (Tempest fails any
