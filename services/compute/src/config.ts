@@ -40,6 +40,11 @@ export const computeConfigShape = {
    * APIs answer 503 and server create does not check security group names.
    */
   KUMO_NETWORK_URL: z.string().url('must be a URL such as http://127.0.0.1:9696').optional(),
+  /**
+   * The pool (external network name) of `POST /os-floating-ips` without one (Nova's [neutron]
+   * default_floating_pool); when no external network has that name, the first external network.
+   */
+  KUMO_COMPUTE_DEFAULT_FLOATING_POOL: z.string().min(1).default('public'),
 };
 
 export type ComputeConfig = BaseConfig & {
@@ -50,6 +55,7 @@ export type ComputeConfig = BaseConfig & {
   KUMO_COMPUTE_HOST_SUBSET_SIZE: number;
   KUMO_COMPUTE_URL?: string;
   KUMO_NETWORK_URL?: string;
+  KUMO_COMPUTE_DEFAULT_FLOATING_POOL: string;
   KUMO_COMPUTE_SHELVED_OFFLOAD_TIME: number;
   KUMO_COMPUTE_CONSOLE_TOKEN_TTL_S: number;
   KUMO_COMPUTE_NOVNC_URL?: string;
