@@ -35,9 +35,10 @@ export const computeConfigShape = {
   /** Public URL of this API (links); default: from the request. */
   KUMO_COMPUTE_URL: z.string().optional(),
   /**
-   * The network service's REST API (Neutron v2.0), e.g. http://127.0.0.1:9696: os-security-groups
-   * and the security group checks of server create go there with the caller's token. Unset: those
-   * APIs answer 503 and server create does not check security group names.
+   * The network service's REST API (Neutron v2.0), e.g. http://127.0.0.1:9696: os-security-groups,
+   * os-floating-ips(-pools), add/removeFloatingIp and the security group checks of server create go
+   * there with the caller's token. Unset: those APIs answer 503 and server create does not check
+   * security group names.
    */
   KUMO_NETWORK_URL: z.string().url('must be a URL such as http://127.0.0.1:9696').optional(),
   /**
