@@ -17,6 +17,8 @@ import { KeypairsController } from './keypairs/keypairs.controller.js';
 import { QuotaClassesController } from './quotas/quota-classes.controller.js';
 import { QuotasController } from './quotas/quotas.controller.js';
 import { QuotaService } from './quotas/quota.service.js';
+import { FloatingIpPoolsController, FloatingIpsController } from './floating-ips/floating-ips.controller.js';
+import { FloatingIpsService } from './floating-ips/floating-ips.service.js';
 import { NetworkApi } from './security-groups/network-api.js';
 import { SecurityGroupRulesController, SecurityGroupsController } from './security-groups/security-groups.controller.js';
 import { SecurityGroupsService } from './security-groups/security-groups.service.js';
@@ -50,6 +52,8 @@ import { UsageController } from './usage/usage.controller.js';
     NetworkEventsController,
     SecurityGroupsController,
     SecurityGroupRulesController,
+    FloatingIpsController,
+    FloatingIpPoolsController,
     MigrationsController,
     InterfacesController,
     VolumeAttachmentsController,
@@ -71,6 +75,7 @@ import { UsageController } from './usage/usage.controller.js';
     MovesService,
     NetworkApi,
     SecurityGroupsService,
+    FloatingIpsService,
     ServerActionsService,
     ConsolesService,
     { provide: NETWORK_CLIENT, useClass: AmqpNetworkClient },

@@ -35,11 +35,17 @@ export const computeConfigShape = {
   /** Public URL of this API (links); default: from the request. */
   KUMO_COMPUTE_URL: z.string().optional(),
   /**
-   * The network service's REST API (Neutron v2.0), e.g. http://127.0.0.1:9696: os-security-groups
-   * and the security group checks of server create go there with the caller's token. Unset: those
-   * APIs answer 503 and server create does not check security group names.
+   * The network service's REST API (Neutron v2.0), e.g. http://127.0.0.1:9696: os-security-groups,
+   * os-floating-ips(-pools), add/removeFloatingIp and the security group checks of server create go
+   * there with the caller's token. Unset: those APIs answer 503 and server create does not check
+   * security group names.
    */
   KUMO_NETWORK_URL: z.string().url('must be a URL such as http://127.0.0.1:9696').optional(),
+  /**
+   * The pool (external network name) of `POST /os-floating-ips` without one (Nova's [neutron]
+   * default_floating_pool); when no external network has that name, the first external network.
+   */
+  KUMO_COMPUTE_DEFAULT_FLOATING_POOL: z.string().min(1).default('public'),
 };
 
 export type ComputeConfig = BaseConfig & {
@@ -50,6 +56,7 @@ export type ComputeConfig = BaseConfig & {
   KUMO_COMPUTE_HOST_SUBSET_SIZE: number;
   KUMO_COMPUTE_URL?: string;
   KUMO_NETWORK_URL?: string;
+  KUMO_COMPUTE_DEFAULT_FLOATING_POOL: string;
   KUMO_COMPUTE_SHELVED_OFFLOAD_TIME: number;
   KUMO_COMPUTE_CONSOLE_TOKEN_TTL_S: number;
   KUMO_COMPUTE_NOVNC_URL?: string;

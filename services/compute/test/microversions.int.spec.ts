@@ -657,7 +657,7 @@ describe('microversions 2.38 … 2.47', () => {
     expect((await r('PUT', '/os-hosts/mv-1', env.admin, '2.43', { status: 'disable' })).status).toBe(404);
   });
 
-  it('2.44: the nova-network actions and os-virtual-interfaces answer 404; 400 below, as before', async () => {
+  it('2.44: the nova-network actions and os-virtual-interfaces answer 404; below, as before (floating IP actions: the proxy, floating-ips-proxy.int.spec.ts)', async () => {
     const s = await c.bootActive(env.a, { name: 'nn44' });
     const url = `/servers/${s.id}/os-virtual-interfaces`;
     expect((await r('GET', url, env.a, '2.43')).json.badRequest.message).toBe('Listing virtual interfaces is not supported by this cloud.');
@@ -674,7 +674,13 @@ describe('microversions 2.38 … 2.47', () => {
       const gone = await r('POST', `/servers/${s.id}/action`, env.a, '2.44', { [name]: arg });
       expect([name, gone.status, gone.json.itemNotFound?.code]).toEqual([name, 404, 404]);
       const old = await r('POST', `/servers/${s.id}/action`, env.a, '2.43', { [name]: arg });
-      expect([name, old.status, old.json.badRequest?.message]).toEqual([name, 400, `There is no such action: ${name}`]);
+      // addFloatingIp on a server without ports: Nova's 400; removeFloatingIp asks the network service, which this env has not (503).
+      const want: Record<string, [number, string]> = {
+        addFloatingIp: [400, 'No nw_info cache associated with instance'],
+        removeFloatingIp: [503, expect.stringMatching(/KUMO_NETWORK_URL/) as unknown as string],
+      };
+      const [code, message] = want[name] ?? [400, `There is no such action: ${name}`];
+      expect([name, old.status, (old.json.badRequest ?? old.json.computeFault ?? Object.values(old.json)[0])?.message]).toEqual([name, code, message]);
     }
     // Other actions stay.
     expect((await r('POST', `/servers/${s.id}/action`, env.a, '2.44', { lock: null })).status).toBe(202);

@@ -48,7 +48,7 @@ const fetchCall: HttpCall = async (url, init) => {
 };
 
 /**
- * The network service's REST API (Neutron v2.0) as Nova uses it for security groups: every call
+ * The network service's REST API (Neutron v2.0) as Nova uses it for security groups and floating IPs: every call
  * carries the caller's own token, so the network service's policy (project scoping) applies.
  * Non-2xx answers become NetworkApiError; an unreachable service becomes a 503 ApiError.
  */
@@ -66,7 +66,7 @@ export class NetworkApi {
   }
 
   async call<T = Record<string, unknown>>(token: string, method: string, path: string, body?: unknown): Promise<T> {
-    if (!this.base) throw new ApiError(503, 'Security groups need the network service, and this compute API has no KUMO_NETWORK_URL configured.');
+    if (!this.base) throw new ApiError(503, 'Nova\'s network proxy APIs (security groups, floating IPs) need the network service, and this compute API has no KUMO_NETWORK_URL configured.');
     const headers: Record<string, string> = { 'x-auth-token': token, accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
     let res: { status: number; text: string };

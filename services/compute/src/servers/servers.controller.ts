@@ -4,6 +4,7 @@ import type { Request, Response } from 'express';
 import { ConductorService } from '../conductor/conductor.service.js';
 import { bodyOf, intField, isAdmin, isoMicro, type Json, metadataOf, nextLink } from '../common/nova.js';
 import { Db } from '../db/db.js';
+import { FloatingIpsService } from '../floating-ips/floating-ips.service.js';
 import { SecurityGroupsService } from '../security-groups/security-groups.service.js';
 import { ConsolesService } from './consoles.service.js';
 import { ServerActionsService } from './server-actions.service.js';
@@ -29,6 +30,7 @@ export class ServersController {
     private readonly moves: MovesService,
     private readonly serverActions: ServerActionsService,
     private readonly consoles: ConsolesService,
+    private readonly floatingIps: FloatingIpsService,
     @Inject(KUMO_CONFIG) private readonly config: ComputeConfig,
   ) {}
 
@@ -385,10 +387,21 @@ export class ServersController {
       case 'os-getSerialConsole':
         status.code = 200;
         return { console: await this.consoles.create(auth, id, name, arg, base) };
+      case 'addFloatingIp':
+      case 'removeFloatingIp': {
+        // Nova's proxy to Neutron (2.1–2.43); 2.44 removed them: 404 for an action outside its versions.
+        if (atLeast(req, 44)) throw ApiError.notFound('The resource could not be found.');
+        if (name === 'addFloatingIp') {
+          const parsed = this.floatingIps.parseAdd(arg);
+          await this.floatingIps.addToServer(auth, await this.servers.find(auth, id), parsed);
+        } else {
+          const parsed = this.floatingIps.parseRemove(arg);
+          await this.floatingIps.removeFromServer(auth, await this.servers.find(auth, id), parsed);
+        }
+        return;
+      }
       case 'addFixedIp':
       case 'removeFixedIp':
-      case 'addFloatingIp':
-      case 'removeFloatingIp':
         // nova-network era actions: Kumo never had them (400 "no such action" below 2.44); 2.44
         // removed them from Nova's API, which answers 404 for an action outside its versions.
         if (atLeast(req, 44)) throw ApiError.notFound('The resource could not be found.');
