@@ -19,6 +19,7 @@
  *   1.5 - Consoles: HostReport.consoleUrl (the base URL of the node's noVNC proxy) and the service
  *         RPC `compute.console_auth` (a node's proxy checks a console token). Additive: an older
  *         agent reports no URL and its consoles keep the compute API's page.
+ *   1.7 - HostReport.hostUptime (the node's uptime and load, for os-hypervisors/{id}/uptime). Additive.
  *   1.6 - (evacuate) HostReport.startup: the first report of a (re)started agent; the service
  *         answers it with `absent` syncs for domains of instances evacuated away from the host
  *         (Nova's _destroy_evacuated_instances at init_host). Optional, additive.
@@ -189,6 +190,11 @@ export interface HostReport {
    * `[vnc] novncproxy_base_url`), e.g. `http://node1:6080/vnc_auto.html`; absent: no proxy on the node.
    */
   consoleUrl?: string;
+  /**
+   * The node's own uptime and load averages when the report was made (what `uptime` prints on it;
+   * Nova's os-hypervisors/{id}/uptime shows that text). Absent from older agents.
+   */
+  hostUptime?: { seconds: number; load: [number, number, number] };
 }
 
 export interface ConsoleOutputRequest {

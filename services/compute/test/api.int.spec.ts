@@ -231,4 +231,25 @@ describe('quotas, limits, availability zones', () => {
     expect((await c.r('DELETE', `/servers/${vm.id}`, env.a)).status).toBe(204);
     await c.waitStatus(env.a, vm.id, 'DELETED');
   });
+
+  it("os-hypervisors/{id}/uptime: the node's uptime line from its agent's report; admin only, 404 unknown, 400 for a down host", async () => {
+    const list = await c.r('GET', '/os-hypervisors', env.admin);
+    const h = list.json.hypervisors.find((x: { hypervisor_hostname: string }) => x.hypervisor_hostname === 'fake-1');
+    const r = await c.r('GET', `/os-hypervisors/${h.id}/uptime`, env.admin);
+    expectSchema('hypervisors.get_hypervisor_uptime', r);
+    expect(r.json.hypervisor).toMatchObject({ id: h.id, hypervisor_hostname: 'fake-1', state: 'up', status: 'enabled' });
+    // The agent runs on this machine: its load averages are this machine's, as `uptime` prints them.
+    expect(r.json.hypervisor.uptime).toMatch(/^ \d\d:\d\d:\d\d up .+, {2}load average: \d+\.\d\d, \d+\.\d\d, \d+\.\d\d$/);
+    expect((await c.r('GET', `/os-hypervisors/${h.id}/uptime`, env.a)).status).toBe(403);
+    expect((await c.r('GET', '/os-hypervisors/999999/uptime', env.admin)).status).toBe(404);
+    const down = await c.r('PUT', '/os-services/force-down', env.admin, { json: { host: 'fake-1', binary: 'nova-compute', forced_down: true }, headers: { 'OpenStack-API-Version': 'compute 2.11' } });
+    expect(down.status).toBe(200);
+    try {
+      const r400 = await c.r('GET', `/os-hypervisors/${h.id}/uptime`, env.admin);
+      expect(r400.status).toBe(400);
+      expect(r400.json.badRequest.message).toBe('Compute service fake-1 unavailable.');
+    } finally {
+      await c.r('PUT', '/os-services/force-down', env.admin, { json: { host: 'fake-1', binary: 'nova-compute', forced_down: false }, headers: { 'OpenStack-API-Version': 'compute 2.11' } });
+    }
+  });
 });

@@ -210,6 +210,7 @@ export class ComputeAgent {
         numaTopology: numaTopologyOf(h),
         cpuDedicatedSet: h.cpuDedicatedSet ?? [],
         consoleUrl: this.consoleProxy?.pageUrl,
+        hostUptime: { seconds: Math.floor(os.uptime()), load: os.loadavg() as [number, number, number] },
         ...(this.starting.has(h.host) ? { startup: true } : {}),
       };
       await this.transport.cast(serviceQueue('compute'), 'compute.host_report', report).then(

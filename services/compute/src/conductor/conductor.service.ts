@@ -505,11 +505,11 @@ export class ConductorService implements OnApplicationShutdown {
 
   private async recordHost(r: HostReport): Promise<void> {
     await this.db.exec(
-      `INSERT INTO ${this.db.t('compute_node')} AS n (host, hypervisor_type, hypervisor_version, vcpus, memory_mb, local_gb, cpu_info, availability_zone, cpu_allocation_ratio, ram_allocation_ratio, disk_allocation_ratio, last_heartbeat, numa_topology, cpu_dedicated_set, console_url)
-       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,COALESCE($9, 4.0),COALESCE($10, 1.0),COALESCE($11, 1.0),now(),$12,$13,$14)
+      `INSERT INTO ${this.db.t('compute_node')} AS n (host, hypervisor_type, hypervisor_version, vcpus, memory_mb, local_gb, cpu_info, availability_zone, cpu_allocation_ratio, ram_allocation_ratio, disk_allocation_ratio, last_heartbeat, numa_topology, cpu_dedicated_set, console_url, host_uptime)
+       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,COALESCE($9, 4.0),COALESCE($10, 1.0),COALESCE($11, 1.0),now(),$12,$13,$14,$15)
        ON CONFLICT (host) DO UPDATE SET hypervisor_type = EXCLUDED.hypervisor_type, hypervisor_version = EXCLUDED.hypervisor_version, vcpus = EXCLUDED.vcpus,
          memory_mb = EXCLUDED.memory_mb, local_gb = EXCLUDED.local_gb, cpu_info = EXCLUDED.cpu_info, last_heartbeat = now(),
-         numa_topology = EXCLUDED.numa_topology, cpu_dedicated_set = EXCLUDED.cpu_dedicated_set, console_url = EXCLUDED.console_url,
+         numa_topology = EXCLUDED.numa_topology, cpu_dedicated_set = EXCLUDED.cpu_dedicated_set, console_url = EXCLUDED.console_url, host_uptime = EXCLUDED.host_uptime,
          availability_zone = COALESCE($8, n.availability_zone),
          cpu_allocation_ratio = COALESCE($9, n.cpu_allocation_ratio), ram_allocation_ratio = COALESCE($10, n.ram_allocation_ratio), disk_allocation_ratio = COALESCE($11, n.disk_allocation_ratio)`,
       [
@@ -529,6 +529,7 @@ export class ConductorService implements OnApplicationShutdown {
         JSON.stringify(r.cpuDedicatedSet ?? []),
         // Only an http(s) URL is kept (the agent is not trusted to put anything else into console URLs).
         typeof r.consoleUrl === 'string' && /^https?:\/\/[^\s]+$/.test(r.consoleUrl) && r.consoleUrl.length <= 1024 ? r.consoleUrl : null,
+        uptimeOf(r.hostUptime),
       ],
     );
   }
@@ -890,4 +891,12 @@ export function mergeVolumes(current: VolumeAttachmentEntry[], connected: Volume
 
 function imageOf(m: ImageMeta | null): InstanceSpec['image'] {
   return m ? { id: m.id, path: m.path, url: m.url, checksum: m.checksum ?? null, properties: m.properties ?? {} } : null;
+}
+
+/** A report's hostUptime as stored (numbers only; anything else from an agent is dropped). */
+function uptimeOf(u: unknown): string | null {
+  const v = u as { seconds?: unknown; load?: unknown } | undefined;
+  if (!v || typeof v.seconds !== 'number' || !Number.isFinite(v.seconds) || v.seconds < 0) return null;
+  const load = Array.isArray(v.load) && v.load.length === 3 && v.load.every((x) => typeof x === 'number' && Number.isFinite(x)) ? (v.load as number[]) : [0, 0, 0];
+  return JSON.stringify({ seconds: Math.floor(v.seconds), load });
 }

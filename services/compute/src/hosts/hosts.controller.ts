@@ -28,6 +28,17 @@ interface NodeRow {
   forced_down: boolean;
   cpu_info: Record<string, unknown>;
   last_heartbeat: Date;
+  host_uptime: { seconds: number; load: number[] } | null;
+}
+
+/** What `uptime` prints (procps, without the user count the agent does not know), as of now. */
+export function uptimeLine(u: { seconds: number; load: number[] }, reportedAt: Date, now = new Date()): string {
+  const secs = u.seconds + Math.max(0, Math.floor((now.getTime() - reportedAt.getTime()) / 1000));
+  const days = Math.floor(secs / 86400);
+  const h = Math.floor((secs % 86400) / 3600);
+  const m = Math.floor((secs % 3600) / 60);
+  const up = `${days ? `${days} day${days === 1 ? '' : 's'}, ` : ''}${h ? `${String(h).padStart(2, ' ')}:${String(m).padStart(2, '0')}` : `${m} min`}`;
+  return ` ${now.toISOString().slice(11, 19)} up ${up},  load average: ${u.load.map((x) => x.toFixed(2)).join(', ')}`;
 }
 
 /** Hypervisors, compute services and availability zones: views of compute_node (aggregates: aggregates/). */
@@ -136,6 +147,24 @@ export class HostsController {
     const n = (await this.nodes()).find((x) => String(x.id) === id);
     if (!n) throw ApiError.notFound(`Hypervisor with ID ${id} could not be found.`);
     return { hypervisor: this.hypervisorView(n, true, req) };
+  }
+
+  /**
+   * 2.1–2.87 `GET /os-hypervisors/{id}/uptime`: the node's `uptime` line (Nova asks the host's
+   * compute service, which runs `uptime`). Here it is built from the agent's last report (uptime
+   * seconds and load averages, moved on by the time since that report). Nova's answers for the
+   * rest: unknown id 404, a down service 400 "Compute service … unavailable", a driver without
+   * uptime (an agent too old to report it) 501.
+   */
+  @Get('os-hypervisors/:id/uptime')
+  async hypervisorUptime(@Auth() auth: AuthContext, @Param('id') id: string, @Req() req: Request) {
+    requireAtMost(req, 87);
+    this.policy.enforce('hypervisors', auth);
+    const n = (await this.nodes()).find((x) => String(x.id) === id);
+    if (!n) throw ApiError.notFound(`Hypervisor with ID ${id} could not be found.`);
+    if (!this.up(n)) throw ApiError.badRequest(`Compute service ${n.host} unavailable.`);
+    if (!n.host_uptime) throw new ApiError(501, 'Virt driver does not implement uptime function.');
+    return { hypervisor: { ...this.hypervisorView(n, false), uptime: uptimeLine(n.host_uptime, new Date(n.last_heartbeat)) } };
   }
 
   /**
