@@ -1,7 +1,8 @@
 // ./kumo bench compute — Nova-compatible compute API with FakeDriver hosts:
 //   serial create→ACTIVE ×20, 50 parallel boots on one fake host, GET /servers/detail with 110
 //   servers, RSS of the whole control plane, and (BENCH_SCALE=1) 1 000 boots on 100 extra fake
-//   hosts served by one extra agent process (boots/s, overcommit check).
+//   hosts served by one extra agent process (boots/s, overcommit check); those 100 `scale-N`
+//   compute services are deleted again at the end (DELETE /os-services/{id}).
 // A real Nova (../shared/anchors/nova-up.sh, fake driver) is measured in the same run when
 // NOVA_URL answers (default http://127.0.0.1:18774/v2.1; NOVA_AUTH_URL, NOVA_USERNAME, NOVA_PASSWORD,
 // NOVA_PROJECT, NOVA_IMAGE, NOVA_FLAVOR, NOVA_HOST as nova-up.sh sets them up); BENCH_NOVA=0 skips it.
@@ -212,8 +213,36 @@ async function scale(c) {
     await deleteAll(c, ids);
     return result;
   } finally {
+    // Stop the extra agent first (a live one would register its hosts again), then delete its
+    // 100 services so the dev stack is left as it was.
+    const exited = child.exitCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', r));
     child.kill('SIGTERM');
+    const killTimer = setTimeout(() => child.kill('SIGKILL'), 10000);
+    await exited;
+    clearTimeout(killTimer);
+    await sleep(1000); // a report the agent sent just before it stopped is consumed before the deletes
+    await deleteServices(c, new Set(hosts));
   }
+}
+
+/** DELETE /os-services/{id} for the given hosts; a 409 (still hosting instances) or 404 is a warning. */
+async function deleteServices(c, hosts) {
+  const list = await api(c.url, c.token, 'GET', '/os-services?binary=nova-compute');
+  if (list.status !== 200) {
+    console.error(`warning: the scale-N services were not deleted: os-services answered ${list.status}`);
+    return;
+  }
+  const services = list.json.services.filter((s) => hosts.has(s.host));
+  const warnings = [];
+  for (let i = 0; i < services.length; i += 20) {
+    await Promise.all(
+      services.slice(i, i + 20).map(async (s) => {
+        const r = await api(c.url, c.token, 'DELETE', `/os-services/${s.id}`);
+        if (r.status !== 204) warnings.push(`${s.host} (id ${s.id}): ${r.status} ${r.json?.conflictingRequest?.message ?? r.json?.itemNotFound?.message ?? r.text}`);
+      }),
+    );
+  }
+  for (const w of warnings) console.error(`warning: compute service ${w} not deleted`);
 }
 
 async function main() {

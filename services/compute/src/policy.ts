@@ -32,6 +32,7 @@ export const computePolicy: Record<string, string> = {
   'hypervisors': ADMIN,
   'services': ADMIN,
   'services:update': ADMIN,
+  'services:delete': ADMIN,
   'availability_zones:detail': ADMIN,
   'server_groups:create': WRITE,
   'server_groups:show': READ,

@@ -92,7 +92,8 @@ export class AggregatesService {
   async addHost(id: string, host: string): Promise<AggregateRow> {
     return this.write(async (tx) => {
       const a = await this.get(id, tx, true);
-      const [node] = await tx.rows(`SELECT host FROM ${this.t('compute_node')} WHERE host = $1`, [host]);
+      // FOR SHARE: a service delete (which holds the node FOR UPDATE) either sees this membership or makes this a 404.
+      const [node] = await tx.rows(`SELECT host FROM ${this.t('compute_node')} WHERE host = $1 FOR SHARE`, [host]);
       if (!node) throw ApiError.notFound(`Compute host ${host} could not be found.`);
       if (a.hosts.includes(host)) throw ApiError.conflict(`Aggregate ${a.id} already has host ${host}.`);
       if (a.metadata.availability_zone) await this.checkZone(tx, a, a.metadata.availability_zone, [host], 'add', false);

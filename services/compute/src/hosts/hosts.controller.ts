@@ -1,4 +1,4 @@
-import { Body, Controller, Get, Inject, Param, Put, Query, Req } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Put, Query, Req } from '@nestjs/common';
 import type { Request } from 'express';
 import { ApiError, Auth, type AuthContext, KUMO_CONFIG, PolicyService, requestBaseUrl } from '@kumo/service-kit';
 import type { ComputeConfig } from '../config.js';
@@ -40,6 +40,9 @@ export function uptimeLine(u: { seconds: number; load: number[] }, reportedAt: D
   const up = `${days ? `${days} day${days === 1 ? '' : 's'}, ` : ''}${h ? `${String(h).padStart(2, ' ')}:${String(m).padStart(2, '0')}` : `${m} min`}`;
   return ` ${now.toISOString().slice(11, 19)} up ${up},  load average: ${u.load.map((x) => x.toFixed(2)).join(', ')}`;
 }
+
+/** Migration statuses of a move that is over (Nova's MigrationList.get_in_progress_by_host_and_node leaves these out). */
+const FINISHED_MIGRATION = ['confirmed', 'reverted', 'error', 'failed', 'completed', 'cancelled', 'done'];
 
 /** Hypervisors, compute services and availability zones: views of compute_node (aggregates: aggregates/). */
 @Controller('v2.1')
@@ -235,6 +238,45 @@ export class HostsController {
     const n = await this.db.exec(`UPDATE ${this.db.t('compute_node')} SET enabled = $2, disabled_reason = $3 WHERE host = $1`, [b.host, op === 'enable', reason]);
     if (!n) throw ApiError.notFound(`Host ${b.host} could not be found.`);
     return { service: { host: b.host, binary: b.binary, status: op === 'enable' ? 'enabled' : 'disabled', ...(reason ? { disabled_reason: reason } : {}) } };
+  }
+
+  /**
+   * 2.1–2.52 `DELETE /os-services/{id}` (the id is the integer one os-services shows: the
+   * compute_node id). As Nova since Stein: 409 while the host still has instances (a live row
+   * with `host` or `task_host` on it) or a move in progress from or to it; otherwise the node row
+   * goes with its aggregate memberships, leftover claims and console tokens.
+   *
+   * Check and delete run in one transaction holding the node row `FOR UPDATE`, the lock every
+   * claim on the host takes first (SchedulerService.lockHost): a boot that locked the host before
+   * us has committed its instance when our check runs (409); one that comes after finds the row
+   * gone and tries its next candidate (or ends in No valid host). An agent that is still running
+   * re-registers the host with its next report, under a new id (Nova: a restarted nova-compute
+   * re-creates its service record); stop the agent first.
+   */
+  @Delete('os-services/:id')
+  @HttpCode(204)
+  async deleteService(@Auth() auth: AuthContext, @Param('id') id: string): Promise<void> {
+    this.policy.enforce('services:delete', auth);
+    const notFound = () => ApiError.notFound(`Service ${id} could not be found.`);
+    if (!/^\d{1,9}$/.test(id)) throw notFound();
+    await this.db.transaction(async (tx) => {
+      const [node] = await tx.rows<{ host: string }>(`SELECT host FROM ${this.db.t('compute_node')} WHERE id = $1 FOR UPDATE`, [Number(id)]);
+      if (!node) throw notFound();
+      const [hosting] = await tx.rows(
+        `SELECT 1 FROM ${this.db.t('instance')} WHERE (host = $1 OR task_host = $1) AND vm_state <> 'deleted' LIMIT 1`,
+        [node.host],
+      );
+      if (hosting) throw ApiError.conflict('Unable to delete compute service that is hosting instances. Migrate or delete the instances first.');
+      const [moving] = await tx.rows(
+        `SELECT 1 FROM ${this.db.t('migration')} WHERE (source_compute = $1 OR dest_compute = $1) AND status <> ALL($2::text[]) LIMIT 1`,
+        [node.host, FINISHED_MIGRATION],
+      );
+      if (moving) throw ApiError.conflict('Unable to delete compute service that has in-progress migrations. Complete the migrations or delete the instances first.');
+      await tx.exec(`DELETE FROM ${this.db.t('aggregate_host')} WHERE host = $1`, [node.host]);
+      await tx.exec(`DELETE FROM ${this.db.t('claim')} WHERE host = $1`, [node.host]);
+      await tx.exec(`DELETE FROM ${this.db.t('console_auth_token')} WHERE host = $1`, [node.host]);
+      await tx.exec(`DELETE FROM ${this.db.t('compute_node')} WHERE host = $1`, [node.host]);
+    });
   }
 
   /**
