@@ -1,43 +1,26 @@
-import type { ServiceDefinition } from '@kumo/service-kit';
-import { createTestDatabase, startTestService, type TestDatabase, type TestService, waitUntil } from '@kumo/service-kit/testing';
-import { client, type ComputeEnv, type Project, request, startComputeEnv } from './helpers.js';
+import { waitUntil } from '@kumo/service-kit/testing';
+import { client, type ComputeEnv, neutronClient, type Project, startComputeWithNetwork } from './helpers.js';
 import { tempestErrors } from './tempest/schemas.js';
 
 // Nova's floating IP proxy (os-floating-ips, os-floating-ip-pools, addFloatingIp/removeFloatingIp)
 // against the real network service, in-process on its own database but on compute's vhost: compute
 // calls its REST API with the caller's token (KUMO_NETWORK_URL, as os-security-groups does), its
 // RPCs for the servers' ports, and consumes its floatingip.* events to refresh `addresses`.
-const NETWORK_SERVICE = '../../network/src/service.js';
-
 let env: ComputeEnv;
 let c: ReturnType<typeof client>;
-let net: { svc: TestService; db: TestDatabase };
+let stack: Awaited<ReturnType<typeof startComputeWithNetwork>>;
 
 beforeAll(async () => {
-  const { networkService } = (await import(NETWORK_SERVICE)) as { networkService: ServiceDefinition };
-  env = await startComputeEnv({
-    hosts: ['fip-1'],
-    peers: async (identityUrl, amqpUrl) => {
-      const db = await createTestDatabase('kumo_network_test');
-      const svc = await startTestService(networkService, { databaseUrl: db.url, amqpUrl, env: { KUMO_IDENTITY_URL: identityUrl } });
-      net = { svc, db };
-      return { KUMO_NETWORK_URL: svc.url };
-    },
-  });
+  stack = await startComputeWithNetwork({ hosts: ['fip-1'] });
+  env = stack.env;
   c = client(env);
 }, 120000);
 afterAll(async () => {
-  await net?.svc.close();
-  await env?.close();
-  await net?.db.drop();
+  await stack?.close();
 });
 
 const expectSchema = (name: string, res: { status: number; json: unknown }) => expect(tempestErrors(name, res.status, res.json)).toEqual([]);
-const neutron = async (who: Project, method: string, url: string, json?: unknown) => {
-  const res = await request(net.svc.url, method, url, { token: who.token, json });
-  if (res.status >= 300) throw new Error(`${method} ${url}: ${res.status} ${res.text}`);
-  return res.json;
-};
+const neutron = (who: Project, method: string, url: string, json?: unknown) => neutronClient(stack.network.url)(who, method, url, json);
 const at = (v: string) => ({ headers: { 'OpenStack-API-Version': `compute ${v}` } });
 const v235 = at('2.35');
 

@@ -171,3 +171,42 @@ export function client(env: ComputeEnv) {
   };
   return { r, boot, show, waitStatus, action, bootActive };
 }
+
+/**
+ * Compute with the REAL network service (services/network) in-process: its own database, compute's
+ * vhost and the same identity stand-in, so compute calls its RPCs and REST API (KUMO_NETWORK_URL)
+ * and consumes its events as in a deployment. `close` stops both and drops the network database.
+ */
+export async function startComputeWithNetwork(opts: Omit<EnvOptions, 'peers'>): Promise<{ env: ComputeEnv; network: TestService; close(): Promise<void> }> {
+  // A path in a variable: the network service's sources stay out of compute's TypeScript program.
+  const networkModule = '../../network/src/service.js';
+  const { networkService } = (await import(networkModule)) as { networkService: import('@kumo/service-kit').ServiceDefinition };
+  let net: { svc: TestService; db: TestDatabase } | undefined;
+  const env = await startComputeEnv({
+    ...opts,
+    peers: async (identityUrl, amqpUrl) => {
+      const db = await createTestDatabase('kumo_network_test');
+      const svc = await startTestService(networkService, { databaseUrl: db.url, amqpUrl, env: { KUMO_IDENTITY_URL: identityUrl } });
+      net = { svc, db };
+      return { KUMO_NETWORK_URL: svc.url };
+    },
+  });
+  return {
+    env,
+    network: net!.svc,
+    close: async () => {
+      await net?.svc.close();
+      await env.close();
+      await net?.db.drop();
+    },
+  };
+}
+
+/** A Neutron API call as `who` against the in-process network service; a status ≥ 300 throws. */
+export function neutronClient(url: string) {
+  return async (who: Project, method: string, path: string, json?: unknown) => {
+    const res = await request(url, method, path, { token: who.token, json });
+    if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${res.text}`);
+    return res.json;
+  };
+}

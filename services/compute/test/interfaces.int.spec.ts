@@ -1,39 +1,23 @@
-import type { ServiceDefinition } from '@kumo/service-kit';
-import { createTestDatabase, startTestService, type TestDatabase, type TestService } from '@kumo/service-kit/testing';
-import { client, type ComputeEnv, type Project, request, startComputeEnv } from './helpers.js';
+import { client, type ComputeEnv, type Project, request, startComputeWithNetwork } from './helpers.js';
 import { tempestErrors } from './tempest/schemas.js';
 
 // The real network service, in-process on its own database but on compute's vhost: compute's
 // conductor and os-interface call its RPCs (allocate_for_server, unbind_port, list_server_ports).
-const NETWORK_SERVICE = '../../network/src/service.js';
-
 let env: ComputeEnv;
 let c: ReturnType<typeof client>;
-let net: { svc: TestService; db: TestDatabase };
+let stack: Awaited<ReturnType<typeof startComputeWithNetwork>>;
 
 beforeAll(async () => {
-  const { networkService } = (await import(NETWORK_SERVICE)) as { networkService: ServiceDefinition };
-  env = await startComputeEnv({
-    hosts: ['if-1'],
-    peers: async (identityUrl, amqpUrl) => {
-      const db = await createTestDatabase('kumo_network_test');
-      const svc = await startTestService(networkService, { databaseUrl: db.url, amqpUrl, env: { KUMO_IDENTITY_URL: identityUrl } });
-      net = { svc, db };
-      return { KUMO_NETWORK_URL: svc.url };
-    },
-  });
+  stack = await startComputeWithNetwork({ hosts: ['if-1'] });
+  env = stack.env;
   c = client(env);
 }, 120000);
 afterAll(async () => {
-  await env?.close();
-  if (net) {
-    await net.svc.close();
-    await net.db.drop();
-  }
+  await stack?.close();
 });
 
 const expectSchema = (name: string, res: { status: number; json: unknown }) => expect(tempestErrors(name, res.status, res.json)).toEqual([]);
-const neutron = (who: Project, method: string, url: string, json?: unknown) => request(net.svc.url, method, url, { token: who.token, json });
+const neutron = (who: Project, method: string, url: string, json?: unknown) => request(stack.network.url, method, url, { token: who.token, json });
 const network = async (who: Project, name: string, cidr: string) => {
   const n = await neutron(who, 'POST', '/v2.0/networks', { network: { name } });
   expect(n.status).toBe(201);

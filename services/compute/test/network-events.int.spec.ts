@@ -1,45 +1,28 @@
-import type { ServiceDefinition } from '@kumo/service-kit';
-import { createTestDatabase, startTestService, type TestDatabase, type TestService, waitUntil } from '@kumo/service-kit/testing';
+import { waitUntil } from '@kumo/service-kit/testing';
 import { Db } from '../src/db/db.js';
-import { client, type ComputeEnv, type Project, request, startComputeEnv } from './helpers.js';
+import { client, type ComputeEnv, neutronClient, type Project, request, startComputeWithNetwork } from './helpers.js';
 import { tempestErrors } from './tempest/schemas.js';
 
 // The real network service (services/network), in-process on its own database but on compute's
 // vhost: compute calls its RPCs (allocate_for_server, list_server_ports) and consumes its events
 // from `kumo.events`, as in a deployment.
-const NETWORK_SERVICE = '../../network/src/service.js';
-
 let env: ComputeEnv;
 let c: ReturnType<typeof client>;
-let net: { svc: TestService; db: TestDatabase };
+let stack: Awaited<ReturnType<typeof startComputeWithNetwork>>;
 let admin: Project;
 
 beforeAll(async () => {
-  const { networkService } = (await import(NETWORK_SERVICE)) as { networkService: ServiceDefinition };
-  env = await startComputeEnv({
-    hosts: ['ne-1'],
-    peers: async (identityUrl, amqpUrl) => {
-      const db = await createTestDatabase('kumo_network_test');
-      const svc = await startTestService(networkService, { databaseUrl: db.url, amqpUrl, env: { KUMO_IDENTITY_URL: identityUrl } });
-      net = { svc, db };
-      return { KUMO_NETWORK_URL: svc.url };
-    },
-  });
+  stack = await startComputeWithNetwork({ hosts: ['ne-1'] });
+  env = stack.env;
   c = client(env);
   admin = env.admin;
 }, 120000);
 afterAll(async () => {
-  await net?.svc.close();
-  await env?.close();
-  await net?.db.drop();
+  await stack?.close();
 });
 
 const expectSchema = (name: string, res: { status: number; json: unknown }) => expect(tempestErrors(name, res.status, res.json)).toEqual([]);
-const neutron = async (who: Project, method: string, url: string, json?: unknown) => {
-  const res = await request(net.svc.url, method, url, { token: who.token, json });
-  if (res.status >= 300) throw new Error(`${method} ${url}: ${res.status} ${res.text}`);
-  return res.json;
-};
+const neutron = (who: Project, method: string, url: string, json?: unknown) => neutronClient(stack.network.url)(who, method, url, json);
 
 type Address = { addr: string; version: number; 'OS-EXT-IPS:type'?: string; 'OS-EXT-IPS-MAC:mac_addr'?: string };
 const addressesOf = async (who: Project, id: string): Promise<Record<string, Address[]>> => {
@@ -149,7 +132,7 @@ describe('server delete and the network', () => {
       // The moment it is gone, its port must be gone too.
       expect((await neutron(env.a, 'GET', `/v2.0/ports?device_id=${s.id}`)).ports).toEqual([]);
     }
-    const del = await request(net.svc.url, 'DELETE', `/v2.0/subnets/${subnet.id}`, { token: env.a.token });
+    const del = await request(stack.network.url, 'DELETE', `/v2.0/subnets/${subnet.id}`, { token: env.a.token });
     expect(del.status).toBe(204);
   });
 });
