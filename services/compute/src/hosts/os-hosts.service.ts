@@ -91,8 +91,9 @@ export class OsHostsService {
    * `maintenance_mode` is refused.
    */
   async update(auth: AuthContext, host: string, body: unknown) {
-    this.enforce('update', auth);
+    // Nova validates the body before its policy check (the schema decorator runs first).
     const b = this.updateBody(body);
+    this.enforce('update', auth);
     await this.node(host);
     const out: Json = { host };
     if (b.status !== undefined) {
