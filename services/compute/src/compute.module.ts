@@ -13,6 +13,13 @@ import { EventRelay } from './events/event-relay.js';
 import { FlavorsController } from './flavors/flavors.controller.js';
 import { FlavorsService } from './flavors/flavors.service.js';
 import { HostsController } from './hosts/hosts.controller.js';
+import { OsHostsController } from './hosts/os-hosts.controller.js';
+import { OsHostsService } from './hosts/os-hosts.service.js';
+import { ExtensionsController } from './extensions/extensions.controller.js';
+import { FloatingIpsBulkController, NetworksController, TenantNetworksController } from './networks/networks.controller.js';
+import { NetworksService } from './networks/networks.service.js';
+import { AuditLogController } from './usage/audit-log.controller.js';
+import { AuditLogService } from './usage/audit-log.service.js';
 import { KeypairsController } from './keypairs/keypairs.controller.js';
 import { QuotaClassesController } from './quotas/quota-classes.controller.js';
 import { QuotasController } from './quotas/quotas.controller.js';
@@ -59,6 +66,12 @@ import { UsageController } from './usage/usage.controller.js';
     VolumeAttachmentsController,
     ConsoleProxyController,
     ConsoleAuthController,
+    OsHostsController,
+    AuditLogController,
+    NetworksController,
+    TenantNetworksController,
+    FloatingIpsBulkController,
+    ExtensionsController,
   ],
   providers: [
     Db,
@@ -78,6 +91,9 @@ import { UsageController } from './usage/usage.controller.js';
     FloatingIpsService,
     ServerActionsService,
     ConsolesService,
+    OsHostsService,
+    AuditLogService,
+    NetworksService,
     { provide: NETWORK_CLIENT, useClass: AmqpNetworkClient },
     { provide: IMAGE_CLIENT, useClass: AmqpImageClient },
     { provide: VOLUME_CLIENT, useClass: AmqpVolumeClient },
