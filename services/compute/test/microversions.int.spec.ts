@@ -763,3 +763,33 @@ describe('microversions 2.38 … 2.47', () => {
     expectSchema('v2_45/servers.list_servers_detail', await r('GET', '/servers/detail', env.a, '2.46'));
   });
 });
+
+describe('microversions 2.48 … 2.53', () => {
+  it('2.48: diagnostics in the standardized shape (admin only); the free-form dict below', async () => {
+    const s = await c.bootActive(env.a, { name: 'diag48' });
+    const d = await r('GET', `/servers/${s.id}/diagnostics`, env.admin, '2.48');
+    expectSchema('v2_48/servers.show_server_diagnostics', d);
+    expect(d.json).toMatchObject({
+      state: 'running', driver: 'libvirt', hypervisor_os: 'linux', config_drive: false,
+      num_cpus: 1, num_disks: 1, memory_details: { maximum: 512, used: 512 },
+      cpu_details: [{ id: 0, time: null, utilisation: null }],
+    });
+    expect(['kvm', 'qemu']).toContain(d.json.hypervisor);
+    expect(d.json.uptime).toBeGreaterThanOrEqual(0);
+    expect(d.json.disk_details).toHaveLength(1);
+    expect(d.json.disk_details[0].read_requests).toBeGreaterThan(0);
+    expect(d.json.nic_details).toHaveLength(d.json.num_nics);
+    const old = await r('GET', `/servers/${s.id}/diagnostics`, env.admin, '2.47');
+    expectSchema('servers.show_server_diagnostics', old);
+    expect(old.json).toMatchObject({ state: 'running', memory: 512 * 1024 });
+    expect(old.json.driver).toBeUndefined();
+    expect((await r('GET', `/servers/${s.id}/diagnostics`, env.a, '2.48')).status).toBe(403);
+    expect((await r('GET', `/servers/${s.id}/diagnostics`, env.b, '2.48')).status).toBe(404);
+    // Stopped: the domain is still defined, its state is Nova's "shutdown" and it has no uptime.
+    expect((await c.action(env.a, s.id, { 'os-stop': null })).status).toBe(202);
+    await c.waitStatus(env.a, s.id, 'SHUTOFF');
+    const stopped = await r('GET', `/servers/${s.id}/diagnostics`, env.admin, '2.48');
+    expectSchema('v2_48/servers.show_server_diagnostics', stopped);
+    expect(stopped.json).toMatchObject({ state: 'shutdown', uptime: null, cpu_details: [] });
+  });
+});

@@ -212,10 +212,10 @@ export class ServersController {
     return { security_groups: await this.securityGroups.forServer(auth, i.id) };
   }
 
-  /** Nova 2.1 (before 2.48): a free-form dict from the driver; admin only by default. */
+  /** A free-form dict from the driver below 2.48, Nova's standardized shape from 2.48; admin only by default. */
   @Get(':id/diagnostics')
-  async diagnostics(@Auth() auth: AuthContext, @Param('id') id: string) {
-    return this.serverActions.diagnostics(auth, id);
+  async diagnostics(@Auth() auth: AuthContext, @Param('id') id: string, @Req() req: Request) {
+    return this.serverActions.diagnostics(auth, id, atLeast(req, 48));
   }
 
   @Get(':id/os-instance-actions')
