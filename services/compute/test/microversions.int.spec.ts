@@ -792,4 +792,27 @@ describe('microversions 2.48 … 2.53', () => {
     expectSchema('v2_48/servers.show_server_diagnostics', stopped);
     expect(stopped.json).toMatchObject({ state: 'shutdown', uptime: null, cpu_details: [] });
   });
+
+  it('2.51: every reader of the server sees the events of an action, the traceback only admins; below 2.51 only admins see events', async () => {
+    const s = await c.bootActive(env.a, { name: 'ev51' });
+    const lock = await r('POST', `/servers/${s.id}/action`, env.a, '2.51', { lock: null });
+    expect(lock.status).toBe(202);
+    const rid = lock.headers['x-openstack-request-id'] as string;
+    const url = `/servers/${s.id}/os-instance-actions/${rid}`;
+    const event = { event: 'compute_lock', start_time: expect.any(String), finish_time: expect.anything(), result: expect.anything() };
+    for (const who of [env.a, env.readerA]) {
+      const shown = await r('GET', url, who, '2.51');
+      expectSchema('v2_51/servers.show_instance_action', shown);
+      expect(shown.json.instanceAction.events).toEqual([event]);
+      expect(shown.json.instanceAction.events[0]).not.toHaveProperty('traceback');
+      const old = await r('GET', url, who, '2.50');
+      expectSchema('v2_48/servers.show_instance_action', old);
+      expect(old.json.instanceAction.events).toBeUndefined();
+    }
+    const admin = await r('GET', url, env.admin, '2.51');
+    expectSchema('v2_51/servers.show_instance_action', admin);
+    expect(admin.json.instanceAction.events).toEqual([{ ...event, traceback: null }]);
+    expect((await r('GET', url, env.admin, '2.50')).json.instanceAction.events).toEqual([{ ...event, traceback: null }]);
+    expect((await r('GET', url, env.b, '2.51')).status).toBe(404);
+  });
 });
