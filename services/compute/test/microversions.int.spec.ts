@@ -815,4 +815,35 @@ describe('microversions 2.48 … 2.53', () => {
     expect((await r('GET', url, env.admin, '2.50')).json.instanceAction.events).toEqual([{ ...event, traceback: null }]);
     expect((await r('GET', url, env.b, '2.51')).status).toBe(404);
   });
+
+  it('2.52: tags on create (at most 50, the 2.26 tag rules), on every server of a multi-create; 400 below', async () => {
+    const boot = (v: string, extra: Record<string, unknown>, who: Project = env.a) => r('POST', '/servers', who, v, { server: { name: 'tag52', imageRef: env.image.publicId, flavorRef: '1', networks: 'none', ...extra } });
+    const below = await boot('2.51', { tags: ['a'] });
+    expect(below.status).toBe(400);
+    expect(below.json.badRequest.message).toMatch(/'tags' was unexpected/);
+    for (const tags of ['a', [7], ['a/b'], ['x'.repeat(61)], Array.from({ length: 51 }, (_, n) => `t${n}`)]) {
+      const res = await boot('2.52', { tags });
+      expect([tags, res.status]).toEqual([tags, 400]);
+    }
+    expect((await boot('2.52', { tags: ['reader'] }, env.readerA)).status).toBe(403);
+
+    const res = await boot('2.52', { tags: ['web', 'blue', 'web'], min_count: 2, max_count: 2, return_reservation_id: true });
+    expect(res.status).toBe(202);
+    const rid = res.json.reservation_id as string;
+    const list = await r('GET', `/servers/detail?reservation_id=${rid}`, env.a, '2.52');
+    expect(list.json.servers).toHaveLength(2);
+    for (const s of list.json.servers as { id: string; tags: string[] }[]) {
+      expect(s.tags).toEqual(['blue', 'web']);
+      const tags = await r('GET', `/servers/${s.id}/tags`, env.a, '2.52');
+      expectSchema('v2_26/servers.list_tags', tags);
+      expect(tags.json.tags).toEqual(['blue', 'web']);
+      await c.waitStatus(env.a, s.id, 'ACTIVE');
+      expectSchema('v2_47/servers.get_server', await r('GET', `/servers/${s.id}`, env.a, '2.52'));
+    }
+    const byTag = await r('GET', '/servers?tags=blue,web', env.a, '2.52');
+    expect((byTag.json.servers as { id: string }[]).map((x) => x.id).sort()).toEqual((list.json.servers as { id: string }[]).map((x) => x.id).sort());
+    const fifty = await boot('2.52', { tags: Array.from({ length: 50 }, (_, n) => `t${n}`) });
+    expect(fifty.status).toBe(202);
+    expect((await r('GET', `/servers/${fifty.json.server.id}/tags`, env.a, '2.52')).json.tags).toHaveLength(50);
+  });
 });
