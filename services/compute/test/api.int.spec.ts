@@ -226,8 +226,9 @@ describe('quotas, limits, availability zones', () => {
       const miss = await c.r('GET', `/os-hypervisors/nosuchhost/${sub}`, env.admin);
       expect(miss.status).toBe(404);
       expect(miss.json.itemNotFound.message).toBe("No hypervisor matching 'nosuchhost' could be found.");
-      // Still there at the last version Kumo serves (Nova removed them at 2.53).
-      expect((await c.r('GET', `/os-hypervisors/fake/${sub}`, env.admin, { headers: { 'OpenStack-API-Version': 'compute latest' } })).status).toBe(200);
+      // Still there at 2.52; Nova removed them at 2.53 (the list's query parameters replace them).
+      expect((await c.r('GET', `/os-hypervisors/fake/${sub}`, env.admin, { headers: { 'OpenStack-API-Version': 'compute 2.52' } })).status).toBe(200);
+      expect((await c.r('GET', `/os-hypervisors/fake/${sub}`, env.admin, { headers: { 'OpenStack-API-Version': 'compute 2.53' } })).status).toBe(404);
     }
     expect((await c.r('DELETE', `/servers/${vm.id}`, env.a)).status).toBe(204);
     await c.waitStatus(env.a, vm.id, 'DELETED');
