@@ -120,6 +120,10 @@ export async function startFakeImage(amqpUrl: string, privateOwner = 'nobody') {
       deleted.push(req.imageId);
       return { deleted: true };
     },
+    // Oldest first: the Map keeps creation order.
+    list: (req: { owner: string; properties: Record<string, string> }) => ({
+      images: [...images.values()].filter((img) => img.owner === req.owner && Object.entries(req.properties).every(([k, v]) => img.properties[k] === v)),
+    }),
   });
   return { peer, images, imported, deleted, publicId, privateId, queuedId, bigId, dataDir };
 }
