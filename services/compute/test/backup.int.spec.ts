@@ -53,6 +53,17 @@ describe('createBackup', () => {
     expect(backupsOf(s.id, 'daily')).toEqual(['b2', 'b3']);
   });
 
+  it('lets the request’s metadata override the snapshot properties, as Nova’s create_image (createImage too)', async () => {
+    const s = await c.bootActive(env.a, { name: 'bk-meta' });
+    const img = await c.action(env.a, s.id, { createImage: { name: 'typed', metadata: { image_type: 'test' } } });
+    expect(img.status).toBe(202);
+    expect(env.image.images.get(img.headers.location!.split('/').pop()!)!.properties).toMatchObject({ image_type: 'test', instance_uuid: s.id });
+    await c.waitStatus(env.a, s.id, 'ACTIVE');
+    const b = await backup(s.id, { name: 'typed-b', backup_type: 'daily', rotation: 3, metadata: { backup_type: 'ignored', k: 'v' } });
+    expect(env.image.images.get(b.headers.location!.split('/').pop()!)!.properties).toMatchObject({ image_type: 'backup', backup_type: 'daily', k: 'v' });
+    await c.waitStatus(env.a, s.id, 'ACTIVE');
+  });
+
   it('rotation 0 deletes every backup of the type, the new one too, and answers without Location', async () => {
     const s = await c.bootActive(env.a, { name: 'bk0' });
     expect((await backup(s.id, { name: 'm1', backup_type: 'monthly', rotation: 5 })).status).toBe(202);

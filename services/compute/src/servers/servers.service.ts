@@ -429,6 +429,8 @@ export class ServersService {
       const seen = await this.find(auth, id, tx);
       this.policy.enforce(action === 'delete' ? 'servers:delete' : 'servers:action', auth, { project_id: seen.project_id });
       const i = (await this.repo.lock(tx, seen.id))!;
+      // Deleted between the read and the lock (two deletes racing: Tempest's cleanups): gone, as a 404.
+      if (i.vm_state === 'deleted') throw ApiError.notFound(`Instance ${id} could not be found.`);
       if (i.locked && !isAdmin(auth)) throw ApiError.conflict(`Instance ${i.id} is locked`);
       if (action === 'delete' && i.task_state === 'deleting') return i;
       if (i.task_state && action !== 'delete') throw ApiError.conflict(`Cannot '${actionName}' instance ${i.id} while it is in task_state ${i.task_state}`);
@@ -457,7 +459,7 @@ export class ServersService {
     const metadata = body.metadata === undefined ? {} : metadataOf(body.metadata);
     const i = await this.find(auth, id);
     await this.checkImageMetadataQuota(i, metadata, version);
-    return this.snapshot(auth, i, 'create_image', 'createImage', name, { ...metadata, image_type: 'snapshot' }, requestId);
+    return this.snapshot(auth, i, 'create_image', 'createImage', name, { image_type: 'snapshot', ...metadata }, requestId);
   }
 
   /**
@@ -477,7 +479,7 @@ export class ServersService {
     this.policy.enforce('os_compute_api:os-create-backup', auth, { project_id: i.project_id });
     await this.checkImageMetadataQuota(i, metadata, version);
     if (!i.image_ref || (i.volumes ?? []).some((v) => v.bootIndex === 0)) throw ApiError.badRequest('Backup is not supported for volume-backed instances.');
-    return this.snapshot(auth, i, 'create_backup', 'createBackup', name, { ...metadata, image_type: 'backup', backup_type: type }, requestId, { backup: { type, rotation } });
+    return this.snapshot(auth, i, 'create_backup', 'createBackup', name, { image_type: 'backup', ...metadata, backup_type: type }, requestId, { backup: { type, rotation } });
   }
 
   /**
@@ -509,7 +511,9 @@ export class ServersService {
           containerFormat: base?.containerFormat ?? 'bare',
           minDisk: i.flavor.disk,
           minRam: 0,
-          properties: { ...properties, instance_uuid: i.id, user_id: auth.userId, ...(base ? { base_image_ref: base.id } : {}) },
+          // Nova's compute_utils.create_image: the request's metadata goes on top, so it may even
+          // override image_type (Tempest's test_create_delete_image sends image_type: test).
+          properties: { ...(base ? { base_image_ref: base.id } : {}), instance_uuid: i.id, user_id: auth.userId, ...properties },
         });
         imageId = img.id;
         return { snapshot_image_id: img.id, ...more };
