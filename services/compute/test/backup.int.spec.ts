@@ -55,9 +55,17 @@ describe('createBackup', () => {
 
   it('lets the request’s metadata override the snapshot properties, as Nova’s create_image (createImage too)', async () => {
     const s = await c.bootActive(env.a, { name: 'bk-meta' });
-    const img = await c.action(env.a, s.id, { createImage: { name: 'typed', metadata: { image_type: 'test' } } });
+    // The snapshot keeps the base image's min_ram (Tempest's test_create_delete_image compares them).
+    const baseImage = env.image.images.get(env.image.publicId)!;
+    baseImage.minRam = 64;
+    let img;
+    try {
+      img = await c.action(env.a, s.id, { createImage: { name: 'typed', metadata: { image_type: 'test' } } });
+    } finally {
+      baseImage.minRam = 0;
+    }
     expect(img.status).toBe(202);
-    expect(env.image.images.get(img.headers.location!.split('/').pop()!)!.properties).toMatchObject({ image_type: 'test', instance_uuid: s.id });
+    expect(env.image.images.get(img.headers.location!.split('/').pop()!)).toMatchObject({ minRam: 64, properties: expect.objectContaining({ image_type: 'test', instance_uuid: s.id }) });
     await c.waitStatus(env.a, s.id, 'ACTIVE');
     const b = await backup(s.id, { name: 'typed-b', backup_type: 'daily', rotation: 3, metadata: { backup_type: 'ignored', k: 'v' } });
     expect(env.image.images.get(b.headers.location!.split('/').pop()!)!.properties).toMatchObject({ image_type: 'backup', backup_type: 'daily', k: 'v' });

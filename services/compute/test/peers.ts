@@ -101,7 +101,7 @@ export async function startFakeImage(amqpUrl: string, privateOwner = 'nobody') {
     get_location: (req) => ({ image: visible(req), store: 'file', path: pathOf(req.imageId), url: `http://127.0.0.1:9292/v2/images/${req.imageId}/file` }),
     create: (req) => {
       const id = req.id ?? randomUUID();
-      const img = imageRecord(id, { name: req.name, owner: req.owner, status: 'queued', visibility: 'private', properties: req.properties ?? {} });
+      const img = imageRecord(id, { name: req.name, owner: req.owner, status: 'queued', visibility: 'private', properties: req.properties ?? {}, minRam: req.minRam ?? 0, minDisk: req.minDisk ?? 0 });
       images.set(id, img);
       return img;
     },

@@ -503,6 +503,9 @@ export class ServersService {
       async () => {
         // Registered before the 202 so that `GET /v2/images` lists it right away (the SDK does).
         const base = i.image_meta;
+        // Nova's snapshot keeps the base image's min_ram (Tempest compares them); a base image
+        // that is gone or hidden now leaves 0.
+        const baseMinRam = base ? await this.images.get(base.id, i.project_id, true).then((b) => b.minRam ?? 0, () => 0) : 0;
         const img = await this.images.create({
           owner: i.project_id,
           name,
@@ -510,7 +513,7 @@ export class ServersService {
           diskFormat: base?.diskFormat ?? 'qcow2',
           containerFormat: base?.containerFormat ?? 'bare',
           minDisk: i.flavor.disk,
-          minRam: 0,
+          minRam: baseMinRam,
           // Nova's compute_utils.create_image: the request's metadata goes on top, so it may even
           // override image_type (Tempest's test_create_delete_image sends image_type: test).
           properties: { ...(base ? { base_image_ref: base.id } : {}), instance_uuid: i.id, user_id: auth.userId, ...properties },
