@@ -35,6 +35,7 @@ import { VolumeAttachmentsController } from './volume-attachments/volume-attachm
 import { ConsoleAuthController, ConsoleProxyController, ConsolesService } from './servers/consoles.service.js';
 import { ServerActionsService } from './servers/server-actions.service.js';
 import { UsageController } from './usage/usage.controller.js';
+import { ExternalEventsController, ExternalEventsService } from './servers/external-events.js';
 
 @Module({
   controllers: [
@@ -59,6 +60,7 @@ import { UsageController } from './usage/usage.controller.js';
     VolumeAttachmentsController,
     ConsoleProxyController,
     ConsoleAuthController,
+    ExternalEventsController,
   ],
   providers: [
     Db,
@@ -78,6 +80,7 @@ import { UsageController } from './usage/usage.controller.js';
     FloatingIpsService,
     ServerActionsService,
     ConsolesService,
+    ExternalEventsService,
     { provide: NETWORK_CLIENT, useClass: AmqpNetworkClient },
     { provide: IMAGE_CLIENT, useClass: AmqpImageClient },
     { provide: VOLUME_CLIENT, useClass: AmqpVolumeClient },
