@@ -135,6 +135,16 @@ describe('server addresses follow the network service', () => {
 });
 
 describe('server delete and the network', () => {
+  it('an ERROR server (os-resetState) is deleted with its ports released', async () => {
+    const { network } = await topology(env.a, 'err-net', '10.44.0.0/24', '172.24.44.0/24');
+    const server = await c.bootActive(env.a, { name: 'err-vm', networks: [{ uuid: network.id }] });
+    expect((await neutron(env.a, 'GET', `/v2.0/ports?device_id=${server.id}`)).ports).toHaveLength(1);
+    expect((await c.action(admin, server.id, { 'os-resetState': { state: 'error' } })).status).toBe(202);
+    expect((await c.r('DELETE', `/servers/${server.id}`, env.a)).status).toBe(204);
+    await c.waitStatus(env.a, server.id, 'DELETED');
+    expect((await neutron(env.a, 'GET', `/v2.0/ports?device_id=${server.id}`)).ports).toEqual([]);
+  });
+
   it('releases the server ports before the server answers 404, so its subnet can be deleted at once (Tempest teardown)', async () => {
     const network = (await neutron(env.a, 'POST', '/v2.0/networks', { network: { name: 'gone-net' } })).network;
     const subnet = (await neutron(env.a, 'POST', '/v2.0/subnets', { subnet: { network_id: network.id, cidr: '10.41.0.0/24', ip_version: 4 } })).subnet;
