@@ -112,7 +112,7 @@ describe('os-server-password', () => {
 });
 
 describe('os-server-external-events', () => {
-  it('accepts events per server: 200 all, 207 mixed (404 unknown, 422 no host), 404 none; network-changed refreshes the ports', async () => {
+  it('accepts events per server: 200 all, 207 mixed (404 unknown, 422 no host), 404 none; network-changed marks the ports for a refresh', async () => {
     const s = await c.bootActive(env.a, { name: 'events' });
     const seq = async (id: string) => (await db.rows<{ n: string }>(`SELECT network_refresh_seq AS n FROM ${db.t('instance')} WHERE id = $1`, [id]))[0]!.n;
     const before = await seq(s.id);
