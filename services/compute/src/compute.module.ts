@@ -42,6 +42,7 @@ import { VolumeAttachmentsController } from './volume-attachments/volume-attachm
 import { ConsoleAuthController, ConsoleProxyController, ConsolesService } from './servers/consoles.service.js';
 import { ServerActionsService } from './servers/server-actions.service.js';
 import { UsageController } from './usage/usage.controller.js';
+import { ExternalEventsController, ExternalEventsService } from './servers/external-events.js';
 
 @Module({
   controllers: [
@@ -72,6 +73,7 @@ import { UsageController } from './usage/usage.controller.js';
     TenantNetworksController,
     FloatingIpsBulkController,
     ExtensionsController,
+    ExternalEventsController,
   ],
   providers: [
     Db,
@@ -94,6 +96,7 @@ import { UsageController } from './usage/usage.controller.js';
     OsHostsService,
     AuditLogService,
     NetworksService,
+    ExternalEventsService,
     { provide: NETWORK_CLIENT, useClass: AmqpNetworkClient },
     { provide: IMAGE_CLIENT, useClass: AmqpImageClient },
     { provide: VOLUME_CLIENT, useClass: AmqpVolumeClient },

@@ -78,6 +78,11 @@ export const computePolicy: Record<string, string> = {
   'servers:migrations:force_complete': ADMIN,
   'servers:migrations:delete': ADMIN,
   // 2.26 server tags (Nova's os-server-tags: readers list/check, members change).
+  // os-server-password (Nova's names): readers see the encrypted password, members clear it.
+  'os_compute_api:os-server-password:show': READ,
+  'os_compute_api:os-server-password:clear': WRITE,
+  // os-server-external-events: Neutron/Cinder tell compute about a server (admin, Nova's default).
+  'os_compute_api:os-server-external-events:create': ADMIN,
   'servers:tags': READ,
   'servers:tags:update': WRITE,
   // Legacy admin APIs (Nova's rule names and defaults): os-hosts (2.1–2.42) and the usage audit log.
