@@ -27,6 +27,9 @@ import { QuotaService } from './quotas/quota.service.js';
 import { FloatingIpPoolsController, FloatingIpsController } from './floating-ips/floating-ips.controller.js';
 import { FloatingIpsService } from './floating-ips/floating-ips.service.js';
 import { NetworkApi } from './security-groups/network-api.js';
+import { ImageApi } from './images/image-api.js';
+import { ImagesController } from './images/images.controller.js';
+import { ImagesProxyService } from './images/images.service.js';
 import { SecurityGroupRulesController, SecurityGroupsController } from './security-groups/security-groups.controller.js';
 import { SecurityGroupsService } from './security-groups/security-groups.service.js';
 import { SchedulerService } from './scheduler/scheduler.service.js';
@@ -61,6 +64,7 @@ import { ExternalEventsController, ExternalEventsService } from './servers/exter
     SecurityGroupsController,
     SecurityGroupRulesController,
     FloatingIpsController,
+    ImagesController,
     FloatingIpPoolsController,
     MigrationsController,
     InterfacesController,
@@ -89,6 +93,8 @@ import { ExternalEventsController, ExternalEventsService } from './servers/exter
     ServersService,
     MovesService,
     NetworkApi,
+    ImageApi,
+    ImagesProxyService,
     SecurityGroupsService,
     FloatingIpsService,
     ServerActionsService,

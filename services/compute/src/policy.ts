@@ -52,6 +52,14 @@ export const computePolicy: Record<string, string> = {
   'os_compute_api:os-floating-ips:add': WRITE,
   'os_compute_api:os-floating-ips:remove': WRITE,
   'os_compute_api:os-floating-ip-pools:list': '@',
+  // Nova's image proxy (2.1–2.35) and image-metadata proxy (2.1–2.38), under the names Nova had for
+  // them (os_compute_api:images, os_compute_api:image-metadata); the image service scopes the images too.
+  'os_compute_api:images': READ,
+  'os_compute_api:images:delete': WRITE,
+  'os_compute_api:image-metadata': READ,
+  'os_compute_api:image-metadata:update': WRITE,
+  // createBackup (Nova: os_compute_api:os-create-backup, project member or admin).
+  'os_compute_api:os-create-backup': WRITE,
   'servers:interfaces': READ,
   'servers:interfaces:update': WRITE,
   'servers:volume_attachments': READ,

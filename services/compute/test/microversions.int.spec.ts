@@ -533,7 +533,7 @@ describe('microversions 2.38 … 2.47', () => {
     const old = await r('GET', '/limits', env.a, '2.38');
     expectSchema('v2_36/limits.get_limit', old);
     expect(old.json.limits.absolute.maxImageMeta).toBe(128);
-    // The image proxy (and its metadata) is 404 (Kumo had no image proxy, Nova's went at 2.36/2.39).
+    // The image-metadata proxy is gone from 2.39 (the rest of /images from 2.36; images-proxy.int.spec.ts).
     expect((await r('GET', `/images/${env.image.publicId}/metadata`, env.a, '2.39')).status).toBe(404);
 
     const s = await c.bootActive(env.b, { name: 'img39' });

@@ -92,6 +92,8 @@ export interface InstanceRow {
   image_ref: string | null;
   image_meta: ImageMeta | null;
   snapshot_image_id: string | null;
+  /** The running createBackup: its backup type and how many backups of that type to keep. */
+  backup: { type: string; rotation: number } | null;
   /** Host whose report ends the current task step when it is not `host` (see migrations-moves.ts). */
   task_host: string | null;
   /** The move in progress or awaiting confirm/revert. */

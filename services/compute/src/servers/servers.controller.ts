@@ -329,6 +329,15 @@ export class ServersController {
         res.setHeader('Location', `${imageBase}/v2/images/${imageId}`);
         return;
       }
+      case 'createBackup': {
+        const b = bodyOf(body, 'createBackup');
+        const imageId = await this.servers.createBackup(auth, id, b, rid, microversionOf(req));
+        if (atLeast(req, 45)) return { image_id: imageId };
+        // Below 2.45: the image's proxy URL in Location, and only when rotation > 0 (Nova's words:
+        // "build location of newly-created image entity if rotation is not zero").
+        if (Number(b.rotation) > 0) res.setHeader('Location', `${base}/v2.1/images/${imageId}`);
+        return;
+      }
       case 'rebuild': {
         const i = await this.servers.rebuild(auth, id, bodyOf(body, 'rebuild'), rid, microversionOf(req));
         return {

@@ -433,6 +433,8 @@ export class ServersService {
       const seen = await this.find(auth, id, tx);
       this.policy.enforce(action === 'delete' ? 'servers:delete' : 'servers:action', auth, { project_id: seen.project_id });
       const i = (await this.repo.lock(tx, seen.id))!;
+      // Deleted between the read and the lock (two deletes racing: Tempest's cleanups): gone, as a 404.
+      if (i.vm_state === 'deleted') throw ApiError.notFound(`Instance ${id} could not be found.`);
       if (i.locked && !isAdmin(auth)) throw ApiError.conflict(`Instance ${i.id} is locked`);
       if (action === 'delete' && i.task_state === 'deleting') return i;
       if (i.task_state && action !== 'delete') throw ApiError.conflict(`Cannot '${actionName}' instance ${i.id} while it is in task_state ${i.task_state}`);
@@ -460,21 +462,54 @@ export class ServersService {
     const name = stringField(body, 'name', { required: true, min: 1 })!;
     const metadata = body.metadata === undefined ? {} : metadataOf(body.metadata);
     const i = await this.find(auth, id);
-    // Below 2.39 Nova counts the snapshot's metadata against the project's metadata_items quota
-    // (check_img_metadata_properties_quota); 2.39 dropped the check with the image-metadata proxy.
-    if (version < 2039 && Object.keys(metadata).length > 0) {
-      const limit = (await this.quotas.limits(i.project_id)).metadata_items!;
-      if (limit >= 0 && Object.keys(metadata).length > limit) throw new ApiError(403, 'Image metadata limit exceeded', { type: 'forbidden' });
-    }
+    await this.checkImageMetadataQuota(i, metadata, version);
+    return this.snapshot(auth, i, 'create_image', 'createImage', name, { image_type: 'snapshot', ...metadata }, requestId);
+  }
+
+  /**
+   * createBackup (Nova's os-create-backup): a snapshot with `image_type: backup` and `backup_type`,
+   * after which the conductor deletes the server's backups of that type beyond `rotation`
+   * (ConductorService.rotateBackups). Answers the new image's id.
+   */
+  async createBackup(auth: AuthContext, id: string, body: Json, requestId: string, version = 2001): Promise<string> {
+    const extra = Object.keys(body).filter((k) => !['name', 'backup_type', 'rotation', 'metadata'].includes(k));
+    if (extra.length) throw ApiError.badRequest(`Invalid input for field/attribute createBackup. Value: ${JSON.stringify(body)}. Additional properties are not allowed (${extra.map((k) => `'${k}'`).join(', ')} ${extra.length > 1 ? 'were' : 'was'} unexpected)`);
+    const name = stringField(body, 'name', { required: true, min: 1 })!;
+    if (name.trim() !== name) throw ApiError.badRequest(`Invalid input for field/attribute name. Value: ${name}. '${name}' does not match the name pattern: no leading or trailing whitespace`);
+    const type = stringField(body, 'backup_type', { required: true })!;
+    const rotation = intField(body, 'rotation', { required: true, min: 0 })!;
+    const metadata = body.metadata === undefined ? {} : metadataOf(body.metadata);
+    const i = await this.find(auth, id);
+    this.policy.enforce('os_compute_api:os-create-backup', auth, { project_id: i.project_id });
+    await this.checkImageMetadataQuota(i, metadata, version);
+    if (!i.image_ref || (i.volumes ?? []).some((v) => v.bootIndex === 0)) throw ApiError.badRequest('Backup is not supported for volume-backed instances.');
+    return this.snapshot(auth, i, 'create_backup', 'createBackup', name, { image_type: 'backup', ...metadata, backup_type: type }, requestId, { backup: { type, rotation } });
+  }
+
+  /**
+   * Below 2.39 Nova counts a snapshot's metadata against the project's metadata_items quota
+   * (check_img_metadata_properties_quota); 2.39 dropped the check with the image-metadata proxy.
+   */
+  private async checkImageMetadataQuota(i: InstanceRow, metadata: Record<string, string>, version: number): Promise<void> {
+    if (version >= 2039 || Object.keys(metadata).length === 0) return;
+    const limit = (await this.quotas.limits(i.project_id)).metadata_items!;
+    if (limit >= 0 && Object.keys(metadata).length > limit) throw new ApiError(403, 'Image metadata limit exceeded', { type: 'forbidden' });
+  }
+
+  /** Registers the snapshot image and starts the task the agent fills it in (createImage, createBackup). */
+  private async snapshot(auth: AuthContext, i: InstanceRow, action: 'create_image' | 'create_backup', actionName: string, name: string, properties: Record<string, string>, requestId: string, more: Record<string, unknown> = {}): Promise<string> {
     let imageId = '';
     await this.act(
       auth,
-      id,
-      'create_image',
+      i.id,
+      action,
       requestId,
       async () => {
         // Registered before the 202 so that `GET /v2/images` lists it right away (the SDK does).
         const base = i.image_meta;
+        // Nova's snapshot keeps the base image's min_ram (Tempest compares them); a base image
+        // that is gone or hidden now leaves 0.
+        const baseMinRam = base ? await this.images.get(base.id, i.project_id, true).then((b) => b.minRam ?? 0, () => 0) : 0;
         const img = await this.images.create({
           owner: i.project_id,
           name,
@@ -482,13 +517,15 @@ export class ServersService {
           diskFormat: base?.diskFormat ?? 'qcow2',
           containerFormat: base?.containerFormat ?? 'bare',
           minDisk: i.flavor.disk,
-          minRam: 0,
-          properties: { ...metadata, image_type: 'snapshot', instance_uuid: i.id, user_id: auth.userId, ...(base ? { base_image_ref: base.id } : {}) },
+          minRam: baseMinRam,
+          // Nova's compute_utils.create_image: the request's metadata goes on top, so it may even
+          // override image_type (Tempest's test_create_delete_image sends image_type: test).
+          properties: { ...(base ? { base_image_ref: base.id } : {}), instance_uuid: i.id, user_id: auth.userId, ...properties },
         });
         imageId = img.id;
-        return { snapshot_image_id: img.id };
+        return { snapshot_image_id: img.id, ...more };
       },
-      'createImage',
+      actionName,
     );
     return imageId;
   }

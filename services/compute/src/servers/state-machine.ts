@@ -38,6 +38,7 @@ export type TaskState =
   | 'resize_confirming'
   | 'resize_reverting'
   | 'image_snapshot'
+  | 'image_backup'
   | 'rebuilding'
   | 'deleting'
   // Server actions (rescue, shelve, changePassword):
@@ -70,6 +71,8 @@ export const TRANSITIONS = {
   confirm_resize: { from: ['resized'], task: 'resize_confirming', power: 'keep', to: 'keep' },
   revert_resize: { from: ['resized'], task: 'resize_reverting', power: 'keep', to: 'keep' },
   create_image: { from: ['active', 'stopped', 'paused', 'suspended'], task: 'image_snapshot', power: 'keep', to: 'keep' },
+  // createBackup: a snapshot (same agent path), then the rotation of older backups of its type.
+  create_backup: { from: ['active', 'stopped', 'paused', 'suspended'], task: 'image_backup', power: 'keep', to: 'keep' },
   rebuild: { from: ['active', 'stopped', 'error'], task: 'rebuilding', power: 'keep', to: 'keep' },
   // Cold migration: a resize to the same flavor on another host (the scheduler picks it).
   migrate: { from: ['active', 'stopped'], task: 'resize_migrating', power: 'keep', to: 'resized' },
