@@ -5,6 +5,7 @@
  * Version history (of this file's payloads; the envelope version is in envelope.ts):
  *   1.0 - Initial version: get, get_location, create, import_file; image.created/active/deleted.
  *   1.1 - delete (compute removes the snapshot of a shelved server after unshelve or delete).
+ *   1.2 - list (compute finds the backups of a server to rotate after createBackup).
  *
  * Payloads are camelCase views of Glance's image (the REST API stays Glance-shaped).
  *
@@ -111,6 +112,16 @@ export interface ImageDeleteRequest {
   asProject?: string;
 }
 
+/**
+ * The images of one project whose properties include all of `properties` (every status but
+ * deleted), oldest first. Compute's createBackup rotation: `{image_type: backup, backup_type,
+ * instance_uuid}`. At most 1000.
+ */
+export interface ImageListRequest {
+  owner: string;
+  properties: Record<string, string>;
+}
+
 export interface ImageRpcMethods {
   /** Image metadata (404 `not_found` if missing or not visible to `asProject`). */
   get: { request: ImageGetRequest; reply: ImageRecord };
@@ -122,6 +133,8 @@ export interface ImageRpcMethods {
   import_file: { request: ImageImportFileRequest; reply: ImageRecord };
   /** Deletes an image (see ImageDeleteRequest). */
   delete: { request: ImageDeleteRequest; reply: { deleted: true } };
+  /** Images of a project by properties (see ImageListRequest). */
+  list: { request: ImageListRequest; reply: { images: ImageRecord[] } };
 }
 
 export interface ImageEventPayloads {

@@ -27,6 +27,9 @@ import { QuotaService } from './quotas/quota.service.js';
 import { FloatingIpPoolsController, FloatingIpsController } from './floating-ips/floating-ips.controller.js';
 import { FloatingIpsService } from './floating-ips/floating-ips.service.js';
 import { NetworkApi } from './security-groups/network-api.js';
+import { ImageApi } from './images/image-api.js';
+import { ImagesController } from './images/images.controller.js';
+import { ImagesProxyService } from './images/images.service.js';
 import { SecurityGroupRulesController, SecurityGroupsController } from './security-groups/security-groups.controller.js';
 import { SecurityGroupsService } from './security-groups/security-groups.service.js';
 import { SchedulerService } from './scheduler/scheduler.service.js';
@@ -42,6 +45,7 @@ import { VolumeAttachmentsController } from './volume-attachments/volume-attachm
 import { ConsoleAuthController, ConsoleProxyController, ConsolesService } from './servers/consoles.service.js';
 import { ServerActionsService } from './servers/server-actions.service.js';
 import { UsageController } from './usage/usage.controller.js';
+import { ExternalEventsController, ExternalEventsService } from './servers/external-events.js';
 
 @Module({
   controllers: [
@@ -60,6 +64,7 @@ import { UsageController } from './usage/usage.controller.js';
     SecurityGroupsController,
     SecurityGroupRulesController,
     FloatingIpsController,
+    ImagesController,
     FloatingIpPoolsController,
     MigrationsController,
     InterfacesController,
@@ -72,6 +77,7 @@ import { UsageController } from './usage/usage.controller.js';
     TenantNetworksController,
     FloatingIpsBulkController,
     ExtensionsController,
+    ExternalEventsController,
   ],
   providers: [
     Db,
@@ -87,6 +93,8 @@ import { UsageController } from './usage/usage.controller.js';
     ServersService,
     MovesService,
     NetworkApi,
+    ImageApi,
+    ImagesProxyService,
     SecurityGroupsService,
     FloatingIpsService,
     ServerActionsService,
@@ -94,6 +102,7 @@ import { UsageController } from './usage/usage.controller.js';
     OsHostsService,
     AuditLogService,
     NetworksService,
+    ExternalEventsService,
     { provide: NETWORK_CLIENT, useClass: AmqpNetworkClient },
     { provide: IMAGE_CLIENT, useClass: AmqpImageClient },
     { provide: VOLUME_CLIENT, useClass: AmqpVolumeClient },

@@ -52,6 +52,14 @@ export const computePolicy: Record<string, string> = {
   'os_compute_api:os-floating-ips:add': WRITE,
   'os_compute_api:os-floating-ips:remove': WRITE,
   'os_compute_api:os-floating-ip-pools:list': '@',
+  // Nova's image proxy (2.1–2.35) and image-metadata proxy (2.1–2.38), under the names Nova had for
+  // them (os_compute_api:images, os_compute_api:image-metadata); the image service scopes the images too.
+  'os_compute_api:images': READ,
+  'os_compute_api:images:delete': WRITE,
+  'os_compute_api:image-metadata': READ,
+  'os_compute_api:image-metadata:update': WRITE,
+  // createBackup (Nova: os_compute_api:os-create-backup, project member or admin).
+  'os_compute_api:os-create-backup': WRITE,
   'servers:interfaces': READ,
   'servers:interfaces:update': WRITE,
   'servers:volume_attachments': READ,
@@ -78,6 +86,11 @@ export const computePolicy: Record<string, string> = {
   'servers:migrations:force_complete': ADMIN,
   'servers:migrations:delete': ADMIN,
   // 2.26 server tags (Nova's os-server-tags: readers list/check, members change).
+  // os-server-password (Nova's names): readers see the encrypted password, members clear it.
+  'os_compute_api:os-server-password:show': READ,
+  'os_compute_api:os-server-password:clear': WRITE,
+  // os-server-external-events: Neutron/Cinder tell compute about a server (admin, Nova's default).
+  'os_compute_api:os-server-external-events:create': ADMIN,
   'servers:tags': READ,
   'servers:tags:update': WRITE,
   // Legacy admin APIs (Nova's rule names and defaults): os-hosts (2.1–2.42) and the usage audit log.

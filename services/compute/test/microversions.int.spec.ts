@@ -534,7 +534,7 @@ describe('microversions 2.38 … 2.47', () => {
     const old = await r('GET', '/limits', env.a, '2.38');
     expectSchema('v2_36/limits.get_limit', old);
     expect(old.json.limits.absolute.maxImageMeta).toBe(128);
-    // The image proxy (and its metadata) is 404 (Kumo had no image proxy, Nova's went at 2.36/2.39).
+    // The image-metadata proxy is gone from 2.39 (the rest of /images from 2.36; images-proxy.int.spec.ts).
     expect((await r('GET', `/images/${env.image.publicId}/metadata`, env.a, '2.39')).status).toBe(404);
 
     const s = await c.bootActive(env.b, { name: 'img39' });
@@ -815,6 +815,13 @@ describe('microversions 2.48 … 2.53', () => {
     expect(admin.json.instanceAction.events).toEqual([{ ...event, traceback: null }]);
     expect((await r('GET', url, env.admin, '2.50')).json.instanceAction.events).toEqual([{ ...event, traceback: null }]);
     expect((await r('GET', url, env.b, '2.51')).status).toBe(404);
+
+    // The other half of 2.51: os-server-external-events takes volume-extended (400 below).
+    const ev = { events: [{ name: 'volume-extended', server_uuid: s.id, tag: '5e6f0d7a-1b2c-4d3e-8f90-123456789abc' }] };
+    expect((await r('POST', '/os-server-external-events', env.admin, '2.50', ev)).status).toBe(400);
+    const ok = await r('POST', '/os-server-external-events', env.admin, '2.51', ev);
+    expect([ok.status, ok.json.events]).toEqual([200, [{ ...ev.events[0], code: 200 }]]);
+    expect((await r('POST', '/os-server-external-events', env.a, '2.51', ev)).status).toBe(403);
   });
 
   it('2.52: tags on create (at most 50, the 2.26 tag rules), on every server of a multi-create; 400 below', async () => {

@@ -101,7 +101,7 @@ export async function startFakeImage(amqpUrl: string, privateOwner = 'nobody') {
     get_location: (req) => ({ image: visible(req), store: 'file', path: pathOf(req.imageId), url: `http://127.0.0.1:9292/v2/images/${req.imageId}/file` }),
     create: (req) => {
       const id = req.id ?? randomUUID();
-      const img = imageRecord(id, { name: req.name, owner: req.owner, status: 'queued', visibility: 'private', properties: req.properties ?? {} });
+      const img = imageRecord(id, { name: req.name, owner: req.owner, status: 'queued', visibility: 'private', properties: req.properties ?? {}, minRam: req.minRam ?? 0, minDisk: req.minDisk ?? 0 });
       images.set(id, img);
       return img;
     },
@@ -120,6 +120,10 @@ export async function startFakeImage(amqpUrl: string, privateOwner = 'nobody') {
       deleted.push(req.imageId);
       return { deleted: true };
     },
+    // Oldest first: the Map keeps creation order.
+    list: (req: { owner: string; properties: Record<string, string> }) => ({
+      images: [...images.values()].filter((img) => img.owner === req.owner && Object.entries(req.properties).every(([k, v]) => img.properties[k] === v)),
+    }),
   });
   return { peer, images, imported, deleted, publicId, privateId, queuedId, bigId, dataDir };
 }

@@ -99,6 +99,20 @@ describe('RPC', () => {
     await expect(image().call('delete', { imageId: kept.id })).rejects.toMatchObject({ code: 'conflict' });
   });
 
+  it('image.list answers a project’s images having all the properties, oldest first (createBackup rotation)', async () => {
+    const srv = '7c1f9d2e-1111-4a4a-8b8b-0123456789ab';
+    const mk = (name: string, owner: string, properties: Record<string, string>) => image().call('create', { owner, name, diskFormat: 'raw', containerFormat: 'bare', properties });
+    const b1 = await mk('bk-1', env.a.id, { image_type: 'backup', backup_type: 'daily', instance_uuid: srv });
+    await mk('bk-weekly', env.a.id, { image_type: 'backup', backup_type: 'weekly', instance_uuid: srv });
+    await mk('bk-other-project', env.b.id, { image_type: 'backup', backup_type: 'daily', instance_uuid: srv });
+    const b2 = await mk('bk-2', env.a.id, { image_type: 'backup', backup_type: 'daily', instance_uuid: srv, extra: 'x' });
+    const { images } = await image().call('list', { owner: env.a.id, properties: { image_type: 'backup', backup_type: 'daily', instance_uuid: srv } });
+    expect(images.map((i: { id: string }) => i.id)).toEqual([b1.id, b2.id]);
+    await image().call('delete', { imageId: b1.id, asProject: env.a.id });
+    expect((await image().call('list', { owner: env.a.id, properties: { backup_type: 'daily', instance_uuid: srv } })).images.map((i: { id: string }) => i.id)).toEqual([b2.id]);
+    await expect(image().call('list', { owner: '', properties: {} })).rejects.toMatchObject({ code: 'bad_request' });
+  });
+
   it('image.import_file fills a queued image from an allowed directory, with the same inspection', async () => {
     const data = Buffer.alloc(5000, 0x33);
     const file = path.join(importDir, 'snap.raw');

@@ -47,6 +47,10 @@ export class AmqpImageClient implements ImageClient {
   async delete(imageId: string, asProject: string): Promise<void> {
     await this.transport.client('image').call('delete', { imageId, asProject }, { timeoutMs: 15000 });
   }
+
+  async list(owner: string, properties: Record<string, string>): Promise<ImageRecord[]> {
+    return (await this.transport.client('image').call('list', { owner, properties }, { timeoutMs: 15000 })).images;
+  }
 }
 
 /**

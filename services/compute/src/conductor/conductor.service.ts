@@ -208,7 +208,7 @@ export class ConductorService implements OnApplicationShutdown {
       rebootSeq: i.reboot_seq,
       rebootHard: i.reboot_hard,
       spec: this.specOf(i, await this.scheduler.numaOf(this.db, i.id, host)),
-      ...((i.task_state === 'image_snapshot' || i.task_state === 'shelving') && i.snapshot_image_id ? { snapshot: { imageId: i.snapshot_image_id } } : {}),
+      ...((i.task_state === 'image_snapshot' || i.task_state === 'image_backup' || i.task_state === 'shelving') && i.snapshot_image_id ? { snapshot: { imageId: i.snapshot_image_id } } : {}),
       ...(liveMigration ? { liveMigration } : {}),
     };
     try {
@@ -387,8 +387,9 @@ export class ConductorService implements OnApplicationShutdown {
           return;
         }
         if (i.migration_id && (await this.moveFailed(tx, i, r))) return;
-        if (i.task_state === 'image_snapshot') {
-          await this.instances.update(tx, i, { task_state: null, snapshot_image_id: null, power_state: powerStateOf(r.state) });
+        if (i.task_state === 'image_snapshot' || i.task_state === 'image_backup') {
+          // A failed backup rotates nothing: the older backups stay (as Nova, whose rotation follows the upload).
+          await this.instances.update(tx, i, { task_state: null, snapshot_image_id: null, backup: null, power_state: powerStateOf(r.state) });
           await this.instances.finishAction(tx, i.id, false, r.error);
           return;
         }
@@ -414,6 +415,11 @@ export class ConductorService implements OnApplicationShutdown {
         }
       }
       const patch: Record<string, unknown> = { task_state: null, power_state: powerStateOf(r.state), fault: null, snapshot_image_id: null };
+      if (i.task_state === 'image_backup') {
+        patch.backup = null;
+        const b = i.backup;
+        if (b) afterCommit = () => this.rotateBackups(i.project_id, i.id, b.type, b.rotation);
+      }
       switch (i.task_state) {
         case 'spawning':
         case 'rebuilding':
@@ -439,6 +445,25 @@ export class ConductorService implements OnApplicationShutdown {
     if (next) await this.sync(next);
     if (cleanup) await this.castAbsent(cleanup.i, cleanup.host);
     if (afterCommit) await afterCommit();
+  }
+
+  /**
+   * createBackup's rotation, once the new backup is filled (Nova's _rotate_backups): the server's
+   * backups of that type beyond the newest `rotation` are deleted, oldest first — rotation 0
+   * deletes them all, the new one too. Best effort: a failure is logged and the next backup of
+   * the type deletes what is left over.
+   */
+  async rotateBackups(projectId: string, instanceId: string, type: string, rotation: number): Promise<void> {
+    try {
+      const backups = await this.image.list(projectId, { image_type: 'backup', backup_type: type, instance_uuid: instanceId });
+      for (const old of backups.slice(0, Math.max(0, backups.length - rotation))) {
+        await this.image.delete(old.id, projectId).catch((err: unknown) => {
+          if ((err as { code?: string }).code !== 'not_found') throw err;
+        });
+      }
+    } catch (err) {
+      this.log.error(`rotating the ${type} backups of ${instanceId} (keep ${rotation}): ${(err as Error).message}; the next backup of that type rotates again`);
+    }
   }
 
   /**

@@ -22,6 +22,8 @@ export interface ImageClient {
   create(req: { owner: string; name: string; diskFormat: string; containerFormat: string; properties: Record<string, string>; minDisk?: number; minRam?: number }): Promise<ImageRecord>;
   /** Deletes an image of `asProject` (the snapshot of a shelved server). */
   delete(imageId: string, asProject: string): Promise<void>;
+  /** A project's images having all `properties`, oldest first (contract 1.2; createBackup's rotation). */
+  list(owner: string, properties: Record<string, string>): Promise<ImageRecord[]>;
 }
 
 /** The volume service's attach protocol (contracts/src/volume.ts); every call is idempotent. */

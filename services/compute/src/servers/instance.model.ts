@@ -94,6 +94,8 @@ export interface InstanceRow {
   image_ref: string | null;
   image_meta: ImageMeta | null;
   snapshot_image_id: string | null;
+  /** The running createBackup: its backup type and how many backups of that type to keep. */
+  backup: { type: string; rotation: number } | null;
   /** Host whose report ends the current task step when it is not `host` (see migrations-moves.ts). */
   task_host: string | null;
   /** The move in progress or awaiting confirm/revert. */
@@ -115,6 +117,10 @@ export interface InstanceRow {
   volumes: VolumeAttachmentEntry[];
   access_ipv4: string;
   access_ipv6: string;
+  /** os-server-password: the guest's encrypted password ('' or null: none). */
+  password: string | null;
+  /** OS-DCF:diskConfig: AUTO or MANUAL. */
+  disk_config: string;
   config_drive: string;
   reservation_id: string;
   launch_index: number;

@@ -6,7 +6,7 @@ import { ApiError, type AuthContext, PolicyService } from '@kumo/service-kit';
 import { IMAGE_CLIENT, type ImageClient, VOLUME_CLIENT, type VolumeClient } from '../conductor/peers.js';
 import { checkDeviceTag, parseBlockDevices } from './block-devices.js';
 import { ConductorService } from '../conductor/conductor.service.js';
-import { boolish, intField, invalid, isAdmin, type Json, metadataOf, projectOf, stringField } from '../common/nova.js';
+import { bodyOf, boolish, intField, invalid, isAdmin, type Json, metadataOf, projectOf, stringField } from '../common/nova.js';
 import { Db, type Sql } from '../db/db.js';
 import { EventRelay } from '../events/event-relay.js';
 import { type FlavorRow, FlavorsService } from '../flavors/flavors.service.js';
@@ -16,7 +16,7 @@ import { eventOf, type FlavorSnapshot, type InstanceRow, type VolumeAttachmentEn
 import { InstancesRepository, isUuid } from './instances.repository.js';
 import { hostZoneSql } from '../aggregates/host-zone.js';
 import { checkTag, MAX_TAGS } from './tag-rules.js';
-import { type ActionName, CALL_TASKS, restingPower, STATUS_TO_VM, TRANSITIONS } from './state-machine.js';
+import { type ActionName, CALL_TASKS, RESET_STATES, restingPower, STATUS_TO_VM, TRANSITIONS } from './state-machine.js';
 
 export function flavorSnapshot(f: FlavorRow): FlavorSnapshot {
   return { id: f.id, name: f.name, vcpus: f.vcpus, ram: f.memory_mb, disk: f.root_gb, ephemeral: f.ephemeral_gb, swap: f.swap, extra_specs: f.extra_specs ?? {} };
@@ -128,6 +128,7 @@ export class ServersService {
     const az = stringField(b, 'availability_zone', { nullable: true }) ?? null;
     if (az && az.includes(':')) this.policy.enforce('servers:create_on_host', auth);
     else if (az && !(await this.zones()).includes(az)) throw ApiError.badRequest(`The requested availability zone is not available`);
+    const diskConfig = diskConfigOf(b) ?? 'MANUAL';
     const networks = this.networksOf(b.networks, version);
     const securityGroups = this.securityGroupsOf(b.security_groups);
     // Key pair of the caller.
@@ -213,8 +214,8 @@ export class ServersService {
         const [row] = await tx.rows<InstanceRow>(
           `INSERT INTO ${this.db.t('instance')} (id, project_id, user_id, name, hostname, vm_state, task_state, flavor, vcpus, memory_mb, root_gb, image_ref, image_meta,
              key_name, key_data, user_data, metadata, requested_networks, security_groups, access_ipv4, access_ipv6, config_drive, reservation_id, launch_index,
-             server_group_id, requested_az, availability_zone, desired_power, target_vm_state, description, volumes)
-           VALUES ($1,$2,$3,$4,$5,'building','scheduling',$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,'running','active',$26,$27) RETURNING *`,
+             server_group_id, requested_az, availability_zone, desired_power, target_vm_state, description, volumes, disk_config)
+           VALUES ($1,$2,$3,$4,$5,'building','scheduling',$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,'running','active',$26,$27,$28) RETURNING *`,
           [
             randomUUID(),
             project,
@@ -244,6 +245,7 @@ export class ServersService {
             az && !az.includes(':') ? az : az?.split(':')[0] || 'nova',
             description,
             JSON.stringify(volumesFor()),
+            diskConfig,
           ],
         );
         if (tags.length) await tx.exec(`INSERT INTO ${this.db.t('instance_tag')} (instance_id, tag) SELECT $1, unnest($2::text[])`, [row!.id, tags]);
@@ -336,8 +338,8 @@ export class ServersService {
     }
     const changesSince = q['changes-since'] ?? q.changes_since;
     if (changesSince !== undefined) {
-      const d = new Date(String(changesSince));
-      if (Number.isNaN(d.getTime())) throw ApiError.badRequest(`Invalid filter field: changes-since.`);
+      const d = parseIsoTime(changesSince);
+      if (!d) throw ApiError.badRequest(`Invalid filter field: changes-since. Value: ${String(changesSince)}. It must be an ISO 8601 time such as 2011-01-01T12:34:00Z.`);
       where.push(`updated_at >= ${p(d)}`);
     } else if (!deleted && q.status !== 'DELETED') {
       where.push(`vm_state <> 'deleted'`);
@@ -413,6 +415,8 @@ export class ServersService {
       patch.access_ipv4 = v4;
     }
     if (b.accessIPv6 !== undefined) patch.access_ipv6 = normalizeIpv6(stringField(b, 'accessIPv6') ?? '');
+    const diskConfig = diskConfigOf(b);
+    if (diskConfig) patch.disk_config = diskConfig;
     const out = await this.db.transaction(async (tx) => {
       const i = await this.find(auth, id, tx);
       this.policy.enforce('servers:update', auth, { project_id: i.project_id });
@@ -432,6 +436,8 @@ export class ServersService {
       const seen = await this.find(auth, id, tx);
       this.policy.enforce(action === 'delete' ? 'servers:delete' : 'servers:action', auth, { project_id: seen.project_id });
       const i = (await this.repo.lock(tx, seen.id))!;
+      // Deleted between the read and the lock (two deletes racing: Tempest's cleanups): gone, as a 404.
+      if (i.vm_state === 'deleted') throw ApiError.notFound(`Instance ${id} could not be found.`);
       if (i.locked && !isAdmin(auth)) throw ApiError.conflict(`Instance ${i.id} is locked`);
       if (action === 'delete' && i.task_state === 'deleting') return i;
       if (i.task_state && action !== 'delete') throw ApiError.conflict(`Cannot '${actionName}' instance ${i.id} while it is in task_state ${i.task_state}`);
@@ -459,21 +465,54 @@ export class ServersService {
     const name = stringField(body, 'name', { required: true, min: 1 })!;
     const metadata = body.metadata === undefined ? {} : metadataOf(body.metadata);
     const i = await this.find(auth, id);
-    // Below 2.39 Nova counts the snapshot's metadata against the project's metadata_items quota
-    // (check_img_metadata_properties_quota); 2.39 dropped the check with the image-metadata proxy.
-    if (version < 2039 && Object.keys(metadata).length > 0) {
-      const limit = (await this.quotas.limits(i.project_id)).metadata_items!;
-      if (limit >= 0 && Object.keys(metadata).length > limit) throw new ApiError(403, 'Image metadata limit exceeded', { type: 'forbidden' });
-    }
+    await this.checkImageMetadataQuota(i, metadata, version);
+    return this.snapshot(auth, i, 'create_image', 'createImage', name, { image_type: 'snapshot', ...metadata }, requestId);
+  }
+
+  /**
+   * createBackup (Nova's os-create-backup): a snapshot with `image_type: backup` and `backup_type`,
+   * after which the conductor deletes the server's backups of that type beyond `rotation`
+   * (ConductorService.rotateBackups). Answers the new image's id.
+   */
+  async createBackup(auth: AuthContext, id: string, body: Json, requestId: string, version = 2001): Promise<string> {
+    const extra = Object.keys(body).filter((k) => !['name', 'backup_type', 'rotation', 'metadata'].includes(k));
+    if (extra.length) throw ApiError.badRequest(`Invalid input for field/attribute createBackup. Value: ${JSON.stringify(body)}. Additional properties are not allowed (${extra.map((k) => `'${k}'`).join(', ')} ${extra.length > 1 ? 'were' : 'was'} unexpected)`);
+    const name = stringField(body, 'name', { required: true, min: 1 })!;
+    if (name.trim() !== name) throw ApiError.badRequest(`Invalid input for field/attribute name. Value: ${name}. '${name}' does not match the name pattern: no leading or trailing whitespace`);
+    const type = stringField(body, 'backup_type', { required: true })!;
+    const rotation = intField(body, 'rotation', { required: true, min: 0 })!;
+    const metadata = body.metadata === undefined ? {} : metadataOf(body.metadata);
+    const i = await this.find(auth, id);
+    this.policy.enforce('os_compute_api:os-create-backup', auth, { project_id: i.project_id });
+    await this.checkImageMetadataQuota(i, metadata, version);
+    if (!i.image_ref || (i.volumes ?? []).some((v) => v.bootIndex === 0)) throw ApiError.badRequest('Backup is not supported for volume-backed instances.');
+    return this.snapshot(auth, i, 'create_backup', 'createBackup', name, { image_type: 'backup', ...metadata, backup_type: type }, requestId, { backup: { type, rotation } });
+  }
+
+  /**
+   * Below 2.39 Nova counts a snapshot's metadata against the project's metadata_items quota
+   * (check_img_metadata_properties_quota); 2.39 dropped the check with the image-metadata proxy.
+   */
+  private async checkImageMetadataQuota(i: InstanceRow, metadata: Record<string, string>, version: number): Promise<void> {
+    if (version >= 2039 || Object.keys(metadata).length === 0) return;
+    const limit = (await this.quotas.limits(i.project_id)).metadata_items!;
+    if (limit >= 0 && Object.keys(metadata).length > limit) throw new ApiError(403, 'Image metadata limit exceeded', { type: 'forbidden' });
+  }
+
+  /** Registers the snapshot image and starts the task the agent fills it in (createImage, createBackup). */
+  private async snapshot(auth: AuthContext, i: InstanceRow, action: 'create_image' | 'create_backup', actionName: string, name: string, properties: Record<string, string>, requestId: string, more: Record<string, unknown> = {}): Promise<string> {
     let imageId = '';
     await this.act(
       auth,
-      id,
-      'create_image',
+      i.id,
+      action,
       requestId,
       async () => {
         // Registered before the 202 so that `GET /v2/images` lists it right away (the SDK does).
         const base = i.image_meta;
+        // Nova's snapshot keeps the base image's min_ram (Tempest compares them); a base image
+        // that is gone or hidden now leaves 0.
+        const baseMinRam = base ? await this.images.get(base.id, i.project_id, true).then((b) => b.minRam ?? 0, () => 0) : 0;
         const img = await this.images.create({
           owner: i.project_id,
           name,
@@ -481,13 +520,15 @@ export class ServersService {
           diskFormat: base?.diskFormat ?? 'qcow2',
           containerFormat: base?.containerFormat ?? 'bare',
           minDisk: i.flavor.disk,
-          minRam: 0,
-          properties: { ...metadata, image_type: 'snapshot', instance_uuid: i.id, user_id: auth.userId, ...(base ? { base_image_ref: base.id } : {}) },
+          minRam: baseMinRam,
+          // Nova's compute_utils.create_image: the request's metadata goes on top, so it may even
+          // override image_type (Tempest's test_create_delete_image sends image_type: test).
+          properties: { ...(base ? { base_image_ref: base.id } : {}), instance_uuid: i.id, user_id: auth.userId, ...properties },
         });
         imageId = img.id;
-        return { snapshot_image_id: img.id };
+        return { snapshot_image_id: img.id, ...more };
       },
-      'createImage',
+      actionName,
     );
     return imageId;
   }
@@ -545,6 +586,44 @@ export class ServersService {
     });
   }
 
+  /**
+   * os-resetState: vm_state set, task cleared, in any state (RESET_STATES). The generation moves
+   * on, so a report of the abandoned task is stale and ends nothing; the domain is left as it is
+   * (a later action or delete acts on it). Recorded as the `resetState` instance action.
+   */
+  async resetState(auth: AuthContext, id: string, raw: unknown, requestId: string): Promise<InstanceRow> {
+    const o = bodyOf(raw, 'os-resetState');
+    for (const k of Object.keys(o)) if (k !== 'state') throw invalid('os-resetState', o, `Additional properties are not allowed ('${k}' was unexpected)`);
+    if (o.state === undefined) throw invalid('os-resetState', o, "'state' is a required property");
+    const state = o.state;
+    if (typeof state !== 'string' || !(RESET_STATES as readonly string[]).includes(state)) throw invalid('state', state, `${JSON.stringify(state)} is not one of ['active', 'error']`);
+    const out = await this.db.transaction(async (tx) => {
+      const seen = await this.find(auth, id, tx);
+      this.policy.enforce('servers:reset_state', auth, { project_id: seen.project_id });
+      const i = (await this.repo.lock(tx, seen.id))!;
+      await this.repo.startAction(tx, i, 'resetState', auth.userId, requestId);
+      const after = await this.repo.update(tx, i, { vm_state: state, task_state: null, task_host: null, target_vm_state: null, generation: i.generation + 1, task_updated_at: new Date() }, requestId);
+      await this.repo.finishAction(tx, i.id, true);
+      return after;
+    });
+    this.relay.kick();
+    return out;
+  }
+
+  /** os-server-password: the encrypted password the guest left ('' when none). */
+  async password(auth: AuthContext, id: string): Promise<string> {
+    const i = await this.find(auth, id);
+    this.policy.enforce('os_compute_api:os-server-password:show', auth, { project_id: i.project_id });
+    return i.password ?? '';
+  }
+
+  /** Clears it (Nova: no lock or state check; the guest may post a new one). */
+  async clearPassword(auth: AuthContext, id: string): Promise<void> {
+    const i = await this.find(auth, id);
+    this.policy.enforce('os_compute_api:os-server-password:clear', auth, { project_id: i.project_id });
+    await this.db.exec(`UPDATE ${this.db.t('instance')} SET password = '', updated_at = now() WHERE id = $1`, [i.id]);
+  }
+
   async forceDelete(auth: AuthContext, id: string, requestId: string): Promise<void> {
     this.policy.enforce('servers:force_delete', auth, { project_id: (await this.find(auth, id)).project_id });
     await this.act(auth, id, 'delete', requestId, async () => ({}), 'forceDelete');
@@ -579,6 +658,7 @@ export class ServersService {
 
   async rebuild(auth: AuthContext, id: string, body: Json, requestId: string, version = 2001): Promise<InstanceRow> {
     const description = descriptionOf(body, version);
+    const diskConfig = diskConfigOf(body);
     const ref = stringField(body, 'imageRef', { required: true, min: 1 })!;
     const imageId = lastSegment(ref);
     if (!isUuid(imageId)) throw ApiError.badRequest('Invalid imageRef provided.');
@@ -595,6 +675,7 @@ export class ServersService {
     };
     if (body.name !== undefined) patch.name = stringField(body, 'name', { min: 1 });
     if (description !== undefined) patch.description = description;
+    if (diskConfig) patch.disk_config = diskConfig;
     if (body.metadata !== undefined) patch.metadata = metadataOf(body.metadata);
     if (body.accessIPv4 !== undefined) patch.access_ipv4 = stringField(body, 'accessIPv4') ?? '';
     if (body.accessIPv6 !== undefined) patch.access_ipv6 = normalizeIpv6(stringField(body, 'accessIPv6') ?? '');
@@ -623,4 +704,33 @@ function tagsOf(b: Json, version: number): string[] {
   if (!Array.isArray(b.tags)) throw invalid('tags', b.tags, "is not of type 'array'");
   if (b.tags.length > MAX_TAGS) throw invalid('tags', b.tags, `is too long (at most ${MAX_TAGS} tags)`);
   return [...new Set(b.tags.map((t) => checkTag(t, 'tags')))];
+}
+
+/**
+ * `OS-DCF:diskConfig` of create, update, rebuild and resize bodies: AUTO (the guest's root
+ * partition is grown to the disk) or MANUAL; anything else is a 400 (Nova's disk_config schema).
+ * Undefined when absent.
+ */
+export function diskConfigOf(b: Json): 'AUTO' | 'MANUAL' | undefined {
+  const v = b['OS-DCF:diskConfig'];
+  if (v === undefined) return undefined;
+  if (v !== 'AUTO' && v !== 'MANUAL') throw invalid('OS-DCF:diskConfig', v, `${JSON.stringify(v)} is not one of ['AUTO', 'MANUAL']`);
+  return v;
+}
+
+const ISO_TIME = /^(\d{4})-?(\d{2})-?(\d{2})(?:[T ](\d{2})(?::?(\d{2})(?::?(\d{2})(?:[.,](\d+))?)?)?)?(Z|[+-]\d{2}(?::?\d{2})?)?$/i;
+
+/**
+ * An ISO 8601 time as Nova's timeutils.parse_isotime takes it (a date, optionally a time and a
+ * zone; no zone = UTC), or undefined — '2011/01/01', which JavaScript's Date would take, is not one.
+ */
+export function parseIsoTime(v: unknown): Date | undefined {
+  const m = typeof v === 'string' ? ISO_TIME.exec(v.trim()) : null;
+  if (!m) return undefined;
+  const [, y, mo, d, h = '00', mi = '00', s = '00', frac = '0', zone = 'Z'] = m;
+  const z = zone.toUpperCase() === 'Z' ? 'Z' : `${zone.slice(0, 3)}:${zone.slice(3).replace(':', '') || '00'}`;
+  const date = new Date(`${y}-${mo}-${d}T${h}:${mi}:${s}.${frac.padEnd(3, '0').slice(0, 3)}${z}`);
+  // Out-of-range fields (month 13, hour 25) make an invalid Date.
+  if (Number.isNaN(date.getTime()) || Number(mo) < 1 || Number(mo) > 12 || Number(d) < 1 || Number(d) > 31) return undefined;
+  return date;
 }

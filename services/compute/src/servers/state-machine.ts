@@ -38,6 +38,7 @@ export type TaskState =
   | 'resize_confirming'
   | 'resize_reverting'
   | 'image_snapshot'
+  | 'image_backup'
   | 'rebuilding'
   | 'deleting'
   // Server actions (rescue, shelve, changePassword):
@@ -70,6 +71,8 @@ export const TRANSITIONS = {
   confirm_resize: { from: ['resized'], task: 'resize_confirming', power: 'keep', to: 'keep' },
   revert_resize: { from: ['resized'], task: 'resize_reverting', power: 'keep', to: 'keep' },
   create_image: { from: ['active', 'stopped', 'paused', 'suspended'], task: 'image_snapshot', power: 'keep', to: 'keep' },
+  // createBackup: a snapshot (same agent path), then the rotation of older backups of its type.
+  create_backup: { from: ['active', 'stopped', 'paused', 'suspended'], task: 'image_backup', power: 'keep', to: 'keep' },
   rebuild: { from: ['active', 'stopped', 'error'], task: 'rebuilding', power: 'keep', to: 'keep' },
   // Cold migration: a resize to the same flavor on another host (the scheduler picks it).
   migrate: { from: ['active', 'stopped'], task: 'resize_migrating', power: 'keep', to: 'resized' },
@@ -104,6 +107,13 @@ export const TRANSITIONS = {
  * desired-state sync: the API ends them itself, the reconciler ends abandoned ones.
  */
 export const CALL_TASKS: ReadonlySet<string> = new Set<TaskState>(['updating_password']);
+
+/**
+ * os-resetState (admin): not a transition. It is allowed from every vm_state and during every
+ * task — it is the operator's way out of a stuck task or a wrong state — and only rewrites the
+ * record (vm_state, task cleared); the domain is not touched (Nova's admin_actions._reset_state).
+ */
+export const RESET_STATES = ['active', 'error'] as const satisfies readonly VmState[];
 
 export type ActionName = keyof typeof TRANSITIONS;
 

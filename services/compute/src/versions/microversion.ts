@@ -71,7 +71,9 @@ export function microversionHeaders(req: Request, res: Response, next: NextFunct
   const path = req.originalUrl.split('?')[0]!;
   // 2.43: os-hosts is gone (src/hosts/os-hosts.*); 2.44: os-virtual-interfaces
   // (400 with Neutron below, as Nova). The four nova-network actions are refused in the action switch.
-  if ((n >= 2036 && PROXY_APIS.test(path)) || (n >= 2043 && OS_HOSTS.test(path)) || (n >= 2044 && VIRTUAL_INTERFACES.test(path))) {
+  // Nova kept the image-metadata proxy until 2.38 (MAX_IMAGE_META_PROXY_API_VERSION), the rest of /images until 2.35.
+  const proxyGone = IMAGE_METADATA.test(path) ? n >= 2039 : n >= 2036 && PROXY_APIS.test(path);
+  if (proxyGone || (n >= 2043 && OS_HOSTS.test(path)) || (n >= 2044 && VIRTUAL_INTERFACES.test(path))) {
     res.status(404).json({ itemNotFound: { code: 404, message: 'The resource could not be found.' } });
     return;
   }
@@ -82,6 +84,7 @@ export function microversionHeaders(req: Request, res: Response, next: NextFunct
 const PROXY_APIS =
   /^\/v2\.1\/(images|os-networks|os-tenant-networks|os-fixed-ips|os-floating-ips|os-floating-ips-bulk|os-floating-ip-pools|os-floating-ip-dns|os-security-groups|os-security-group-rules|os-security-group-default-rules|os-volumes|os-snapshots|os-baremetal-nodes|os-fping)(\/|$)/;
 
+const IMAGE_METADATA = /^\/v2\.1\/images\/[^/]+\/metadata(\/|$)/;
 const OS_HOSTS = /^\/v2\.1\/os-hosts(\/|$)/;
 const VIRTUAL_INTERFACES = /^\/v2\.1\/servers\/[^/]+\/os-virtual-interfaces\/?$/;
 

@@ -1,6 +1,6 @@
 import { Controller, Inject } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
-import { type ImageCreateRequest, type ImageDeleteRequest, type ImageGetRequest, type ImageImportFileRequest, type ImageLocation, type ImageRecord, RpcError, rpcPattern } from '@kumo/contracts';
+import { type ImageCreateRequest, type ImageDeleteRequest, type ImageGetRequest, type ImageImportFileRequest, type ImageListRequest, type ImageLocation, type ImageRecord, RpcError, rpcPattern } from '@kumo/contracts';
 import { ApiError, KUMO_CONFIG } from '@kumo/service-kit';
 import { type ImageConfig, publicUrlOf } from '../config.js';
 import { ImageDataService } from '../data/image-data.service.js';
@@ -8,6 +8,7 @@ import type { Viewer } from '../db/image.repository.js';
 import { HAS_DATA, validateAttribute, validateProperty, validateTag } from '../images/image.model.js';
 import { toRecord } from '../images/image.view.js';
 import { ImagesService } from '../images/images.service.js';
+import { parseListQuery } from '../images/list-query.js';
 import { IMAGE_STORE, type ImageStore } from '../store/image-store.js';
 
 function viewerOfCaller(req: { asProject?: string; asAdmin?: boolean }): Viewer {
@@ -99,5 +100,18 @@ export class ImageRpcController {
     if (image.protected) throw new RpcError({ code: 'conflict', message: `Image ${image.id} is protected and cannot be deleted.` });
     await this.images.remove(image.id);
     return { deleted: true };
+  }
+
+  /** Compute's createBackup rotation: a project's images carrying all the given properties, oldest first. */
+  @MessagePattern(rpcPattern('image', 'list'))
+  async list(@Payload() req: ImageListRequest): Promise<{ images: ImageRecord[] }> {
+    if (!req || typeof req.owner !== 'string' || !req.owner) throw new RpcError({ code: 'bad_request', message: 'image.list needs an owner project id' });
+    const query = parseListQuery({ owner: req.owner, sort_key: 'created_at', sort_dir: 'asc', limit: '1000' });
+    for (const [k, v] of Object.entries(req.properties ?? {})) {
+      if (typeof v !== 'string') throw new RpcError({ code: 'bad_request', message: `image.list: property ${k} must be a string` });
+      query.properties[k] = v;
+    }
+    const images = await this.images.images.list(query, { projectId: req.owner, isAdmin: false });
+    return { images: images.map(toRecord) };
   }
 }
