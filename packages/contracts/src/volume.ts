@@ -8,12 +8,17 @@
  *   1.1 - reserve `hold` (a reservation for a server without a host, never expired: Nova's
  *         attachment_create without a connector for a shelved_offloaded server); attach of an
  *         attachment already in use on another host moves it there (unshelve, evacuate). Additive.
+ *   1.2 - attach with `host: null`: completes the attachment without a host (Nova's
+ *         attachment_update/complete without a connector for a shelved_offloaded server): the
+ *         volume is `in-use`, the attachment is listed with no host; a later attach with a host
+ *         connects it there (unshelve). Additive (a 1.1 caller always sends a host).
  *
  * The attach protocol (Cinder's attachments API, reduced to what one file backend needs):
  *
  *   reserve   available -> reserved    creates the attachment record (volume, server)
  *   attach    reserved  -> in-use      records host/device, answers the connection info
- *                                      (in-use -> in-use on another host: the server moved)
+ *                                      (in-use -> in-use on another host: the server moved;
+ *                                      host null: attached to a server that has no host now)
  *   detach    in-use    -> available   removes the attachment
  *   unreserve reserved  -> available   gives a reservation back (the attach did not happen)
  *
@@ -83,8 +88,8 @@ export interface VolumeReserveRequest extends VolumeRef {
 
 export interface VolumeAttachRequest extends VolumeRef {
   serverId: string;
-  /** Compute host the server runs on. */
-  host: string;
+  /** Compute host the server runs on; 1.2: null for a server without a host (shelved_offloaded). */
+  host: string | null;
   /** Device name in the guest (`/dev/vdb`), as compute chose it. */
   device: string | null;
 }

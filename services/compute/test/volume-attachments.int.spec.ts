@@ -165,7 +165,7 @@ describe('2.20: volumes of shelved servers', () => {
     return c.waitStatus(env.a, s.id, 'SHELVED_OFFLOADED');
   };
 
-  it('below 2.20 a shelved_offloaded server refuses attach (409); at 2.20 the volume is reserved, listed, and connected on the host it unshelves to', async () => {
+  it('below 2.20 a shelved_offloaded server refuses attach (409); at 2.20 the attachment is completed without a host, listed, and connected on the host it unshelves to', async () => {
     const s = await shelveOffloaded('shelf-vol');
     const vid = await newVolume(env.a);
     const old = await c.r('POST', `/servers/${s.id}/os-volume_attachments`, env.a, { json: { volumeAttachment: { volumeId: vid } }, ...v(19) });
@@ -177,8 +177,8 @@ describe('2.20: volumes of shelved servers', () => {
     expect(res.status).toBe(200);
     expectSchema('servers.attach_volume', res);
     expect(res.json.volumeAttachment).toEqual({ id: vid, serverId: s.id, volumeId: vid, device: '/dev/vdb' });
-    // Cinder after attachment_create without a connector: reserved, no completed attachment yet.
-    expect(await volumeOf(env.a, vid)).toMatchObject({ status: 'reserved', attachments: [] });
+    // Cinder after Nova's attachment without a connector is completed: in-use, listed with the server and no host.
+    expect(await volumeOf(env.a, vid)).toMatchObject({ status: 'in-use', attachments: [expect.objectContaining({ server_id: s.id, host_name: null, device: '/dev/vdb' })] });
     const list = await c.r('GET', `/servers/${s.id}/os-volume_attachments`, env.a, v(20));
     expectSchema('servers.list_volume_attachments', list);
     expect(list.json.volumeAttachments).toEqual([{ id: vid, serverId: s.id, volumeId: vid, device: '/dev/vdb' }]);
@@ -209,6 +209,7 @@ describe('2.20: volumes of shelved servers', () => {
     const s = await c.waitStatus(env.a, s0.id, 'SHELVED_OFFLOADED');
     const extra = await newVolume(env.a, 'extra');
     expect((await c.r('POST', `/servers/${s.id}/os-volume_attachments`, env.a, { json: { volumeAttachment: { volumeId: extra } }, ...v(20) })).json.volumeAttachment.device).toBe('/dev/vdc');
+    expect(await volumeOf(env.a, extra)).toMatchObject({ status: 'in-use', attachments: [expect.objectContaining({ server_id: s.id, host_name: null })] });
 
     const old = await c.r('DELETE', `/servers/${s.id}/os-volume_attachments/${extra}`, env.a, v(19));
     expect(old.status).toBe(409);
@@ -240,13 +241,57 @@ describe('2.20: volumes of shelved servers', () => {
     await waitUntil('kept released', async () => (await volumeOf(env.a, kept)).status === 'available', { timeoutMs: 10000, intervalMs: 100 });
   });
 
-  it('a held reservation of an offloaded server is given back when the server is deleted', async () => {
+  it('a volume attached to an offloaded server is given back when the server is deleted', async () => {
     const s = await shelveOffloaded('shelf-del');
     const vid = await newVolume(env.a);
     expect((await c.r('POST', `/servers/${s.id}/os-volume_attachments`, env.a, { json: { volumeAttachment: { volumeId: vid } }, ...v(20) })).status).toBe(200);
+    expect((await volumeOf(env.a, vid)).status).toBe('in-use');
     expect((await c.r('DELETE', `/servers/${s.id}`, env.a)).status).toBe(204);
     await c.waitStatus(env.a, s.id, 'DELETED');
     await waitUntil('released', async () => (await volumeOf(env.a, vid)).status === 'available', { timeoutMs: 10000, intervalMs: 100 });
+  });
+
+  it('an attach to an offloaded server interrupted after the volume service completed it is rolled back by the reconciler (no agent asked)', async () => {
+    const s = await shelveOffloaded('shelf-crash');
+    const vid = await newVolume(env.a);
+    // What a dead API process leaves: the task, the pending entry, the attachment completed without a host.
+    const rpc = env.svc.app.get(AmqpRpcTransport).client('volume');
+    await rpc.call('reserve', { volumeId: vid, projectId: env.a.id, serverId: s.id });
+    await rpc.call('attach', { volumeId: vid, projectId: env.a.id, serverId: s.id, host: null, device: '/dev/vdb' });
+    expect((await volumeOf(env.a, vid)).status).toBe('in-use');
+    const db = env.svc.app.get(Db);
+    await db.exec(
+      `UPDATE ${db.t('instance')} SET task_state = 'volume_attaching', task_updated_at = now() - interval '1 hour', task_started_at = now() - interval '1 hour',
+         volumes = $2 WHERE id = $1`,
+      [s.id, JSON.stringify([{ volumeId: vid, attachmentId: null, device: '/dev/vdb', status: 'attaching', path: null, format: null, deleteOnTermination: false }])],
+    );
+    const detachDisk = jest.spyOn(env.drivers.get('va-1')!, 'detachDisk');
+    try {
+      await env.svc.app.get(Reconciler).pass();
+      expect(detachDisk).not.toHaveBeenCalled();
+    } finally {
+      detachDisk.mockRestore();
+    }
+    expect(await volumeOf(env.a, vid)).toMatchObject({ status: 'available', attachments: [] });
+    const after = (await c.show(env.a, s.id)).json.server;
+    expect(after['OS-EXT-STS:task_state']).toBeNull();
+    expect(after.status).toBe('SHELVED_OFFLOADED');
+    expect((await c.r('GET', `/servers/${s.id}/os-volume_attachments`, env.a, v(20))).json.volumeAttachments).toEqual([]);
+  });
+
+  it('an entry left reserved by a release before contract 1.2 (a held reservation) is still connected at unshelve', async () => {
+    const s = await shelveOffloaded('shelf-legacy');
+    const vid = await newVolume(env.a);
+    await env.svc.app.get(AmqpRpcTransport).client('volume').call('reserve', { volumeId: vid, projectId: env.a.id, serverId: s.id, hold: true });
+    const db = env.svc.app.get(Db);
+    await db.exec(`UPDATE ${db.t('instance')} SET volumes = $2 WHERE id = $1`, [
+      s.id,
+      JSON.stringify([{ volumeId: vid, attachmentId: null, device: '/dev/vdb', status: 'reserved', path: null, format: null, deleteOnTermination: false }]),
+    ]);
+    expect((await c.action(env.a, s.id, { unshelve: null })).status).toBe(202);
+    await c.waitStatus(env.a, s.id, 'ACTIVE');
+    expect((await disksOf(s.id)).map((d) => d.id)).toContain(`vol-${vid.slice(0, 23)}`);
+    expect(await volumeOf(env.a, vid)).toMatchObject({ status: 'in-use', attachments: [expect.objectContaining({ server_id: s.id, host_name: 'va-1' })] });
   });
 });
 

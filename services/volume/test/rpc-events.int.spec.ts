@@ -148,6 +148,28 @@ describe('attach protocol', () => {
     expect((await show(id)).status).toBe('available');
   });
 
+  it('1.2: attach with host null completes the attachment without a host (in-use, listed); a later attach connects it; a missing host is refused', async () => {
+    const id = await available();
+    const ref = { volumeId: id, projectId: env.a.id };
+    await volume().call('reserve', { ...ref, serverId: 'srv-nohost' });
+    await expect(volume().call('attach', { ...ref, serverId: 'srv-nohost', device: '/dev/vdb' } as never)).rejects.toMatchObject({ code: 'bad_request' });
+    const a = await volume().call('attach', { ...ref, serverId: 'srv-nohost', host: null, device: '/dev/vdb' });
+    expect(a.attachment).toMatchObject({ status: 'attached', host: null, device: '/dev/vdb' });
+    expect(a.connection.path).toBeTruthy();
+    // Retried: the same attachment, nothing changes.
+    expect((await volume().call('attach', { ...ref, serverId: 'srv-nohost', host: null, device: '/dev/vdb' })).attachment).toMatchObject({ id: a.attachment.id, host: null });
+    expect(await show(id)).toMatchObject({ status: 'in-use', attachments: [expect.objectContaining({ server_id: 'srv-nohost', host_name: null, device: '/dev/vdb' })] });
+    // Not a reservation: the reconciler's expiry leaves it alone.
+    await new Promise((r) => setTimeout(r, 2500));
+    await env.svc.app.get(Reconciler).run();
+    expect((await show(id)).status).toBe('in-use');
+    const up = await volume().call('attach', { ...ref, serverId: 'srv-nohost', host: 'node1', device: '/dev/vdb' });
+    expect(up.attachment).toMatchObject({ id: a.attachment.id, host: 'node1' });
+    expect((await show(id)).attachments).toEqual([expect.objectContaining({ server_id: 'srv-nohost', host_name: 'node1' })]);
+    expect(await volume().call('detach', { ...ref, serverId: 'srv-nohost' })).toEqual({ ok: true, found: true });
+    expect(await show(id)).toMatchObject({ status: 'available', attachments: [] });
+  });
+
   it('unknown volumes: get is not_found, detach and delete of a missing volume succeed (idempotent)', async () => {
     const ref = { volumeId: randomUUID(), projectId: env.a.id };
     await expect(volume().call('get', ref)).rejects.toMatchObject({ code: 'not_found' });

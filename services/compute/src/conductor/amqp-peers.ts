@@ -70,7 +70,7 @@ export class AmqpVolumeClient implements VolumeClient {
     return (await this.c.call('reserve', { volumeId, projectId, serverId, asAdmin, ...(hold ? { hold } : {}) }, { requestId, timeoutMs: 30000 })).attachment;
   }
 
-  attach(volumeId: string, projectId: string, serverId: string, host: string, device: string | null, asAdmin: boolean, requestId?: string): Promise<{ attachment: VolumeAttachmentRecord; connection: VolumeConnectionInfo }> {
+  attach(volumeId: string, projectId: string, serverId: string, host: string | null, device: string | null, asAdmin: boolean, requestId?: string): Promise<{ attachment: VolumeAttachmentRecord; connection: VolumeConnectionInfo }> {
     return this.c.call('attach', { volumeId, projectId, serverId, host, device, asAdmin }, { requestId, timeoutMs: 30000 });
   }
 

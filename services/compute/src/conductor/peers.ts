@@ -29,7 +29,8 @@ export interface VolumeClient {
   get(volumeId: string, projectId: string, asAdmin: boolean): Promise<VolumeRecord>;
   /** `hold`: for a server without a host (shelved_offloaded): kept reserved until attach/detach, never expired. */
   reserve(volumeId: string, projectId: string, serverId: string, asAdmin: boolean, requestId?: string, hold?: boolean): Promise<VolumeAttachmentRecord>;
-  attach(volumeId: string, projectId: string, serverId: string, host: string, device: string | null, asAdmin: boolean, requestId?: string): Promise<{ attachment: VolumeAttachmentRecord; connection: VolumeConnectionInfo }>;
+  /** `host` null (contract 1.2): completed without a host, for a shelved_offloaded server; an attach with a host connects it later. */
+  attach(volumeId: string, projectId: string, serverId: string, host: string | null, device: string | null, asAdmin: boolean, requestId?: string): Promise<{ attachment: VolumeAttachmentRecord; connection: VolumeConnectionInfo }>;
   detach(volumeId: string, projectId: string, serverId: string, requestId?: string): Promise<void>;
   unreserve(volumeId: string, projectId: string, serverId: string, requestId?: string): Promise<void>;
   delete(volumeId: string, projectId: string, requestId?: string): Promise<void>;

@@ -149,27 +149,17 @@ export class VolumeAttachmentsController {
       return [...(cur.volumes ?? []), { volumeId, attachmentId: null, device: dev, status: 'attaching', path: null, format: null, deleteOnTermination: false }];
     });
     let entry: VolumeAttachmentEntry;
-    if (i.vm_state === 'shelved_offloaded') {
-      // 2.20, no host: the volume is only reserved (held until the unshelve connects it on its new host).
-      try {
-        const reserved = await this.volumes.reserve(volumeId, i.project_id, i.id, asAdmin, rid, true);
-        entry = { volumeId, attachmentId: reserved.id, device: dev, status: 'reserved', path: null, format: null, deleteOnTermination: false };
-      } catch (err) {
-        await this.end(i, 'volume_attaching', volumeId, null, false, rid, (err as Error).message);
-        throw apiErrorOf(err);
-      }
-      await this.end(i, 'volume_attaching', volumeId, entry, true, rid);
-      return { volumeAttachment: view(i, entry) };
-    }
     try {
       const reserved = await this.volumes.reserve(volumeId, i.project_id, i.id, asAdmin, rid);
-      const { connection } = await this.volumes.attach(volumeId, i.project_id, i.id, i.host!, dev, asAdmin, rid).catch(async (err: unknown) => {
+      // 2.20, shelved_offloaded (no host): the attachment is completed without a host, as Nova does
+      // (volume in-use, listed with no host); the unshelve connects it on the host it lands on.
+      const { connection } = await this.volumes.attach(volumeId, i.project_id, i.id, i.host, dev, asAdmin, rid).catch(async (err: unknown) => {
         await this.volumes.unreserve(volumeId, i.project_id, i.id, rid).catch(() => undefined);
         throw err;
       });
       entry = { volumeId, attachmentId: reserved.id, device: dev, status: 'attached', path: connection.path, format: connection.format, deleteOnTermination: false };
       try {
-        await this.conductor.attachVolume(i, { volumeId, device: dev, path: connection.path, format: connection.format }, rid);
+        if (i.host) await this.conductor.attachVolume(i, { volumeId, device: dev, path: connection.path, format: connection.format }, rid);
       } catch (err) {
         // The disk did not go in: the volume goes back to available.
         await this.volumes.detach(volumeId, i.project_id, i.id, rid).catch(() => undefined);

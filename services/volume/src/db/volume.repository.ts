@@ -156,8 +156,8 @@ export class VolumeRepository {
     await tx.exec(`UPDATE ${this.att} SET held = $2, reserved_at = now() WHERE id = $1`, [id, held]);
   }
 
-  /** Attached on `host` (also a re-connection of an attached volume to the host its server moved to). */
-  async completeAttachment(tx: Sql, id: string, host: string, device: string | null): Promise<void> {
+  /** Attached on `host` (also a re-connection of an attached volume to the host its server moved to; null: no host now). */
+  async completeAttachment(tx: Sql, id: string, host: string | null, device: string | null): Promise<void> {
     await tx.exec(`UPDATE ${this.att} SET status = 'attached', held = false, host = $2, device = $3, attached_at = now() WHERE id = $1`, [id, host, device]);
   }
 

@@ -59,7 +59,8 @@ export class VolumeRpcController {
 
   @MessagePattern(rpcPattern('volume', 'attach'))
   attach(@Payload() req: VolumeAttachRequest) {
-    if (typeof req?.host !== 'string' || !req.host) throw new RpcError({ code: 'bad_request', message: 'volume.attach needs the host' });
+    // 1.2: an explicit null is a server without a host (shelved_offloaded); a missing host is a caller's bug.
+    if (req?.host !== null && (typeof req?.host !== 'string' || !req.host)) throw new RpcError({ code: 'bad_request', message: 'volume.attach needs the host (or null for a server without one)' });
     return this.volumes.attach(actorOf(req), req.volumeId, serverOf(req), req.host, typeof req.device === 'string' ? req.device : null);
   }
 

@@ -304,7 +304,12 @@ export class VolumesService implements OnApplicationShutdown {
     });
   }
 
-  async attach(actor: Actor, volumeId: string, serverId: string, host: string, device: string | null, requestId?: string): Promise<{ attachment: VolumeAttachmentRecord; connection: VolumeConnectionInfo }> {
+  /**
+   * Completes the server's attachment on `host`; `host` null (1.2) completes it without a host, as
+   * Cinder does for Nova's attachment without a connector (a shelved_offloaded server): in-use,
+   * listed, connected later by an attach with the host the server lands on.
+   */
+  async attach(actor: Actor, volumeId: string, serverId: string, host: string | null, device: string | null, requestId?: string): Promise<{ attachment: VolumeAttachmentRecord; connection: VolumeConnectionInfo }> {
     const out = await this.volumes.transaction(async (tx) => {
       const v = await this.rpcVisible(tx, actor, volumeId);
       const a = v.attachments.find((x) => x.serverId === serverId);
