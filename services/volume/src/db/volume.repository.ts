@@ -94,8 +94,13 @@ export class VolumeRepository {
 
   /** Volumes and gigabytes a project uses (every live volume counts, as in Cinder). */
   async usage(tx: Sql, projectId: string): Promise<{ volumes: number; gigabytes: number }> {
-    const rows = await tx.rows<{ n: string; g: string | null }>(`SELECT count(*) AS n, sum(size) AS g FROM ${this.vol} WHERE project_id = $1 AND status <> 'deleted'`, [projectId]);
-    return { volumes: Number(rows[0]!.n), gigabytes: Number(rows[0]!.g ?? 0) };
+    // Snapshot sizes count in `gigabytes` too (Cinder's default, no_snapshot_gb_quota = false).
+    const rows = await tx.rows<{ n: string; g: string | null; sg: string | null }>(
+      `SELECT count(*) AS n, sum(size) AS g, (SELECT sum(size) FROM ${this.db.t('volume_snapshot')} WHERE project_id = $1 AND status <> 'deleted') AS sg
+         FROM ${this.vol} WHERE project_id = $1 AND status <> 'deleted'`,
+      [projectId],
+    );
+    return { volumes: Number(rows[0]!.n), gigabytes: Number(rows[0]!.g ?? 0) + Number(rows[0]!.sg ?? 0) };
   }
 
   /** Serialises quota checks of one project across replicas (held until the transaction ends). */
@@ -146,6 +151,12 @@ export class VolumeRepository {
   }
 
   // ------------------------------------------------------------------ attachments
+
+  /** Live snapshots of the volume (it cannot be deleted while there are any). */
+  async snapshotCount(tx: Sql, volumeId: string): Promise<number> {
+    const rows = await tx.rows<{ n: string }>(`SELECT count(*) AS n FROM ${this.db.t('volume_snapshot')} WHERE volume_id = $1 AND status <> 'deleted'`, [volumeId]);
+    return Number(rows[0]!.n);
+  }
 
   async insertAttachment(tx: Sql, a: { id: string; volumeId: string; serverId: string; held?: boolean }): Promise<void> {
     await tx.exec(`INSERT INTO ${this.att} (id, volume_id, server_id, status, held) VALUES ($1, $2, $3, 'reserved', $4)`, [a.id, a.volumeId, a.serverId, a.held === true]);

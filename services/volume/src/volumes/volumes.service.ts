@@ -207,13 +207,15 @@ export class VolumesService implements OnApplicationShutdown {
     await this.volumes.transaction(async (tx) => {
       const v = await this.visible(actor, id, tx, true);
       this.policy.enforce('volume:delete', auth, { project_id: v.projectId });
-      this.assertDeletable(v);
+      this.assertDeletable(v, await this.volumes.snapshotCount(tx, v.id));
       await this.volumes.setStatus(tx, v.id, [v.status], 'deleting');
     });
     this.background(() => this.finishDelete(id, requestId));
   }
 
-  private assertDeletable(v: Volume): void {
+  private assertDeletable(v: Volume, snapshots: number): void {
+    // Cinder's InvalidVolume (no cascade here: the snapshots are deleted first).
+    if (snapshots > 0) throw invalid(`Volume ${v.id} still has ${snapshots} dependent snapshots.`);
     if (v.attachments.length) throw invalid(`Volume ${v.id} is attached to server ${v.attachments[0]!.serverId} (status ${v.status}): detach it first.`);
     if (!DELETABLE.includes(v.status)) throw invalid(`Volume status must be available or error or error_deleting, but current status is: ${v.status}.`);
   }
@@ -378,7 +380,7 @@ export class VolumesService implements OnApplicationShutdown {
       if (!actor.isAdmin && v.projectId !== actor.projectId) throw new RpcError({ code: 'not_found', message: `Volume ${volumeId} could not be found.` });
       if (v.status === 'deleting') return true;
       try {
-        this.assertDeletable(v);
+        this.assertDeletable(v, await this.volumes.snapshotCount(tx, v.id));
       } catch (err) {
         throw new RpcError({ code: 'conflict', message: (err as Error).message });
       }
