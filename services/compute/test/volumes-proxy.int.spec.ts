@@ -138,6 +138,58 @@ describe('os-volumes (2.1–2.35) over the volume service', () => {
     expect((await nova(env.a, 'DELETE', `/os-volumes/${id}`)).status).toBe(202);
   });
 
+  it('os-snapshots: create, show, list, detail and delete in Nova shapes; force for an attached volume; errors', async () => {
+    const id = (await nova(env.a, 'POST', '/os-volumes', { volume: { size: 1, display_name: 'snap-src' } })).json.volume.id;
+    await available(env.a, id);
+    const res = await nova(env.a, 'POST', '/os-snapshots', { snapshot: { volume_id: id, display_name: 'nova-snap', display_description: 'via nova' } });
+    expect(res.status).toBe(200);
+    expectSchema('snapshots.create_get_snapshot', res);
+    const snap = res.json.snapshot;
+    expect(snap).toMatchObject({ volumeId: id, size: 1, displayName: 'nova-snap', displayDescription: 'via nova', status: 'creating' });
+    const shown = await waitUntil('snapshot available', async () => {
+      const r = await nova(env.a, 'GET', `/os-snapshots/${snap.id}`);
+      return r.json.snapshot?.status === 'available' ? r : undefined;
+    }, { timeoutMs: 20000, intervalMs: 100 });
+    expectSchema('snapshots.create_get_snapshot', shown);
+    expect(shown.json.snapshot).toEqual({ ...snap, status: 'available' });
+    for (const url of ['/os-snapshots', '/os-snapshots/detail']) {
+      const list = await nova(env.a, 'GET', url);
+      expectSchema('snapshots.list_snapshots', list);
+      expect(list.json.snapshots).toContainEqual(shown.json.snapshot);
+    }
+    expect((await nova(env.a, 'GET', '/os-snapshots?limit=x')).status).toBe(400);
+    // The volume service keeps a volume with snapshots.
+    expect((await nova(env.a, 'DELETE', `/os-volumes/${id}`)).json.badRequest.message).toMatch(/dependent snapshots/);
+    // Another project and a reader.
+    expect((await nova(env.b, 'GET', `/os-snapshots/${snap.id}`)).status).toBe(404);
+    expect((await nova(env.b, 'DELETE', `/os-snapshots/${snap.id}`)).status).toBe(404);
+    expect((await nova(env.b, 'POST', '/os-snapshots', { snapshot: { volume_id: id } })).status).toBe(404);
+    expect((await nova(env.readerA, 'GET', '/os-snapshots')).status).toBe(200);
+    expect((await nova(env.readerA, 'POST', '/os-snapshots', { snapshot: { volume_id: id } })).status).toBe(403);
+    expect((await nova(env.readerA, 'DELETE', `/os-snapshots/${snap.id}`)).status).toBe(403);
+    // Nova's schema: volume_id required, no other keys, force a boolean.
+    for (const snapshot of [{}, { volume_id: id, size: 1 }, { volume_id: id, force: 'maybe' }, { volume_id: 5 }]) {
+      expect([JSON.stringify(snapshot), (await nova(env.a, 'POST', '/os-snapshots', { snapshot })).status]).toEqual([JSON.stringify(snapshot), 400]);
+    }
+    expect((await nova(env.a, 'GET', '/os-snapshots/00000000-0000-4000-8000-000000000000')).json.itemNotFound.message).toBe('Snapshot 00000000-0000-4000-8000-000000000000 could not be found.');
+    expect((await nova(env.a, 'GET', '/os-snapshots/')).status).toBe(404);
+
+    // An attached volume: refused without force, copied with it.
+    const s = await c.bootActive(env.a, { name: 'snap-att' });
+    expect((await c.r('POST', `/servers/${s.id}/os-volume_attachments`, env.a, { json: { volumeAttachment: { volumeId: id } } })).status).toBe(200);
+    expect((await nova(env.a, 'POST', '/os-snapshots', { snapshot: { volume_id: id } })).status).toBe(400);
+    const forced = await nova(env.a, 'POST', '/os-snapshots', { snapshot: { volume_id: id, force: 'True' } });
+    expect(forced.status).toBe(200);
+    await waitUntil('forced snapshot available', async () => (await nova(env.a, 'GET', `/os-snapshots/${forced.json.snapshot.id}`)).json.snapshot?.status === 'available', { timeoutMs: 20000, intervalMs: 100 });
+
+    for (const sid of [snap.id, forced.json.snapshot.id]) {
+      expect((await nova(env.a, 'DELETE', `/os-snapshots/${sid}`)).status).toBe(202);
+      await waitUntil('snapshot gone', async () => (await nova(env.a, 'GET', `/os-snapshots/${sid}`)).status === 404, { timeoutMs: 20000, intervalMs: 100 });
+    }
+    expect((await c.r('DELETE', `/servers/${s.id}/os-volume_attachments/${id}`, env.a)).status).toBe(202);
+    expect((await nova(env.a, 'DELETE', `/os-volumes/${id}`)).status).toBe(202);
+  });
+
   it('is gone from 2.36 (404 on every path), as Nova', async () => {
     for (const [method, url] of [['GET', '/os-volumes'], ['GET', '/os-volumes/detail'], ['POST', '/os-volumes'], ['GET', '/os-snapshots'], ['POST', '/os-snapshots']] as const) {
       const res = await c.r(method, url, env.a, { ...at('2.36'), json: method === 'POST' ? { volume: { size: 1 } } : undefined });
