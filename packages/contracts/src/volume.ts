@@ -12,6 +12,8 @@
  *         attachment_update/complete without a connector for a shelved_offloaded server): the
  *         volume is `in-use`, the attachment is listed with no host; a later attach with a host
  *         connects it there (unshelve). Additive (a 1.1 caller always sends a host).
+ *   1.3 - copy: the data of a volume attached to a server into a volume reserved for it (swap
+ *         volume, Nova's PUT os-volume_attachments/{id}). Additive.
  *
  * The attach protocol (Cinder's attachments API, reduced to what one file backend needs):
  *
@@ -98,6 +100,12 @@ export interface VolumeDetachRequest extends VolumeRef {
   serverId: string;
 }
 
+/** 1.3: copy the data of `sourceVolumeId` (attached to `serverId`) into `volumeId` (reserved or attached for it). */
+export interface VolumeCopyRequest extends VolumeRef {
+  serverId: string;
+  sourceVolumeId: string;
+}
+
 export interface VolumeCreateRequest {
   /**
    * Chosen by the caller (boot from volume: the conductor picks the id before calling, so a
@@ -122,6 +130,8 @@ export interface VolumeRpcMethods {
   attach: { request: VolumeAttachRequest; reply: { attachment: VolumeAttachmentRecord; connection: VolumeConnectionInfo } };
   detach: { request: VolumeDetachRequest; reply: { ok: true; found: boolean } };
   unreserve: { request: VolumeDetachRequest; reply: { ok: true; found: boolean } };
+  /** 1.3: the whole content of the source, as it is now (the caller makes sure nothing writes to it); idempotent. */
+  copy: { request: VolumeCopyRequest; reply: { ok: true } };
 }
 
 export interface VolumeEventPayloads {

@@ -170,6 +170,34 @@ describe('attach protocol', () => {
     expect(await show(id)).toMatchObject({ status: 'available', attachments: [] });
   });
 
+  it('1.3: copy puts the data of a volume attached to a server into one reserved for it (swap volume); refuses other volumes and smaller targets', async () => {
+    const src = await available(2);
+    const dst = await available(3);
+    const small = await available(1);
+    const other = await available(2);
+    const a = { projectId: env.a.id, serverId: 'srv-swap' };
+    await volume().call('reserve', { ...a, volumeId: src });
+    await volume().call('attach', { ...a, volumeId: src, host: 'node1', device: '/dev/vdb' });
+    // Guest data on the source: 64 KiB of 0xab at 1 MiB.
+    execFileSync('qemu-io', ['-f', 'qcow2', '-c', 'write -P 0xab 1M 64k', path.join(env.dir, src)]);
+    // Not reserved for the server: refused.
+    await expect(volume().call('copy', { ...a, volumeId: dst, sourceVolumeId: src })).rejects.toMatchObject({ code: 'conflict' });
+    await volume().call('reserve', { ...a, volumeId: dst });
+    await volume().call('copy', { ...a, volumeId: dst, sourceVolumeId: src });
+    await volume().call('copy', { ...a, volumeId: dst, sourceVolumeId: src });
+    execFileSync('qemu-io', ['-f', 'qcow2', '-c', 'read -P 0xab 1M 64k', path.join(env.dir, dst)]);
+    expect((await imageInfo(path.join(env.dir, dst), { format: 'qcow2' }))['virtual-size']).toBe(3 * 1024 ** 3);
+    // The source stays attached (its data was copied, not moved); the target is still only reserved.
+    expect((await show(src)).status).toBe('in-use');
+    expect((await show(dst)).status).toBe('reserved');
+    await volume().call('reserve', { ...a, volumeId: small });
+    await expect(volume().call('copy', { ...a, volumeId: small, sourceVolumeId: src })).rejects.toMatchObject({ code: 'bad_request' });
+    await volume().call('reserve', { ...a, volumeId: other, serverId: 'srv-other' });
+    await expect(volume().call('copy', { ...a, volumeId: other, sourceVolumeId: src })).rejects.toMatchObject({ code: 'conflict' });
+    for (const v of [src, dst, small]) await volume().call('detach', { ...a, volumeId: v });
+    await volume().call('unreserve', { ...a, volumeId: other, serverId: 'srv-other' });
+  });
+
   it('unknown volumes: get is not_found, detach and delete of a missing volume succeed (idempotent)', async () => {
     const ref = { volumeId: randomUUID(), projectId: env.a.id };
     await expect(volume().call('get', ref)).rejects.toMatchObject({ code: 'not_found' });

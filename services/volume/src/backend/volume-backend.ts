@@ -22,6 +22,8 @@ export interface VolumeBackend {
   snapshot(volumeId: string, snapshotId: string): Promise<void>;
   /** Removes a snapshot's data; idempotent. */
   removeSnapshot(snapshotId: string): Promise<void>;
+  /** Replaces the data of `targetId` by a copy of `sourceId`'s, at the target's size `sizeGb`. */
+  copy(sourceId: string, targetId: string, sizeGb: number): Promise<void>;
   /** How a hypervisor on this node opens the volume. */
   connection(id: string, sizeGb: number): VolumeConnectionInfo;
 }
@@ -100,6 +102,16 @@ export class FileBackend implements VolumeBackend {
       fs.closeSync(fd);
     }
     fs.renameSync(part, dest);
+  }
+
+  async copy(sourceId: string, targetId: string, sizeGb: number): Promise<void> {
+    const part = `${this.pathOf(targetId)}.part`;
+    fs.rmSync(part, { force: true });
+    await convertImage(this.pathOf(sourceId), part, { srcFormat: 'qcow2', dstFormat: 'qcow2' });
+    const info = await imageInfo(part, { format: 'qcow2' });
+    if (info['virtual-size'] < sizeGb * GIB) await resizeImage(part, sizeGb * GIB, { format: 'qcow2' });
+    // The rename replaces the target's file whole: a crash leaves either the old data or the copy.
+    await this.commit(targetId, part);
   }
 
   async removeSnapshot(snapshotId: string): Promise<void> {

@@ -4,6 +4,7 @@ import {
   RpcError,
   rpcPattern,
   type VolumeAttachRequest,
+  type VolumeCopyRequest,
   type VolumeCreateRequest,
   type VolumeDetachRequest,
   type VolumeRecord,
@@ -67,6 +68,13 @@ export class VolumeRpcController {
   @MessagePattern(rpcPattern('volume', 'detach'))
   detach(@Payload() req: VolumeDetachRequest) {
     return this.volumes.release(actorOf(req), req.volumeId, serverOf(req), false);
+  }
+
+  @MessagePattern(rpcPattern('volume', 'copy'))
+  async copy(@Payload() req: VolumeCopyRequest) {
+    if (typeof req?.sourceVolumeId !== 'string' || !req.sourceVolumeId) throw new RpcError({ code: 'bad_request', message: 'volume.copy needs sourceVolumeId' });
+    await this.volumes.copy(actorOf(req), req.sourceVolumeId, req.volumeId, serverOf(req));
+    return { ok: true as const };
   }
 
   @MessagePattern(rpcPattern('volume', 'unreserve'))

@@ -354,6 +354,26 @@ export class VolumesService implements OnApplicationShutdown {
     return { ok: true, found };
   }
 
+  /**
+   * 1.3 (swap volume): the source's data into the target, both of `serverId` — the source attached
+   * to it (the caller has unplugged it, so nothing writes), the target reserved for it. Both rows
+   * stay locked (in id order: two swaps cannot deadlock) while qemu-img copies, so neither volume
+   * can be detached, extended or deleted meanwhile. Idempotent: a retry copies again.
+   */
+  async copy(actor: Actor, sourceId: string, targetId: string, serverId: string): Promise<void> {
+    if (sourceId === targetId) throw new RpcError({ code: 'bad_request', message: 'volume.copy needs two different volumes' });
+    await this.volumes.transaction(async (tx) => {
+      const locked = new Map<string, Volume>();
+      for (const id of [sourceId, targetId].sort()) locked.set(id, await this.rpcVisible(tx, actor, id));
+      const src = locked.get(sourceId)!;
+      const dst = locked.get(targetId)!;
+      if (!src.attachments.some((a) => a.serverId === serverId && a.status === 'attached')) throw new RpcError({ code: 'conflict', message: `Volume ${src.id} is not attached to server ${serverId}.` });
+      if (!dst.attachments.some((a) => a.serverId === serverId)) throw new RpcError({ code: 'conflict', message: `Volume ${dst.id} is not reserved for server ${serverId}.` });
+      if (dst.size < src.size) throw new RpcError({ code: 'bad_request', message: `Volume ${dst.id} (${dst.size} GB) is smaller than volume ${src.id} (${src.size} GB).` });
+      await this.backend.copy(src.id, dst.id, dst.size);
+    });
+  }
+
   /** RPC create (boot from volume): idempotent by the caller-chosen id. */
   async rpcCreate(req: { id: string; projectId: string; size: number; name?: string | null; imageId?: string | null }): Promise<Volume> {
     if (!isUuid(req.id)) throw new RpcError({ code: 'bad_request', message: 'volume.create needs a uuid id' });
