@@ -67,6 +67,8 @@ export const computePolicy: Record<string, string> = {
   'servers:interfaces:update': WRITE,
   'servers:volume_attachments': READ,
   'servers:volume_attachments:update': WRITE,
+  // Nova's os_compute_api:os-volumes-attachments:swap: admin only (it is an operator's tool for volume migration).
+  'servers:volume_attachments:swap': ADMIN,
   // Server actions (Nova's os-shelve:shelve_offload and os-server-diagnostics default to admin).
   'servers:shelve_offload': ADMIN,
   'servers:diagnostics': ADMIN,

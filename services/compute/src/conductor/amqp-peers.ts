@@ -86,6 +86,11 @@ export class AmqpVolumeClient implements VolumeClient {
     await this.c.call('delete', { volumeId, projectId, asAdmin: true }, { requestId, timeoutMs: 30000 });
   }
 
+  async copy(sourceVolumeId: string, volumeId: string, projectId: string, serverId: string, requestId?: string): Promise<void> {
+    // A full copy of the volume's data: minutes for a large one.
+    await this.c.call('copy', { volumeId, sourceVolumeId, projectId, serverId, asAdmin: true }, { requestId, timeoutMs: 30 * 60000 });
+  }
+
   /** Copying an image into a volume takes a while: polls every second, for up to 30 minutes. */
   async createFromImage(req: { id: string; projectId: string; size: number; imageId: string; name: string }, requestId?: string): Promise<VolumeRecord> {
     let v = await this.c.call('create', { id: req.id, projectId: req.projectId, size: req.size, imageId: req.imageId, name: req.name }, { requestId, timeoutMs: 60000 });

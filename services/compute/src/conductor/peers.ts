@@ -34,6 +34,8 @@ export interface VolumeClient {
   detach(volumeId: string, projectId: string, serverId: string, requestId?: string): Promise<void>;
   unreserve(volumeId: string, projectId: string, serverId: string, requestId?: string): Promise<void>;
   delete(volumeId: string, projectId: string, requestId?: string): Promise<void>;
+  /** Contract 1.3 (swap volume): the data of `sourceVolumeId`, attached to the server and unplugged, into `volumeId`, reserved for it. */
+  copy(sourceVolumeId: string, volumeId: string, projectId: string, serverId: string, requestId?: string): Promise<void>;
   /** Creates a volume of `projectId` by a chosen id (idempotent), from an image; answers once it is available (or throws with the volume's error). */
   createFromImage(req: { id: string; projectId: string; size: number; imageId: string; name: string }, requestId?: string): Promise<VolumeRecord>;
 }
