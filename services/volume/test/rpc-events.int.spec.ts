@@ -26,7 +26,7 @@ beforeAll(async () => {
   // A 64 MiB qcow2 "image" with a recognisable first sector, as the image service's file store would hold it.
   await createImage(imageFile, { format: 'qcow2', sizeBytes: 64 << 20 });
   execFileSync('qemu-io', ['-f', 'qcow2', '-c', `write -P 0x5a 0 512`, imageFile], { stdio: 'ignore' });
-  env = await startVolumeEnv({ KUMO_VOLUME_RESERVATION_TIMEOUT_S: '2', KUMO_VOLUME_RECONCILE_INTERVAL_S: '3600' });
+  env = await startVolumeEnv({ KUMO_VOLUME_RESERVATION_TIMEOUT_S: '2', KUMO_VOLUME_RECONCILE_INTERVAL_S: '3600', KUMO_VOLUME_QUOTA_VOLUMES: '30' });
   images = await FakeImageService.start(env.vhost.url, {
     get_location: (req: { imageId: string; asProject?: string }) => {
       if (req.imageId !== imageId) throw { code: 'not_found', message: `No image found with ID ${req.imageId}` };
