@@ -12,13 +12,14 @@ import { call, type Project, startVolumeEnv, type VolumeEnv } from './helpers.js
 let env: VolumeEnv;
 
 beforeAll(async () => {
-  env = await startVolumeEnv({ KUMO_VOLUME_QUOTA_SNAPSHOTS: '3', KUMO_VOLUME_QUOTA_GIGABYTES: '6' });
+  env = await startVolumeEnv({ KUMO_VOLUME_QUOTA_SNAPSHOTS: '3', KUMO_VOLUME_QUOTA_GIGABYTES: '10' });
 }, 60000);
 afterAll(async () => {
   await env?.close();
 });
 
 const api = (who: Project, method: string, url: string, body?: unknown) => call(env, who, method, `/v3/${who.id}${url}`, body);
+const qemuIo = (file: string, cmd: string) => execFileSync('qemu-io', ['-f', 'qcow2', '-c', cmd, file]);
 const snapshotOf = async (who: Project, id: string) => (await api(who, 'GET', `/snapshots/${id}`)).json?.snapshot;
 async function volume(who: Project, size = 1): Promise<string> {
   const res = await api(who, 'POST', '/volumes', { volume: { size } });
@@ -67,7 +68,8 @@ describe('volume snapshots', () => {
 
   it('refuses bad input (400), unknown or invisible volumes and snapshots (404), readers (403), and counts the snapshots and gigabytes quotas (413)', async () => {
     const vid = await volume(env.a);
-    expect((await api(env.a, 'POST', '/snapshots', { snapshot: {} })).status).toBe(400);
+    // Cinder: no volume_id is a volume that cannot be found.
+    expect((await api(env.a, 'POST', '/snapshots', { snapshot: {} })).status).toBe(404);
     expect((await api(env.a, 'POST', '/snapshots', {})).status).toBe(400);
     expect((await api(env.a, 'POST', '/snapshots', { snapshot: { volume_id: vid, force: 'maybe' } })).status).toBe(400);
     const unknown = await api(env.a, 'POST', '/snapshots', { snapshot: { volume_id: randomUUID() } });
@@ -84,8 +86,8 @@ describe('volume snapshots', () => {
     expect((await api(env.readerA, 'DELETE', `/snapshots/${sid}`)).status).toBe(403);
     expect((await api(env.a, 'GET', '/snapshots/not-a-uuid')).status).toBe(404);
 
-    // Quotas: 3 snapshots; gigabytes 6 count volumes and snapshots (1 + 1 used, a 4 GB volume fills it).
-    const big = await volume(env.a, 4);
+    // Quotas: 3 snapshots; gigabytes 10 count volumes and snapshots (1 + 1 + a 5 GB volume: its snapshot does not fit).
+    const big = await volume(env.a, 5);
     const over = await api(env.a, 'POST', '/snapshots', { snapshot: { volume_id: big } });
     expect([over.status, over.json.overLimit?.message]).toEqual([413, expect.stringMatching(/^VolumeSizeExceedsAvailableQuota/)]);
     expect((await api(env.a, 'DELETE', `/volumes/${big}`)).status).toBe(202);
@@ -97,6 +99,40 @@ describe('volume snapshots', () => {
     for (const id of ids) await snapshotAvailable(env.a, id);
     for (const id of ids) expect((await api(env.a, 'DELETE', `/snapshots/${id}`)).status).toBe(202);
     for (const id of ids) await waitUntil(`snapshot ${id} gone`, async () => (await api(env.a, 'GET', `/snapshots/${id}`)).status === 404, { timeoutMs: 20000, intervalMs: 100 });
+  });
+
+  it('sort, offset and marker (404 when unknown); update of name and description; a volume made from a snapshot has its data, at least its size', async () => {
+    const vid = await volume(env.b);
+    qemuIo(path.join(env.dir, vid), 'write -P 0x3c 0 64k');
+    const ids: string[] = [];
+    for (const name of ['b-snap', 'a-snap', 'c-snap']) ids.push((await api(env.b, 'POST', '/snapshots', { snapshot: { volume_id: vid, name } })).json.snapshot.id);
+    for (const id of ids) await snapshotAvailable(env.b, id);
+    const names = async (q: string) => (await api(env.b, 'GET', `/snapshots${q}`)).json.snapshots.map((s: { name: string }) => s.name);
+    expect(await names('?sort_key=display_name&sort_dir=asc')).toEqual(['a-snap', 'b-snap', 'c-snap']);
+    expect(await names('?sort=name:desc')).toEqual(['c-snap', 'b-snap', 'a-snap']);
+    expect(await names('?sort_key=created_at&sort_dir=asc&offset=1&limit=1')).toEqual(['a-snap']);
+    expect(await names(`/detail?sort_key=created_at&sort_dir=asc&marker=${ids[0]}`)).toEqual(['a-snap', 'c-snap']);
+    expect((await api(env.b, 'GET', '/snapshots?sort_key=invalid')).status).toBe(400);
+    expect((await api(env.b, 'GET', `/snapshots?marker=${randomUUID()}`)).status).toBe(404);
+
+    const upd = await api(env.b, 'PUT', `/snapshots/${ids[0]}`, { snapshot: { name: 'renamed', display_description: 'new words' } });
+    expect([upd.status, upd.json.snapshot.name, upd.json.snapshot.description]).toEqual([200, 'renamed', 'new words']);
+    expect((await snapshotOf(env.b, ids[0]!)).name).toBe('renamed');
+    expect((await api(env.a, 'PUT', `/snapshots/${ids[0]}`, { snapshot: { name: 'x' } })).status).toBe(404);
+
+    expect((await api(env.b, 'POST', '/volumes', { volume: { snapshot_id: ids[0], size: 0 } })).status).toBe(400);
+    expect((await api(env.b, 'POST', '/volumes', { volume: { snapshot_id: randomUUID() } })).status).toBe(404);
+    const made = await api(env.b, 'POST', '/volumes', { volume: { snapshot_id: ids[0] } });
+    expect(made.status).toBe(202);
+    const grown = await api(env.b, 'POST', '/volumes', { volume: { snapshot_id: ids[0], size: 2 } });
+    for (const [res, size] of [[made, 1], [grown, 2]] as const) {
+      const id = res.json.volume.id as string;
+      await waitUntil(`volume ${id} available`, async () => (await api(env.b, 'GET', `/volumes/${id}`)).json.volume.status === 'available', { timeoutMs: 20000, intervalMs: 100 });
+      expect((await api(env.b, 'GET', `/volumes/${id}`)).json.volume).toMatchObject({ snapshot_id: ids[0], size });
+      qemuIo(path.join(env.dir, id), 'read -P 0x3c 0 64k');
+      expect((await api(env.b, 'DELETE', `/volumes/${id}`)).status).toBe(202);
+    }
+    for (const id of ids) expect((await api(env.b, 'DELETE', `/snapshots/${id}`)).status).toBe(202);
   });
 
   it('the reconciler turns a snapshot whose creator died into error and finishes a removal a crash interrupted', async () => {

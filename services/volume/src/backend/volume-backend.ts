@@ -22,6 +22,8 @@ export interface VolumeBackend {
   snapshot(volumeId: string, snapshotId: string): Promise<void>;
   /** Removes a snapshot's data; idempotent. */
   removeSnapshot(snapshotId: string): Promise<void>;
+  /** A volume holding the snapshot's data, grown to `sizeGb`. */
+  createFromSnapshot(id: string, sizeGb: number, snapshotId: string): Promise<void>;
   /** Replaces the data of `targetId` by a copy of `sourceId`'s, at the target's size `sizeGb`. */
   copy(sourceId: string, targetId: string, sizeGb: number): Promise<void>;
   /** How a hypervisor on this node opens the volume. */
@@ -112,6 +114,10 @@ export class FileBackend implements VolumeBackend {
     if (info['virtual-size'] < sizeGb * GIB) await resizeImage(part, sizeGb * GIB, { format: 'qcow2' });
     // The rename replaces the target's file whole: a crash leaves either the old data or the copy.
     await this.commit(targetId, part);
+  }
+
+  async createFromSnapshot(id: string, sizeGb: number, snapshotId: string): Promise<void> {
+    await this.createFromImage(id, sizeGb, this.snapshotPathOf(snapshotId), 'qcow2');
   }
 
   async removeSnapshot(snapshotId: string): Promise<void> {

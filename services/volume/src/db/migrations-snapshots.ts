@@ -41,3 +41,16 @@ export class VolumeSnapshots1796000000100 implements MigrationInterface {
     await q.query(`DROP TABLE IF EXISTS ${schemaOf(q)}.volume_snapshot`);
   }
 }
+
+/** `volume.snapshot_id`: the snapshot a volume was made from (Cinder shows it; null otherwise). */
+export class VolumeFromSnapshot1796000000101 implements MigrationInterface {
+  name = 'VolumeFromSnapshot1796000000101';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(`ALTER TABLE ${schemaOf(q)}.volume ADD COLUMN IF NOT EXISTS snapshot_id uuid`);
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query(`ALTER TABLE ${schemaOf(q)}.volume DROP COLUMN IF EXISTS snapshot_id`);
+  }
+}

@@ -12,6 +12,7 @@ export interface NewVolume {
   description: string | null;
   size: number;
   imageId: string | null;
+  snapshotId?: string | null;
   metadata: Record<string, string>;
   createOwner: string;
 }
@@ -40,6 +41,7 @@ function volumeOf(r: Row, attachments: Attachment[]): Volume {
     status: r.status as Volume['status'],
     bootable: r.bootable as boolean,
     imageId: (r.image_id as string | null) ?? null,
+    snapshotId: (r.snapshot_id as string | null) ?? null,
     imageMetadata: (r.image_metadata as Record<string, string> | null) ?? null,
     metadata: (r.metadata as Record<string, string>) ?? {},
     createOwner: (r.create_owner as string | null) ?? null,
@@ -110,9 +112,9 @@ export class VolumeRepository {
 
   async insert(tx: Sql, v: NewVolume): Promise<void> {
     await tx.exec(
-      `INSERT INTO ${this.vol} (id, project_id, user_id, name, description, size, status, image_id, metadata, create_owner)
-       VALUES ($1, $2, $3, $4, $5, $6, 'creating', $7, $8, $9)`,
-      [v.id, v.projectId, v.userId, v.name, v.description, v.size, v.imageId, JSON.stringify(v.metadata), v.createOwner],
+      `INSERT INTO ${this.vol} (id, project_id, user_id, name, description, size, status, image_id, metadata, create_owner, snapshot_id)
+       VALUES ($1, $2, $3, $4, $5, $6, 'creating', $7, $8, $9, $10)`,
+      [v.id, v.projectId, v.userId, v.name, v.description, v.size, v.imageId, JSON.stringify(v.metadata), v.createOwner, v.snapshotId ?? null],
     );
   }
 

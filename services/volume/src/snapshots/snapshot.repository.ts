@@ -21,6 +21,9 @@ export interface Snapshot {
 
 type Row = Record<string, unknown>;
 
+/** Columns a snapshot list may be sorted by (Cinder's sort keys; `display_name` is `name`). */
+export const SORT_COLUMNS = ['created_at', 'updated_at', 'id', 'name', 'status', 'size', 'volume_id'];
+
 function snapshotOf(r: Row): Snapshot {
   return {
     id: r.id as string,
@@ -54,17 +57,29 @@ export class SnapshotRepository {
     return rows[0] ? snapshotOf(rows[0]) : undefined;
   }
 
-  /** Live snapshots of one project (or of all, `projectId` null), newest first, keyset-paginated by `marker`. */
-  async list(q: { projectId: string | null; volumeId?: string; name?: string; status?: string; limit: number; marker?: Snapshot }): Promise<Snapshot[]> {
+  /**
+   * Live snapshots of one project (or of all, `projectId` null) in `sort` order (a column of
+   * SORT_COLUMNS, then id), at most 10 000: the caller pages with marker/offset/limit.
+   */
+  async list(q: { projectId: string | null; volumeId?: string; name?: string; status?: string; sort: { column: string; desc: boolean } }): Promise<Snapshot[]> {
     const where = [`status <> 'deleted'`];
     const params: unknown[] = [];
     if (q.projectId !== null) where.push(`project_id = $${params.push(q.projectId)}`);
     if (q.volumeId !== undefined) where.push(`volume_id::text = $${params.push(q.volumeId)}`);
     if (q.name !== undefined) where.push(`name = $${params.push(q.name)}`);
     if (q.status !== undefined) where.push(`status = $${params.push(q.status)}`);
-    if (q.marker) where.push(`(created_at, id) < ($${params.push(q.marker.createdAt)}, $${params.push(q.marker.id)})`);
-    const rows = await this.db.rows(`SELECT * FROM ${this.t} WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT $${params.push(q.limit)}`, params);
+    if (!SORT_COLUMNS.includes(q.sort.column)) throw new Error(`not a sort column: ${q.sort.column}`);
+    const dir = q.sort.desc ? 'DESC' : 'ASC';
+    const rows = await this.db.rows(`SELECT * FROM ${this.t} WHERE ${where.join(' AND ')} ORDER BY ${q.sort.column} ${dir}, id ${dir} LIMIT 10000`, params);
     return rows.map(snapshotOf);
+  }
+
+  async update(tx: Sql, id: string, fields: { name?: string | null; description?: string | null }): Promise<void> {
+    const sets = ['updated_at = now()'];
+    const params: unknown[] = [id];
+    if (fields.name !== undefined) sets.push(`name = $${params.push(fields.name)}`);
+    if (fields.description !== undefined) sets.push(`description = $${params.push(fields.description)}`);
+    await tx.exec(`UPDATE ${this.t} SET ${sets.join(', ')} WHERE id = $1`, params);
   }
 
   /** How many live snapshots depend on the volume (it cannot be deleted while there are any). */

@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Req } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Req } from '@nestjs/common';
 import { Auth, type AuthContext } from '@kumo/service-kit';
 import type { Request } from 'express';
 import { checkUrlProject } from '../volumes/volumes.controller.js';
@@ -33,6 +33,12 @@ export class SnapshotsController {
   async show(@Auth() auth: AuthContext, @Param('project_id') p: string, @Param('id') id: string) {
     checkUrlProject(auth, p);
     return { snapshot: renderSnapshot(await this.snapshots.show(auth, id), true) };
+  }
+
+  @Put(':id')
+  async update(@Auth() auth: AuthContext, @Param('project_id') p: string, @Param('id') id: string, @Body() body: unknown) {
+    checkUrlProject(auth, p);
+    return { snapshot: renderSnapshot(await this.snapshots.update(auth, id, wrapped(body, 'snapshot'))) };
   }
 
   @Delete(':id')

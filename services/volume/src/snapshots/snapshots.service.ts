@@ -4,7 +4,7 @@ import { ApiError, type AuthContext, KUMO_CONFIG, PolicyService } from '@kumo/se
 import type { VolumeConfig } from '../config.js';
 import { isUuid, parseDescription, parseMetadata, parseName } from '../volumes/volume.model.js';
 import { PROCESS_OWNER, VolumesService } from '../volumes/volumes.service.js';
-import { type Snapshot, SnapshotRepository } from './snapshot.repository.js';
+import { type Snapshot, SnapshotRepository, SORT_COLUMNS } from './snapshot.repository.js';
 
 /** Statuses a snapshot may be deleted in (Cinder: available, error, error_deleting). */
 const DELETABLE = ['available', 'error', 'error_deleting'];
@@ -68,23 +68,49 @@ export class SnapshotsService implements OnApplicationShutdown {
     // As for volumes: all_tenants from someone who may not use it is ignored, not refused.
     const all = ['1', 'true', 'True'].includes(String(query.all_tenants ?? '')) && this.policy.allows('volume:get_all_tenants', auth, {});
     const str = (k: string) => (typeof query[k] === 'string' ? (query[k] as string) : undefined);
-    const limitRaw = str('limit');
-    const limit = limitRaw === undefined ? 1000 : Number(limitRaw);
-    if (!Number.isInteger(limit) || limit < 0) throw ApiError.badRequest('limit must be a non-negative integer.');
-    let marker: Snapshot | undefined;
+    const int = (k: string, fallback: number) => {
+      const raw = str(k);
+      const n = raw === undefined ? fallback : Number(raw);
+      if (!Number.isInteger(n) || n < 0) throw ApiError.badRequest(`Invalid input received: ${k} must be a non-negative integer.`);
+      return n;
+    };
+    const limit = Math.min(int('limit', 1000), 1000);
+    const offset = int('offset', 0);
+    // Cinder's sort=key:dir[,…] or sort_key/sort_dir; the first key decides, id breaks ties.
+    const [sortSpec] = (str('sort') ?? `${str('sort_key') ?? 'created_at'}:${str('sort_dir') ?? 'desc'}`).split(',');
+    const [rawKey, rawDir = 'desc'] = sortSpec!.split(':');
+    const column = rawKey === 'display_name' ? 'name' : rawKey!;
+    if (!SORT_COLUMNS.includes(column)) throw ApiError.badRequest(`Invalid input received: Invalid sort key ${rawKey}.`);
+    if (rawDir !== 'asc' && rawDir !== 'desc') throw ApiError.badRequest(`Invalid input received: Invalid sort direction ${rawDir}.`);
+    let rows = await this.snapshots.list({ projectId: all ? null : actor.projectId, volumeId: str('volume_id'), name: str('name'), status: str('status'), sort: { column, desc: rawDir === 'desc' } });
     const m = str('marker');
     if (m !== undefined) {
-      marker = isUuid(m) ? await this.snapshots.get(m) : undefined;
-      if (!marker || (!actor.isAdmin && marker.projectId !== actor.projectId)) throw ApiError.badRequest(`Marker ${m} could not be found.`);
+      // Cinder's MarkerNotFound is a 404.
+      const at = rows.findIndex((s) => s.id === m);
+      if (at < 0) throw ApiError.notFound(`Marker ${m} could not be found.`);
+      rows = rows.slice(at + 1);
     }
-    return this.snapshots.list({ projectId: all ? null : actor.projectId, volumeId: str('volume_id'), name: str('name'), status: str('status'), limit: Math.min(limit, 1000), marker });
+    return rows.slice(offset, offset + limit);
+  }
+
+  /** name / description (and the display_* aliases). */
+  async update(auth: AuthContext, id: string, body: Record<string, unknown>): Promise<Snapshot> {
+    const actor = this.volumes.actorOf(auth);
+    return this.volumes.volumes.transaction(async (tx) => {
+      const s = isUuid(id) ? await this.snapshots.get(id, tx, true) : undefined;
+      if (!s || (!actor.isAdmin && s.projectId !== actor.projectId)) throw ApiError.notFound(`Snapshot ${id} could not be found.`);
+      this.policy.enforce('volume:update_snapshot', auth, { project_id: s.projectId });
+      await this.snapshots.update(tx, s.id, { name: parseName(body), description: parseDescription(body) });
+      return (await this.snapshots.get(s.id, tx))!;
+    });
   }
 
   async create(auth: AuthContext, body: Record<string, unknown>, requestId?: string): Promise<Snapshot> {
     const actor = this.volumes.actorOf(auth);
     this.policy.enforce('volume:create_snapshot', auth, { project_id: actor.projectId });
     const volumeId = body.volume_id;
-    if (typeof volumeId !== 'string' || !volumeId) throw ApiError.badRequest("Invalid input received: 'volume_id' is a required property.");
+    // Cinder looks the volume up whatever it is: no volume_id is a volume that cannot be found (404).
+    if (typeof volumeId !== 'string' || !volumeId) throw ApiError.notFound(`Volume ${String(volumeId ?? 'None')} could not be found.`);
     const force = strictBool(body.force, 'force');
     const name = parseName(body) ?? null;
     const description = parseDescription(body) ?? null;

@@ -8,6 +8,7 @@ import { GIB, VOLUME_BACKEND, type VolumeBackend } from '../backend/volume-backe
 import type { VolumeConfig } from '../config.js';
 import { VolumeRepository } from '../db/volume.repository.js';
 import { EVENT_KICKER, type EventKicker } from '../events/event-kicker.js';
+import { SnapshotRepository } from '../snapshots/snapshot.repository.js';
 import { DELETABLE, isUuid, parseDescription, parseMetadata, parseName, parseSize, toAttachmentRecord, toRecord, type Volume } from './volume.model.js';
 
 /** Who acts: a project (REST caller or the server's project for RPC) and whether it is a cloud admin. */
@@ -37,6 +38,7 @@ export class VolumesService implements OnApplicationShutdown {
     @Inject(EVENT_KICKER) private readonly events: EventKicker,
     @Inject(KUMO_CONFIG) private readonly config: VolumeConfig,
     private readonly policy: PolicyService,
+    private readonly snapshots: SnapshotRepository,
   ) {}
 
   async onApplicationShutdown() {
@@ -98,7 +100,17 @@ export class VolumesService implements OnApplicationShutdown {
   async create(auth: AuthContext, body: Record<string, unknown>, requestId?: string): Promise<Volume> {
     const actor = this.actorOf(auth);
     this.policy.enforce('volume:create', auth, { project_id: actor.projectId });
-    const size = parseSize(body.size, this.config.KUMO_VOLUME_MAX_SIZE_GB);
+    // From a snapshot (Cinder): its data, at its size unless a larger one is asked.
+    let snapshot: { id: string; size: number } | undefined;
+    if (body.snapshot_id !== undefined && body.snapshot_id !== null) {
+      const sid = body.snapshot_id;
+      const s = isUuid(sid) ? await this.snapshots.get(sid) : undefined;
+      if (!s || (!actor.isAdmin && s.projectId !== actor.projectId)) throw ApiError.notFound(`Snapshot ${String(sid)} could not be found.`);
+      if (s.status !== 'available') throw ApiError.badRequest(`Invalid snapshot: Originating snapshot status must be one of 'available' values, but it is ${s.status}.`);
+      snapshot = { id: s.id, size: s.size };
+    }
+    const size = snapshot && (body.size === undefined || body.size === null) ? snapshot.size : parseSize(body.size, this.config.KUMO_VOLUME_MAX_SIZE_GB);
+    if (snapshot && size < snapshot.size) throw ApiError.badRequest(`Invalid input received: Volume size '${size}'GB cannot be smaller than the snapshot size ${snapshot.size}GB. They must be >= original snapshot size.`);
     const name = parseName(body) ?? null;
     const description = parseDescription(body) ?? null;
     const metadata = parseMetadata(body.metadata);
@@ -106,7 +118,7 @@ export class VolumesService implements OnApplicationShutdown {
     if (type !== undefined && type !== null && type !== '__DEFAULT__' && type !== '8c7a0b8e-0b0c-4b8e-9a57-6b1d1c6a0d01') {
       throw new ApiError(404, `Volume type with name ${String(type)} could not be found.`);
     }
-    for (const k of ['snapshot_id', 'source_volid', 'backup_id', 'consistencygroup_id', 'group_id']) {
+    for (const k of ['source_volid', 'backup_id', 'consistencygroup_id', 'group_id']) {
       if (body[k] !== undefined && body[k] !== null) throw ApiError.badRequest(`Invalid input received: ${k} is not supported by this cloud (volumes are created empty or from an image).`);
     }
     if (body.multiattach === true) throw ApiError.badRequest('Invalid input received: multiattach volumes are not supported.');
@@ -123,11 +135,12 @@ export class VolumesService implements OnApplicationShutdown {
       const needGb = Math.ceil(image.virtualSize / GIB);
       if (needGb > size) throw ApiError.badRequest(`Invalid input received: Size of specified image ${needGb}GB is larger than volume size ${size}GB.`);
     }
-    return this.insertAndBuild({ id: randomUUID(), projectId: actor.projectId, userId: auth.userId, name, description, size, metadata, image, requestId });
+    if (image && snapshot) throw ApiError.badRequest('Invalid input received: a volume is made from an image or from a snapshot, not both.');
+    return this.insertAndBuild({ id: randomUUID(), projectId: actor.projectId, userId: auth.userId, name, description, size, metadata, image, snapshotId: snapshot?.id, requestId });
   }
 
   /** Claims quota and inserts a `creating` volume in one transaction, then makes its data in the background. */
-  async insertAndBuild(p: { id: string; projectId: string; userId: string | null; name: string | null; description: string | null; size: number; metadata: Record<string, string>; image?: SourceImage; requestId?: string }): Promise<Volume> {
+  async insertAndBuild(p: { id: string; projectId: string; userId: string | null; name: string | null; description: string | null; size: number; metadata: Record<string, string>; image?: SourceImage; snapshotId?: string; requestId?: string }): Promise<Volume> {
     await this.volumes.transaction(async (tx) => {
       await this.volumes.lockProject(tx, p.projectId);
       const used = await this.volumes.usage(tx, p.projectId);
@@ -140,15 +153,17 @@ export class VolumesService implements OnApplicationShutdown {
           `VolumeSizeExceedsAvailableQuota: Requested volume or snapshot exceeds allowed gigabytes quota. Requested ${p.size}G, quota is ${this.config.KUMO_VOLUME_QUOTA_GIGABYTES}G and ${used.gigabytes}G has been consumed.`,
         );
       }
-      await this.volumes.insert(tx, { id: p.id, projectId: p.projectId, userId: p.userId, name: p.name, description: p.description, size: p.size, imageId: p.image?.id ?? null, metadata: p.metadata, createOwner: PROCESS_OWNER });
+      await this.volumes.insert(tx, { id: p.id, projectId: p.projectId, userId: p.userId, name: p.name, description: p.description, size: p.size, imageId: p.image?.id ?? null, snapshotId: p.snapshotId ?? null, metadata: p.metadata, createOwner: PROCESS_OWNER });
     });
-    this.background(() => this.build(p.id, p.size, p.image, p.requestId));
+    this.background(() => this.build(p.id, p.size, p.image, p.requestId, p.snapshotId));
     return (await this.volumes.get(p.id))!;
   }
 
-  private async build(id: string, size: number, image: SourceImage | undefined, requestId?: string): Promise<void> {
+  private async build(id: string, size: number, image: SourceImage | undefined, requestId?: string, snapshotId?: string): Promise<void> {
     try {
-      if (image) {
+      if (snapshotId) {
+        await this.backend.createFromSnapshot(id, size, snapshotId);
+      } else if (image) {
         // Data never travels over AMQP: the file store's path is read directly (single node or shared storage).
         if (!image.path) throw new Error(`the data of image ${image.id} is not readable on this node (the image store is not shared with the volume node)`);
         await this.backend.createFromImage(id, size, image.path, image.format);
