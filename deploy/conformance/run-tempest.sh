@@ -14,6 +14,8 @@
 #   TEMPEST_CONCURRENCY       parallel workers (default 2); TEMPEST_REGEX overrides the selection
 #   TEMPEST_CONF_EXTRA        file of "section.key = value" lines applied last (image_ref, ...);
 #                             default: deploy/conformance/GROUP.conf when it exists
+#   TEMPEST_EXCLUDE_LIST      file of test regexes not to run (tempest run --exclude-list);
+#                             default: deploy/conformance/GROUP.exclude when it exists
 # Output: Tempest's own summary, then one line "N passed, N failed, N skipped"; exit status 0 only
 # when nothing failed. Logs: $TEMPEST_WORKDIR/tempest.log (every request/response).
 set -euo pipefail
@@ -42,6 +44,10 @@ SERVICES=${TEMPEST_SERVICES-$DEFAULT_SERVICES}
 WS=${TEMPEST_WORKDIR:-/tmp/kumo-tempest-$GROUP}
 # Per-group settings Kumo needs (e.g. image.conf: disk formats whose content is plain bytes first).
 if [ -z "${TEMPEST_CONF_EXTRA:-}" ] && [ -f "$HERE/$GROUP.conf" ]; then TEMPEST_CONF_EXTRA="$HERE/$GROUP.conf"; fi
+# Tests that cannot apply to Kumo and that no Tempest option skips (GROUP.exclude says why for each).
+if [ -z "${TEMPEST_EXCLUDE_LIST:-}" ] && [ -f "$HERE/$GROUP.exclude" ]; then TEMPEST_EXCLUDE_LIST="$HERE/$GROUP.exclude"; fi
+EXCLUDE_ARGS=()
+[ -n "${TEMPEST_EXCLUDE_LIST:-}" ] && EXCLUDE_ARGS=(--exclude-list "$TEMPEST_EXCLUDE_LIST")
 
 # Floating IP and router gateway tests need the external network: `./kumo up` seeds one named public.
 PUBLIC_NET=${TEMPEST_PUBLIC_NETWORK_ID:-}
@@ -98,9 +104,9 @@ with open(path, 'w') as f:
 PYEOF
 
 cd "$WS"
-echo "tempest: $GROUP against $AUTH_URL (regex $REGEX, services: ${SERVICES:-keystone only}), workspace $WS"
+echo "tempest: $GROUP against $AUTH_URL (regex $REGEX${TEMPEST_EXCLUDE_LIST:+, excluding $TEMPEST_EXCLUDE_LIST}, services: ${SERVICES:-keystone only}), workspace $WS"
 set +e
-tempest run --regex "$REGEX" --concurrency "${TEMPEST_CONCURRENCY:-2}" > "$WS/run.out" 2>&1
+tempest run --regex "$REGEX" "${EXCLUDE_ARGS[@]}" --concurrency "${TEMPEST_CONCURRENCY:-2}" > "$WS/run.out" 2>&1
 RC=$?
 set -e
 grep -E '^\{[0-9]+\} .*(\.\.\. (FAILED|ok|SKIPPED)|FAILED)' "$WS/run.out" | grep -E 'FAILED' || true

@@ -68,6 +68,26 @@ describe('HTTP behaviour every service shares', () => {
     expect(JSON.stringify(boom.body)).not.toMatch(/secret|postgres|at .*\.ts/);
   });
 
+  it('answers 503 (nothing done, retry) when no database connection is free within KUMO_DB_POOL_TIMEOUT_S', async () => {
+    const tight = await startTestService(fixtureVolume, {
+      databaseUrl: db.url,
+      amqpUrl: vhost.url,
+      env: { KUMO_DB_POOL_SIZE: '1', KUMO_DB_POOL_TIMEOUT_S: '0.3' },
+    });
+    try {
+      const holder = request(tight.url).get('/fixture/db-sleep?ms=2000').then((r) => r);
+      await new Promise((r) => setTimeout(r, 300)); // let the holder take the only connection
+      const starved = await request(tight.url).get('/fixture/db-sleep?ms=1');
+      expect(starved.status).toBe(503);
+      expect(starved.body.serviceUnavailable.message).toMatch(/database connection.*busy.*KUMO_DB_POOL_SIZE/);
+      expect((await holder).status).toBe(200);
+      // once the connection is back, the same request is served
+      expect((await request(tight.url).get('/fixture/db-sleep?ms=1')).status).toBe(200);
+    } finally {
+      await tight.close();
+    }
+  }, 60000);
+
   it('serves health (database + broker) and Prometheus metrics', async () => {
     const health = await request(volume.url).get('/healthz');
     expect(health.status).toBe(200);

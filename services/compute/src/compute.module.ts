@@ -13,6 +13,13 @@ import { EventRelay } from './events/event-relay.js';
 import { FlavorsController } from './flavors/flavors.controller.js';
 import { FlavorsService } from './flavors/flavors.service.js';
 import { HostsController } from './hosts/hosts.controller.js';
+import { OsHostsController } from './hosts/os-hosts.controller.js';
+import { OsHostsService } from './hosts/os-hosts.service.js';
+import { ExtensionsController } from './extensions/extensions.controller.js';
+import { FloatingIpsBulkController, NetworksController, TenantNetworksController } from './networks/networks.controller.js';
+import { NetworksService } from './networks/networks.service.js';
+import { AuditLogController } from './usage/audit-log.controller.js';
+import { AuditLogService } from './usage/audit-log.service.js';
 import { KeypairsController } from './keypairs/keypairs.controller.js';
 import { QuotaClassesController } from './quotas/quota-classes.controller.js';
 import { QuotasController } from './quotas/quotas.controller.js';
@@ -38,6 +45,7 @@ import { VolumesProxyService } from './volumes-proxy/volumes-proxy.service.js';
 import { ConsoleAuthController, ConsoleProxyController, ConsolesService } from './servers/consoles.service.js';
 import { ServerActionsService } from './servers/server-actions.service.js';
 import { UsageController } from './usage/usage.controller.js';
+import { ExternalEventsController, ExternalEventsService } from './servers/external-events.js';
 
 @Module({
   controllers: [
@@ -64,6 +72,13 @@ import { UsageController } from './usage/usage.controller.js';
     SnapshotsProxyController,
     ConsoleProxyController,
     ConsoleAuthController,
+    OsHostsController,
+    AuditLogController,
+    NetworksController,
+    TenantNetworksController,
+    FloatingIpsBulkController,
+    ExtensionsController,
+    ExternalEventsController,
   ],
   providers: [
     Db,
@@ -85,6 +100,10 @@ import { UsageController } from './usage/usage.controller.js';
     FloatingIpsService,
     ServerActionsService,
     ConsolesService,
+    OsHostsService,
+    AuditLogService,
+    NetworksService,
+    ExternalEventsService,
     { provide: NETWORK_CLIENT, useClass: AmqpNetworkClient },
     { provide: IMAGE_CLIENT, useClass: AmqpImageClient },
     { provide: VOLUME_CLIENT, useClass: AmqpVolumeClient },

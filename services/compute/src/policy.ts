@@ -91,6 +91,26 @@ export const computePolicy: Record<string, string> = {
   'servers:migrations:force_complete': ADMIN,
   'servers:migrations:delete': ADMIN,
   // 2.26 server tags (Nova's os-server-tags: readers list/check, members change).
+  // os-server-password (Nova's names): readers see the encrypted password, members clear it.
+  'os_compute_api:os-server-password:show': READ,
+  'os_compute_api:os-server-password:clear': WRITE,
+  // os-server-external-events: Neutron/Cinder tell compute about a server (admin, Nova's default).
+  'os_compute_api:os-server-external-events:create': ADMIN,
   'servers:tags': READ,
   'servers:tags:update': WRITE,
+  // Legacy admin APIs (Nova's rule names and defaults): os-hosts (2.1–2.42) and the usage audit log.
+  'os_compute_api:os-hosts:list': ADMIN,
+  'os_compute_api:os-hosts:show': ADMIN,
+  'os_compute_api:os-hosts:update': ADMIN,
+  'os_compute_api:os-hosts:reboot': ADMIN,
+  'os_compute_api:os-hosts:shutdown': ADMIN,
+  'os_compute_api:os-hosts:start': ADMIN,
+  'os_compute_api:os-instance-usage-audit-log:list': ADMIN,
+  'os_compute_api:os-instance-usage-audit-log:show': ADMIN,
+  // Nova's network proxies (2.1–2.35): the caller's project readers; the network service scopes the rows.
+  'os_compute_api:os-networks:list': READ,
+  'os_compute_api:os-networks:show': READ,
+  'os_compute_api:os-tenant-networks:list': READ,
+  'os_compute_api:os-tenant-networks:show': READ,
+  'os_compute_api:extensions': '@',
 };

@@ -118,9 +118,33 @@ describe('server addresses follow the network service', () => {
     await waitUntil('addresses restored by the sweep', async () => floatingIn(await addressesOf(env.a, server.id), 'sweep-net').includes(fip.floating_ip_address), { timeoutMs: 15000, intervalMs: 100 });
     await waitUntil('mark cleared', async () => (await db.rows(`SELECT 1 FROM ${db.t('instance')} WHERE id = $1 AND network_refresh_at IS NULL`, [server.id])).length === 1);
   });
+
+  it('re-reads the ports on os-server-external-events network-changed (what Neutron sends Nova)', async () => {
+    const { network } = await topology(env.a, 'ext-ev-net', '10.43.0.0/24', '172.24.43.0/24');
+    const server = await c.bootActive(env.a, { name: 'ext-ev-vm', networks: [{ uuid: network.id }] });
+    const [port] = (await neutron(env.a, 'GET', `/v2.0/ports?device_id=${server.id}`)).ports;
+    // Stale cached ports and no mark: only the event can bring them back (the sweep has nothing to redo).
+    const db = env.svc.app.get(Db);
+    await db.exec(`UPDATE ${db.t('instance')} SET ports = '[]', network_refresh_at = NULL WHERE id = $1`, [server.id]);
+    expect(await addressesOf(env.a, server.id)).toEqual({});
+    const res = await c.r('POST', '/os-server-external-events', admin, { json: { events: [{ name: 'network-changed', server_uuid: server.id, tag: port.id }] } });
+    expectSchema('server_external_events.create', res);
+    expect(res.json.events[0].code).toBe(200);
+    await waitUntil('addresses restored by the event', async () => (await addressesOf(env.a, server.id))['ext-ev-net']?.[0]?.addr === port.fixed_ips[0].ip_address, { timeoutMs: 15000, intervalMs: 100 });
+  });
 });
 
 describe('server delete and the network', () => {
+  it('an ERROR server (os-resetState) is deleted with its ports released', async () => {
+    const { network } = await topology(env.a, 'err-net', '10.44.0.0/24', '172.24.44.0/24');
+    const server = await c.bootActive(env.a, { name: 'err-vm', networks: [{ uuid: network.id }] });
+    expect((await neutron(env.a, 'GET', `/v2.0/ports?device_id=${server.id}`)).ports).toHaveLength(1);
+    expect((await c.action(admin, server.id, { 'os-resetState': { state: 'error' } })).status).toBe(202);
+    expect((await c.r('DELETE', `/servers/${server.id}`, env.a)).status).toBe(204);
+    await c.waitStatus(env.a, server.id, 'DELETED');
+    expect((await neutron(env.a, 'GET', `/v2.0/ports?device_id=${server.id}`)).ports).toEqual([]);
+  });
+
   it('releases the server ports before the server answers 404, so its subnet can be deleted at once (Tempest teardown)', async () => {
     const network = (await neutron(env.a, 'POST', '/v2.0/networks', { network: { name: 'gone-net' } })).network;
     const subnet = (await neutron(env.a, 'POST', '/v2.0/subnets', { subnet: { network_id: network.id, cidr: '10.41.0.0/24', ip_version: 4 } })).subnet;

@@ -212,6 +212,27 @@ describe('os-security-groups through the network service', () => {
     expect((await c.r('GET', `/servers/${bare.id}/os-security-groups`, env.a)).json).toEqual({ security_groups: [] });
   });
 
+  it('removes the last group of a server: its ports keep none and the server view has no security_groups (as Nova)', async () => {
+    const server = await c.bootActive(env.a, { name: 'sg-last' });
+    const network = await neutron(env.a, 'POST', '/v2.0/networks', { network: { name: 'sg-last-net' } });
+    const port = await neutron(env.a, 'POST', '/v2.0/ports', { port: { network_id: network.json.network.id, device_id: server.id, device_owner: 'compute:nova' } });
+    expect(port.json.port.security_groups).toHaveLength(1);
+    expect((await c.show(env.a, server.id)).json.server.security_groups).toEqual([{ name: 'default' }]);
+    const remove = await c.action(env.a, server.id, { removeSecurityGroup: { name: 'default' } });
+    expect(remove.status).toBe(202);
+    expect((await neutron(env.a, 'GET', `/v2.0/ports/${port.json.port.id}`)).json.port.security_groups).toEqual([]);
+    const shown = await c.show(env.a, server.id);
+    expectSchema('servers.get_server', shown);
+    expect(shown.json.server).not.toHaveProperty('security_groups');
+    const detail = await c.r('GET', '/servers/detail', env.a);
+    expectSchema('servers.list_servers_detail', detail);
+    expect(detail.json.servers.find((s: { id: string }) => s.id === server.id)).not.toHaveProperty('security_groups');
+    expect((await c.r('GET', `/servers/${server.id}/os-security-groups`, env.a)).json).toEqual({ security_groups: [] });
+    // And back: the key returns with the group.
+    expect((await c.action(env.a, server.id, { addSecurityGroup: { name: 'default' } })).status).toBe(202);
+    expect((await c.show(env.a, server.id)).json.server.security_groups).toEqual([{ name: 'default' }]);
+  });
+
   it('answers 503 with a clear message when the network service is down (server create still works)', async () => {
     await net.svc.close();
     net.closed = true;

@@ -154,7 +154,8 @@ describe('server lifecycle', () => {
     // The agent wrote the snapshot and the image service imported it: the image is active.
     expect(env.image.images.get(imageId)!.status).toBe('active');
     expect(env.image.imported).toEqual([{ imageId, content: 'fake image data' }]);
-    const out = await c.action(env.a, s.id, { 'os-getConsoleOutput': { length: 5 } });
+    // The fake guest writes 5 lines per boot; the last 6 pieces of the log hold its boot marker.
+    const out = await c.action(env.a, s.id, { 'os-getConsoleOutput': { length: 6 } });
     expect(out.status).toBe(200);
     expectSchema('servers.get_console_output', out);
     expect(out.json.output).toMatch(/FAKE-BOOT/);

@@ -93,6 +93,20 @@ describe('os-volume_attachments with the real volume service', () => {
     await waitUntil('v2 released', async () => (await volumeOf(env.a, v2)).status === 'available', { timeoutMs: 10000, intervalMs: 100 });
   });
 
+  it('an ERROR server (os-resetState) is deleted with its volume detached back to available', async () => {
+    const s = await c.bootActive(env.a, { name: 'error-with-volume' });
+    const v = await newVolume(env.a, 'error-data');
+    expect((await attach(env.a, s.id, { volumeId: v })).status).toBe(200);
+    await waitUntil('volume in-use', async () => (await volumeOf(env.a, v)).status === 'in-use', { timeoutMs: 10000, intervalMs: 100 });
+    expect((await c.action(env.admin, s.id, { 'os-resetState': { state: 'error' } })).status).toBe(202);
+    expect((await c.show(env.a, s.id)).json.server.status).toBe('ERROR');
+    expect((await c.r('DELETE', `/servers/${s.id}`, env.a)).status).toBe(204);
+    await c.waitStatus(env.a, s.id, 'DELETED');
+    const after = await volumeOf(env.a, v);
+    expect(after.status).toBe('available');
+    expect(after.attachments).toEqual([]);
+  });
+
   it('refuses bad bodies (400), unknown volumes (404), volumes in use elsewhere (400)', async () => {
     const s = await c.bootActive(env.a, { name: 'bad-input' });
     expect((await c.r('POST', `/servers/${s.id}/os-volume_attachments`, env.a, { json: {} })).json.badRequest.code).toBe(400);

@@ -184,7 +184,9 @@ export class FakeDriver implements HypervisorDriver {
     d.exitReason = undefined;
     d.hotVcpus = 0;
     d.balloonMb = undefined;
-    d.console.push(`${FAKE_BOOT_MARKER} ${d.bootCount}`);
+    // A few lines per boot, as a real guest's serial log has (APIs that tail it by lines need more
+    // than one to be tested); the marker stays once per boot.
+    d.console.push(`${FAKE_BOOT_MARKER} ${d.bootCount}`, '[    0.000000] Linux version 6.1.0-fake (FakeDriver)', '[    0.000000] Command line: console=ttyS0', '[    1.000000] Run /sbin/init as init process', `${d.spec.id} login:`);
     // Bounded, like the real serial log cap.
     if (d.console.length > 1000) d.console.splice(0, d.console.length - 1000);
   }

@@ -46,6 +46,14 @@ export const byteSize = (fallback: string) =>
 export const baseConfigShape = {
   KUMO_DATABASE_URL: urlWithScheme(['postgres', 'postgresql'], 'postgres://kumo:secret@127.0.0.1:5432/kumo'),
   KUMO_AMQP_URL: urlWithScheme(['amqp', 'amqps'], 'amqp://kumo:secret@127.0.0.1:5672/kumo'),
+  /** Database connections each service process keeps at most. */
+  KUMO_DB_POOL_SIZE: z.coerce.number().int().min(1).max(500).default(10),
+  /**
+   * How long a request waits for a free database connection before it is answered 503. A burst
+   * (200 boots at once) queues behind transactions that wait on row locks; 30 s is oslo.db's
+   * pool_timeout, what Nova's services wait.
+   */
+  KUMO_DB_POOL_TIMEOUT_S: z.coerce.number().min(0.1).max(600).default(30),
   KUMO_LOG_LEVEL: z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
   /** Address the HTTP API binds to. */
   KUMO_BIND_HOST: z.string().min(1).default('0.0.0.0'),

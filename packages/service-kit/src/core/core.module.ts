@@ -62,7 +62,7 @@ export class KumoCoreModule {
       module: KumoCoreModule,
       imports: [
         LoggerModule.forRoot(pinoParams({ service: def.name, level: config.KUMO_LOG_LEVEL, extraRequestIdHeaders: def.requestIdHeaders })),
-        TypeOrmModule.forRoot({ ...dataSourceOptions(config.KUMO_DATABASE_URL, def.name, def.database), retryAttempts: 5, retryDelay: 1000 }),
+        TypeOrmModule.forRoot({ ...dataSourceOptions(config.KUMO_DATABASE_URL, def.name, def.database, { size: config.KUMO_DB_POOL_SIZE, timeoutS: config.KUMO_DB_POOL_TIMEOUT_S }), retryAttempts: 5, retryDelay: 1000 }),
         TerminusModule.forRoot({ logger: false }),
       ],
       controllers: [HealthController, MetricsController, RevocationController, pingController(def.name)],

@@ -14,7 +14,15 @@ export interface DatabaseDefinition {
   migrations: MigrationClass[];
 }
 
-export function dataSourceOptions(url: string, service: string, db: DatabaseDefinition): DataSourceOptions {
+/** Connection pool of one process: see KUMO_DB_POOL_SIZE / KUMO_DB_POOL_TIMEOUT_S in config.ts. */
+export interface PoolOptions {
+  size: number;
+  timeoutS: number;
+}
+
+export const DEFAULT_POOL: PoolOptions = { size: 10, timeoutS: 30 };
+
+export function dataSourceOptions(url: string, service: string, db: DatabaseDefinition, pool: PoolOptions = DEFAULT_POOL): DataSourceOptions {
   return {
     type: 'postgres',
     url,
@@ -26,7 +34,7 @@ export function dataSourceOptions(url: string, service: string, db: DatabaseDefi
     synchronize: false,
     migrationsRun: false,
     applicationName: `kumo-${service}`,
-    extra: { max: 10, connectionTimeoutMillis: 5000 },
+    extra: { max: pool.size, connectionTimeoutMillis: Math.round(pool.timeoutS * 1000) },
   };
 }
 

@@ -30,6 +30,27 @@ function classifyBodyParserError(err: { type?: string; status?: number; limit?: 
   }
 }
 
+/**
+ * The database could not be reached or lent no connection in time (pg-pool's wait, see
+ * KUMO_DB_POOL_TIMEOUT_S): nothing was done, so the client may retry — a 503, not a 500.
+ */
+function classifyDatabaseUnavailable(exception: unknown): Classified | undefined {
+  if (!(exception instanceof Error)) return undefined;
+  if (exception.message === 'timeout exceeded when trying to connect') {
+    return {
+      status: 503,
+      message:
+        'Every database connection of this service stayed busy until the wait for one ran out; nothing was changed. ' +
+        'Try again; if it persists, look for long transactions (pg_stat_activity) or raise KUMO_DB_POOL_SIZE / KUMO_DB_POOL_TIMEOUT_S.',
+    };
+  }
+  const code = (exception as { code?: string }).code;
+  if (code === 'ECONNREFUSED' || code === '57P03' || exception.message === 'Connection terminated due to connection timeout') {
+    return { status: 503, message: 'The database is unreachable; nothing was changed. Try again; if it persists, check that PostgreSQL is running (./kumo status).' };
+  }
+  return undefined;
+}
+
 export function classifyError(exception: unknown): Classified {
   if (exception instanceof ApiError) {
     return { status: exception.status, message: exception.message, options: exception.options };
@@ -58,6 +79,8 @@ export function classifyError(exception: unknown): Classified {
     }
     return { status, message, internal: status >= 500 };
   }
+  const db = classifyDatabaseUnavailable(exception);
+  if (db) return db;
   if (exception && typeof exception === 'object' && 'type' in exception) {
     const parsed = classifyBodyParserError(exception as never);
     if (parsed) return parsed;

@@ -248,10 +248,9 @@ export class ComputeAgent {
           const s = this.syncers.get(req.host);
           if (!s) throw new Error(`host ${req.host} is not served here`);
           let output = await s.driver.getConsoleOutput(req.instanceId);
-          if (req.maxLines !== undefined) {
-            const lines = output.replace(/\n$/, '').split('\n');
-            output = req.maxLines === 0 ? '' : lines.slice(-req.maxLines).join('\n') + '\n';
-          }
+          // The last maxLines pieces between newlines, as Nova's _tail_log: a log ending in a
+          // newline gives maxLines - 1 lines and the newline (Tempest counts exactly that).
+          if (req.maxLines !== undefined) output = req.maxLines === 0 ? '' : output.split('\n').slice(-req.maxLines).join('\n');
           reply({ ok: true, data: { output } });
           break;
         }

@@ -315,19 +315,4 @@ export class HostsController {
     info.push({ zoneName: 'internal', zoneState: { available: true }, hosts: {} });
     return { availabilityZoneInfo: info };
   }
-
-  /**
-   * Nova's deprecated nova-network proxy. Tempest lists it to find `fixed_network_name` when
-   * Neutron is off; Kumo has no network listing RPC, so the list is empty (servers then boot
-   * without tenant networks, as Nova does when the project has none).
-   */
-  @Get('os-networks')
-  networks(@Auth() _auth: AuthContext) {
-    return { networks: [] };
-  }
-
-  @Get('os-networks/:id')
-  network(@Auth() _auth: AuthContext, @Param('id') id: string) {
-    throw ApiError.notFound(`Network ${id} could not be found.`);
-  }
 }

@@ -114,6 +114,10 @@ export interface InstanceRow {
   volumes: VolumeAttachmentEntry[];
   access_ipv4: string;
   access_ipv6: string;
+  /** os-server-password: the guest's encrypted password ('' or null: none). */
+  password: string | null;
+  /** OS-DCF:diskConfig: AUTO or MANUAL. */
+  disk_config: string;
   config_drive: string;
   reservation_id: string;
   launch_index: number;

@@ -87,7 +87,7 @@ export class MovesService {
     return { ...common, task_host: i.host, desired_power: 'shutoff' };
   }
 
-  async resize(auth: AuthContext, id: string, flavorRef: string, requestId: string): Promise<void> {
+  async resize(auth: AuthContext, id: string, flavorRef: string, requestId: string, diskConfig?: 'AUTO' | 'MANUAL'): Promise<void> {
     const flavor = await this.flavors.usable(auth, lastSegment(flavorRef));
     const snap = flavorSnapshot(flavor);
     await this.servers.act(
@@ -100,7 +100,8 @@ export class MovesService {
         if (flavor.root_gb < i.flavor.disk) throw ApiError.badRequest('Resizing to a flavor with a smaller disk is not allowed.');
         await this.quotas.lockProject(tx, i.project_id);
         await this.quotas.instancesAllowed(tx, i.project_id, Math.max(0, snap.vcpus - i.vcpus), Math.max(0, snap.ram - i.memory_mb), 1, 1, { instances: -1 });
-        return this.startMove(tx, i, snap, 'resize');
+        const patch = await this.startMove(tx, i, snap, 'resize');
+        return diskConfig ? { ...patch, disk_config: diskConfig } : patch;
       },
       'resize',
     );

@@ -56,7 +56,7 @@ export function serverView(
     accessIPv4: i.access_ipv4,
     accessIPv6: i.access_ipv6,
     links: linksOf(base, 'servers', i.id),
-    'OS-DCF:diskConfig': 'MANUAL',
+    'OS-DCF:diskConfig': i.disk_config ?? 'MANUAL',
   };
   if (PROGRESS_STATUSES.includes(status)) v.progress = status === 'ACTIVE' ? 100 : 0;
   if (i.fault && (status === 'ERROR' || status === 'DELETED')) v.fault = i.fault;
@@ -71,7 +71,6 @@ export function serverView(
   if (opts.hostStatus) v.host_status = i.host ? (opts.hostStatus.get(i.host) ?? 'UNKNOWN') : '';
   Object.assign(v, {
     key_name: i.key_name,
-    security_groups: (i.security_groups ?? []).map((name) => ({ name })),
     'OS-SRV-USG:launched_at': isoMicro(i.launched_at),
     'OS-SRV-USG:terminated_at': isoMicro(i.terminated_at),
     'OS-EXT-AZ:availability_zone': i.availability_zone ?? '',
@@ -84,6 +83,8 @@ export function serverView(
       .map((v) => ((opts.version ?? 2001) >= 2003 ? { id: v.volumeId, delete_on_termination: v.deleteOnTermination } : { id: v.volumeId })),
     config_drive: i.config_drive,
   });
+  // Nova shows the key only when the server has a group (Tempest's test_remove_server_all_security_groups).
+  if (i.security_groups?.length) v.security_groups = i.security_groups.map((name) => ({ name }));
   if (opts.admin) {
     Object.assign(v, {
       'OS-EXT-SRV-ATTR:host': i.host,

@@ -2,7 +2,7 @@ import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Put, Quer
 import { ApiError, Auth, type AuthContext, KUMO_CONFIG, PolicyService, requestBaseUrl } from '@kumo/service-kit';
 import type { Request, Response } from 'express';
 import { ConductorService } from '../conductor/conductor.service.js';
-import { bodyOf, intField, isAdmin, isoMicro, type Json, metadataOf, nextLink } from '../common/nova.js';
+import { bodyOf, invalid, isAdmin, isoMicro, type Json, metadataOf, nextLink } from '../common/nova.js';
 import { Db } from '../db/db.js';
 import { FloatingIpsService } from '../floating-ips/floating-ips.service.js';
 import { SecurityGroupsService } from '../security-groups/security-groups.service.js';
@@ -10,7 +10,7 @@ import { ConsolesService } from './consoles.service.js';
 import { ServerActionsService } from './server-actions.service.js';
 import { addressesOf, serverView } from './server.view.js';
 import { MovesService } from './moves.service.js';
-import { ServersService } from './servers.service.js';
+import { diskConfigOf, ServersService } from './servers.service.js';
 import type { ComputeConfig } from '../config.js';
 import { atLeast, microversionOf, requireVersion } from '../versions/microversion.js';
 import type { InstanceRow } from './instance.model.js';
@@ -80,7 +80,7 @@ export class ServersController {
           { rel: 'self', href: `${base}/v2.1/servers/${i.id}` },
           { rel: 'bookmark', href: `${base}/servers/${i.id}` },
         ],
-        'OS-DCF:diskConfig': 'MANUAL',
+        'OS-DCF:diskConfig': i.disk_config ?? 'MANUAL',
         security_groups: i.security_groups.map((name) => ({ name })),
         adminPass,
       },
@@ -212,6 +212,17 @@ export class ServersController {
     return { security_groups: await this.securityGroups.forServer(auth, i.id) };
   }
 
+  @Get(':id/os-server-password')
+  async password(@Auth() auth: AuthContext, @Param('id') id: string) {
+    return { password: await this.servers.password(auth, id) };
+  }
+
+  @Delete(':id/os-server-password')
+  @HttpCode(204)
+  async clearPassword(@Auth() auth: AuthContext, @Param('id') id: string) {
+    await this.servers.clearPassword(auth, id);
+  }
+
   /** Nova 2.1 (before 2.48): a free-form dict from the driver; admin only by default. */
   @Get(':id/diagnostics')
   async diagnostics(@Auth() auth: AuthContext, @Param('id') id: string) {
@@ -288,7 +299,7 @@ export class ServersController {
       case 'resize': {
         const r = bodyOf(body, 'resize');
         if (r.flavorRef === undefined || r.flavorRef === null || r.flavorRef === '') throw ApiError.badRequest("Invalid input for field/attribute flavorRef. 'flavorRef' is a required property");
-        await this.moves.resize(auth, id, String(r.flavorRef), rid);
+        await this.moves.resize(auth, id, String(r.flavorRef), rid, diskConfigOf(r));
         return;
       }
       case 'confirmResize':
@@ -345,23 +356,29 @@ export class ServersController {
         await this.servers.setSecurityGroupNames(i.id, group, name === 'addSecurityGroup');
         return;
       }
+      case 'os-resetState':
+        await this.servers.resetState(auth, id, body, rid);
+        return;
       case 'forceDelete':
         await this.servers.forceDelete(auth, id, rid);
         return;
       case 'os-getConsoleOutput': {
-        const o = arg && typeof arg === 'object' ? (arg as Json) : {};
-        const length = o.length === undefined || o.length === null ? undefined : intField(o, 'length', { min: -1 });
+        const length = consoleLength(arg);
         const i = await this.servers.find(auth, id);
         this.policy.enforce('servers:action', auth, { project_id: i.project_id });
-        if (!i.host || !['active', 'paused', 'stopped', 'suspended', 'resized'].includes(i.vm_state)) throw ApiError.conflict(`Cannot 'get_console_output' instance ${i.id} while it is in vm_state ${i.vm_state}`);
+        // Any state with a host, SHUTOFF included: the log outlives the guest (Nova's
+        // check_instance_host only; libvirt reads the domain's console log file).
+        if (!i.host) throw ApiError.conflict(`Instance ${i.id} is not ready`);
         let output: string;
         try {
-          output = await this.conductor.consoleOutput(i, length !== undefined && length >= 0 ? length : undefined);
+          output = await this.conductor.consoleOutput(i, length);
         } catch (err) {
           throw new ApiError(409, `Console output of instance ${i.id} is not available: ${(err as Error).message}`);
         }
         status.code = 200;
-        return { output };
+        // Nova strips control characters other than tab and newline (they break clients' JSON/terminal handling).
+        // eslint-disable-next-line no-control-regex
+        return { output: output.replace(/[\x00-\x08\x0B-\x1F]/g, '') };
       }
       // Issue 6: server actions.
       case 'rescue':
@@ -410,6 +427,21 @@ export class ServersController {
         throw ApiError.badRequest(`There is no such action: ${name}`);
     }
   }
+}
+
+/**
+ * `length` of os-getConsoleOutput (Nova's schema: integer, numeric string or null, ≥ -1, nothing
+ * else in the body). Null, absent and -1 mean the whole log (undefined); 0 an empty output.
+ */
+export function consoleLength(arg: unknown): number | undefined {
+  if (!arg || typeof arg !== 'object' || Array.isArray(arg)) throw invalid('os-getConsoleOutput', arg, `${JSON.stringify(arg ?? null)} is not of type 'object'`);
+  for (const k of Object.keys(arg)) if (k !== 'length') throw invalid('os-getConsoleOutput', arg, `Additional properties are not allowed ('${k}' was unexpected)`);
+  const v = (arg as Json).length;
+  if (v === undefined || v === null) return undefined;
+  const n = typeof v === 'number' && Number.isInteger(v) ? v : typeof v === 'string' && /^-?[0-9]+$/.test(v) ? Number(v) : NaN;
+  if (Number.isNaN(n)) throw invalid('length', v, `${JSON.stringify(v)} is not of type 'integer', 'string', 'null'`);
+  if (n < -1) throw invalid('length', v, `${String(v)} is less than the minimum of -1`);
+  return n === -1 ? undefined : n;
 }
 
 function actionView(a: Record<string, unknown>) {

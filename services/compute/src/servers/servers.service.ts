@@ -6,7 +6,7 @@ import { ApiError, type AuthContext, PolicyService } from '@kumo/service-kit';
 import { IMAGE_CLIENT, type ImageClient, VOLUME_CLIENT, type VolumeClient } from '../conductor/peers.js';
 import { checkDeviceTag, parseBlockDevices } from './block-devices.js';
 import { ConductorService } from '../conductor/conductor.service.js';
-import { boolish, intField, invalid, isAdmin, type Json, metadataOf, projectOf, stringField } from '../common/nova.js';
+import { bodyOf, boolish, intField, invalid, isAdmin, type Json, metadataOf, projectOf, stringField } from '../common/nova.js';
 import { Db, type Sql } from '../db/db.js';
 import { EventRelay } from '../events/event-relay.js';
 import { type FlavorRow, FlavorsService } from '../flavors/flavors.service.js';
@@ -15,7 +15,7 @@ import { SecurityGroupsService } from '../security-groups/security-groups.servic
 import { eventOf, type FlavorSnapshot, type InstanceRow, type VolumeAttachmentEntry } from './instance.model.js';
 import { InstancesRepository, isUuid } from './instances.repository.js';
 import { hostZoneSql } from '../aggregates/host-zone.js';
-import { type ActionName, CALL_TASKS, restingPower, STATUS_TO_VM, TRANSITIONS } from './state-machine.js';
+import { type ActionName, CALL_TASKS, RESET_STATES, restingPower, STATUS_TO_VM, TRANSITIONS } from './state-machine.js';
 
 export function flavorSnapshot(f: FlavorRow): FlavorSnapshot {
   return { id: f.id, name: f.name, vcpus: f.vcpus, ram: f.memory_mb, disk: f.root_gb, ephemeral: f.ephemeral_gb, swap: f.swap, extra_specs: f.extra_specs ?? {} };
@@ -126,6 +126,7 @@ export class ServersService {
     const az = stringField(b, 'availability_zone', { nullable: true }) ?? null;
     if (az && az.includes(':')) this.policy.enforce('servers:create_on_host', auth);
     else if (az && !(await this.zones()).includes(az)) throw ApiError.badRequest(`The requested availability zone is not available`);
+    const diskConfig = diskConfigOf(b) ?? 'MANUAL';
     const networks = this.networksOf(b.networks, version);
     const securityGroups = this.securityGroupsOf(b.security_groups);
     // Key pair of the caller.
@@ -211,8 +212,8 @@ export class ServersService {
         const [row] = await tx.rows<InstanceRow>(
           `INSERT INTO ${this.db.t('instance')} (id, project_id, user_id, name, hostname, vm_state, task_state, flavor, vcpus, memory_mb, root_gb, image_ref, image_meta,
              key_name, key_data, user_data, metadata, requested_networks, security_groups, access_ipv4, access_ipv6, config_drive, reservation_id, launch_index,
-             server_group_id, requested_az, availability_zone, desired_power, target_vm_state, description, volumes)
-           VALUES ($1,$2,$3,$4,$5,'building','scheduling',$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,'running','active',$26,$27) RETURNING *`,
+             server_group_id, requested_az, availability_zone, desired_power, target_vm_state, description, volumes, disk_config)
+           VALUES ($1,$2,$3,$4,$5,'building','scheduling',$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,'running','active',$26,$27,$28) RETURNING *`,
           [
             randomUUID(),
             project,
@@ -242,6 +243,7 @@ export class ServersService {
             az && !az.includes(':') ? az : az?.split(':')[0] || 'nova',
             description,
             JSON.stringify(volumesFor()),
+            diskConfig,
           ],
         );
         await this.repo.startAction(tx, row!, 'create', auth.userId, requestId);
@@ -333,8 +335,8 @@ export class ServersService {
     }
     const changesSince = q['changes-since'] ?? q.changes_since;
     if (changesSince !== undefined) {
-      const d = new Date(String(changesSince));
-      if (Number.isNaN(d.getTime())) throw ApiError.badRequest(`Invalid filter field: changes-since.`);
+      const d = parseIsoTime(changesSince);
+      if (!d) throw ApiError.badRequest(`Invalid filter field: changes-since. Value: ${String(changesSince)}. It must be an ISO 8601 time such as 2011-01-01T12:34:00Z.`);
       where.push(`updated_at >= ${p(d)}`);
     } else if (!deleted && q.status !== 'DELETED') {
       where.push(`vm_state <> 'deleted'`);
@@ -410,6 +412,8 @@ export class ServersService {
       patch.access_ipv4 = v4;
     }
     if (b.accessIPv6 !== undefined) patch.access_ipv6 = normalizeIpv6(stringField(b, 'accessIPv6') ?? '');
+    const diskConfig = diskConfigOf(b);
+    if (diskConfig) patch.disk_config = diskConfig;
     const out = await this.db.transaction(async (tx) => {
       const i = await this.find(auth, id, tx);
       this.policy.enforce('servers:update', auth, { project_id: i.project_id });
@@ -542,6 +546,44 @@ export class ServersService {
     });
   }
 
+  /**
+   * os-resetState: vm_state set, task cleared, in any state (RESET_STATES). The generation moves
+   * on, so a report of the abandoned task is stale and ends nothing; the domain is left as it is
+   * (a later action or delete acts on it). Recorded as the `resetState` instance action.
+   */
+  async resetState(auth: AuthContext, id: string, raw: unknown, requestId: string): Promise<InstanceRow> {
+    const o = bodyOf(raw, 'os-resetState');
+    for (const k of Object.keys(o)) if (k !== 'state') throw invalid('os-resetState', o, `Additional properties are not allowed ('${k}' was unexpected)`);
+    if (o.state === undefined) throw invalid('os-resetState', o, "'state' is a required property");
+    const state = o.state;
+    if (typeof state !== 'string' || !(RESET_STATES as readonly string[]).includes(state)) throw invalid('state', state, `${JSON.stringify(state)} is not one of ['active', 'error']`);
+    const out = await this.db.transaction(async (tx) => {
+      const seen = await this.find(auth, id, tx);
+      this.policy.enforce('servers:reset_state', auth, { project_id: seen.project_id });
+      const i = (await this.repo.lock(tx, seen.id))!;
+      await this.repo.startAction(tx, i, 'resetState', auth.userId, requestId);
+      const after = await this.repo.update(tx, i, { vm_state: state, task_state: null, task_host: null, target_vm_state: null, generation: i.generation + 1, task_updated_at: new Date() }, requestId);
+      await this.repo.finishAction(tx, i.id, true);
+      return after;
+    });
+    this.relay.kick();
+    return out;
+  }
+
+  /** os-server-password: the encrypted password the guest left ('' when none). */
+  async password(auth: AuthContext, id: string): Promise<string> {
+    const i = await this.find(auth, id);
+    this.policy.enforce('os_compute_api:os-server-password:show', auth, { project_id: i.project_id });
+    return i.password ?? '';
+  }
+
+  /** Clears it (Nova: no lock or state check; the guest may post a new one). */
+  async clearPassword(auth: AuthContext, id: string): Promise<void> {
+    const i = await this.find(auth, id);
+    this.policy.enforce('os_compute_api:os-server-password:clear', auth, { project_id: i.project_id });
+    await this.db.exec(`UPDATE ${this.db.t('instance')} SET password = '', updated_at = now() WHERE id = $1`, [i.id]);
+  }
+
   async forceDelete(auth: AuthContext, id: string, requestId: string): Promise<void> {
     this.policy.enforce('servers:force_delete', auth, { project_id: (await this.find(auth, id)).project_id });
     await this.act(auth, id, 'delete', requestId, async () => ({}), 'forceDelete');
@@ -576,6 +618,7 @@ export class ServersService {
 
   async rebuild(auth: AuthContext, id: string, body: Json, requestId: string, version = 2001): Promise<InstanceRow> {
     const description = descriptionOf(body, version);
+    const diskConfig = diskConfigOf(body);
     const ref = stringField(body, 'imageRef', { required: true, min: 1 })!;
     const imageId = lastSegment(ref);
     if (!isUuid(imageId)) throw ApiError.badRequest('Invalid imageRef provided.');
@@ -592,6 +635,7 @@ export class ServersService {
     };
     if (body.name !== undefined) patch.name = stringField(body, 'name', { min: 1 });
     if (description !== undefined) patch.description = description;
+    if (diskConfig) patch.disk_config = diskConfig;
     if (body.metadata !== undefined) patch.metadata = metadataOf(body.metadata);
     if (body.accessIPv4 !== undefined) patch.access_ipv4 = stringField(body, 'accessIPv4') ?? '';
     if (body.accessIPv6 !== undefined) patch.access_ipv6 = normalizeIpv6(stringField(body, 'accessIPv6') ?? '');
@@ -611,4 +655,33 @@ function descriptionOf(b: Json, version: number): string | null | undefined {
   if (d === undefined) return null;
   if (!/^[^\p{C}\p{Zl}\p{Zp}]*$/u.test(d)) throw invalid('description', d, 'is not printable');
   return d;
+}
+
+/**
+ * `OS-DCF:diskConfig` of create, update, rebuild and resize bodies: AUTO (the guest's root
+ * partition is grown to the disk) or MANUAL; anything else is a 400 (Nova's disk_config schema).
+ * Undefined when absent.
+ */
+export function diskConfigOf(b: Json): 'AUTO' | 'MANUAL' | undefined {
+  const v = b['OS-DCF:diskConfig'];
+  if (v === undefined) return undefined;
+  if (v !== 'AUTO' && v !== 'MANUAL') throw invalid('OS-DCF:diskConfig', v, `${JSON.stringify(v)} is not one of ['AUTO', 'MANUAL']`);
+  return v;
+}
+
+const ISO_TIME = /^(\d{4})-?(\d{2})-?(\d{2})(?:[T ](\d{2})(?::?(\d{2})(?::?(\d{2})(?:[.,](\d+))?)?)?)?(Z|[+-]\d{2}(?::?\d{2})?)?$/i;
+
+/**
+ * An ISO 8601 time as Nova's timeutils.parse_isotime takes it (a date, optionally a time and a
+ * zone; no zone = UTC), or undefined — '2011/01/01', which JavaScript's Date would take, is not one.
+ */
+export function parseIsoTime(v: unknown): Date | undefined {
+  const m = typeof v === 'string' ? ISO_TIME.exec(v.trim()) : null;
+  if (!m) return undefined;
+  const [, y, mo, d, h = '00', mi = '00', s = '00', frac = '0', zone = 'Z'] = m;
+  const z = zone.toUpperCase() === 'Z' ? 'Z' : `${zone.slice(0, 3)}:${zone.slice(3).replace(':', '') || '00'}`;
+  const date = new Date(`${y}-${mo}-${d}T${h}:${mi}:${s}.${frac.padEnd(3, '0').slice(0, 3)}${z}`);
+  // Out-of-range fields (month 13, hour 25) make an invalid Date.
+  if (Number.isNaN(date.getTime()) || Number(mo) < 1 || Number(mo) > 12 || Number(d) < 1 || Number(d) > 31) return undefined;
+  return date;
 }

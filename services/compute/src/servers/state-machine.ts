@@ -110,6 +110,13 @@ export const TRANSITIONS = {
  */
 export const CALL_TASKS: ReadonlySet<string> = new Set<TaskState>(['updating_password']);
 
+/**
+ * os-resetState (admin): not a transition. It is allowed from every vm_state and during every
+ * task — it is the operator's way out of a stuck task or a wrong state — and only rewrites the
+ * record (vm_state, task cleared); the domain is not touched (Nova's admin_actions._reset_state).
+ */
+export const RESET_STATES = ['active', 'error'] as const satisfies readonly VmState[];
+
 export type ActionName = keyof typeof TRANSITIONS;
 
 /**

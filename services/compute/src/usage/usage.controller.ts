@@ -93,6 +93,9 @@ export class UsageController {
 
   @Get()
   async list(@Auth() auth: AuthContext, @Query() q: Record<string, unknown>, @Req() req: Request) {
+    // `os-simple-tenant-usage/` is the show of an empty tenant id, which Nova's router matches to
+    // no route (404), not the list (Tempest's test_get_usage_tenant_with_empty_tenant_id).
+    if (req.path.endsWith('/')) throw ApiError.notFound('The resource could not be found.');
     if (!isAdmin(auth)) throw ApiError.forbidden("Policy doesn't allow os_compute_api:os-simple-tenant-usage:list to be performed.");
     const { start, end } = this.window(q);
     const paged = atLeast(req, 40);

@@ -69,7 +69,7 @@ export function microversionHeaders(req: Request, res: Response, next: NextFunct
   res.setHeader('Vary', 'OpenStack-API-Version, X-OpenStack-Nova-API-Version');
   // 2.36: Nova's proxies to other services (and fping) are gone: 404 whatever the method.
   const path = req.originalUrl.split('?')[0]!;
-  // 2.43: os-hosts is gone (Kumo never had it: 404 below too); 2.44: os-virtual-interfaces
+  // 2.43: os-hosts is gone (src/hosts/os-hosts.*); 2.44: os-virtual-interfaces
   // (400 with Neutron below, as Nova). The four nova-network actions are refused in the action switch.
   if ((n >= 2036 && PROXY_APIS.test(path)) || (n >= 2043 && OS_HOSTS.test(path)) || (n >= 2044 && VIRTUAL_INTERFACES.test(path))) {
     res.status(404).json({ itemNotFound: { code: 404, message: 'The resource could not be found.' } });

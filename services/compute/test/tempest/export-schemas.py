@@ -9,7 +9,8 @@ Without the python3-tempest package installed, unpack it and point PYTHONPATH at
 import copy, json, os, re
 from tempest.lib.api_schema.response.compute.v2_1 import (servers, flavors, flavors_access, flavors_extra_specs,
     keypairs, limits, quotas, availability_zone, hypervisors, services, server_groups, versions, tenant_usages,
-    security_groups, quota_classes, migrations, interfaces, aggregates, floating_ips, volumes, snapshots)
+    security_groups, quota_classes, migrations, interfaces, aggregates, floating_ips, hosts, instance_usage_audit_logs,
+    extensions, tenant_networks, server_external_events, volumes, snapshots)
 import importlib, pkgutil
 import tempest.lib.api_schema.response.compute as compute_schemas
 
@@ -21,7 +22,8 @@ def put(name, schema):
         out[name] = copy.deepcopy({'status_code': schema.get('status_code'), 'response_body': body})
 
 for mod in (servers, flavors, flavors_access, flavors_extra_specs, keypairs, limits, quotas, availability_zone, hypervisors, services, server_groups, versions, tenant_usages,
-            security_groups, quota_classes, migrations, interfaces, aggregates, floating_ips, volumes, snapshots):
+            security_groups, quota_classes, migrations, interfaces, aggregates, floating_ips, hosts, instance_usage_audit_logs,
+            extensions, tenant_networks, server_external_events, volumes, snapshots):
     short = mod.__name__.rsplit('.', 1)[1]
     for k, v in vars(mod).items():
         if isinstance(v, dict) and 'status_code' in v:
