@@ -135,6 +135,26 @@ describe('volume snapshots', () => {
     for (const id of ids) expect((await api(env.b, 'DELETE', `/snapshots/${id}`)).status).toBe(202);
   });
 
+  it('metadata: merge, replace, one key shown, set and removed; another project 404, a reader 403', async () => {
+    const vid = await volume(env.a);
+    const sid = (await api(env.a, 'POST', '/snapshots', { snapshot: { volume_id: vid, metadata: { a: '1' } } })).json.snapshot.id as string;
+    await snapshotAvailable(env.a, sid);
+    const merged = await api(env.a, 'POST', `/snapshots/${sid}/metadata`, { metadata: { b: '2' } });
+    expect([merged.status, merged.json.metadata]).toEqual([200, { a: '1', b: '2' }]);
+    expect((await api(env.a, 'PUT', `/snapshots/${sid}/metadata`, { metadata: { c: '3', d: '4' } })).json.metadata).toEqual({ c: '3', d: '4' });
+    expect((await api(env.a, 'GET', `/snapshots/${sid}/metadata/c`)).json).toEqual({ meta: { c: '3' } });
+    expect((await api(env.a, 'GET', `/snapshots/${sid}/metadata/zz`)).status).toBe(404);
+    expect((await api(env.a, 'PUT', `/snapshots/${sid}/metadata/c`, { meta: { c: '33' } })).json).toEqual({ meta: { c: '33' } });
+    expect((await api(env.a, 'PUT', `/snapshots/${sid}/metadata/c`, { meta: { other: 'x' } })).status).toBe(400);
+    expect((await api(env.a, 'DELETE', `/snapshots/${sid}/metadata/d`)).status).toBe(200);
+    expect((await api(env.a, 'GET', `/snapshots/${sid}/metadata`)).json.metadata).toEqual({ c: '33' });
+    expect((await snapshotOf(env.a, sid)).metadata).toEqual({ c: '33' });
+    expect((await api(env.b, 'POST', `/snapshots/${sid}/metadata`, { metadata: { x: 'y' } })).status).toBe(404);
+    expect((await api(env.readerA, 'POST', `/snapshots/${sid}/metadata`, { metadata: { x: 'y' } })).status).toBe(403);
+    expect((await api(env.readerA, 'GET', `/snapshots/${sid}/metadata`)).status).toBe(200);
+    expect((await api(env.a, 'DELETE', `/snapshots/${sid}`)).status).toBe(202);
+  });
+
   it('the reconciler turns a snapshot whose creator died into error and finishes a removal a crash interrupted', async () => {
     const vid = await volume(env.a);
     const db = env.svc.app.get(Db);

@@ -74,9 +74,10 @@ export class SnapshotRepository {
     return rows.map(snapshotOf);
   }
 
-  async update(tx: Sql, id: string, fields: { name?: string | null; description?: string | null }): Promise<void> {
+  async update(tx: Sql, id: string, fields: { name?: string | null; description?: string | null; metadata?: Record<string, string> }): Promise<void> {
     const sets = ['updated_at = now()'];
     const params: unknown[] = [id];
+    if (fields.metadata !== undefined) sets.push(`metadata = $${params.push(JSON.stringify(fields.metadata))}`);
     if (fields.name !== undefined) sets.push(`name = $${params.push(fields.name)}`);
     if (fields.description !== undefined) sets.push(`description = $${params.push(fields.description)}`);
     await tx.exec(`UPDATE ${this.t} SET ${sets.join(', ')} WHERE id = $1`, params);

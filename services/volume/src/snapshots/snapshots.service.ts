@@ -105,6 +105,22 @@ export class SnapshotsService implements OnApplicationShutdown {
     });
   }
 
+  /**
+   * Snapshot metadata (Cinder's /snapshots/{id}/metadata): `change` computes the new map from the
+   * current one under the row lock (merge, replace, one key set or removed).
+   */
+  async changeMetadata(auth: AuthContext, id: string, change: (current: Record<string, string>) => Record<string, string>): Promise<Record<string, string>> {
+    const actor = this.volumes.actorOf(auth);
+    return this.volumes.volumes.transaction(async (tx) => {
+      const s = isUuid(id) ? await this.snapshots.get(id, tx, true) : undefined;
+      if (!s || (!actor.isAdmin && s.projectId !== actor.projectId)) throw ApiError.notFound(`Snapshot ${id} could not be found.`);
+      this.policy.enforce('volume:update_snapshot_metadata', auth, { project_id: s.projectId });
+      const metadata = change(s.metadata);
+      await this.snapshots.update(tx, s.id, { metadata });
+      return metadata;
+    });
+  }
+
   async create(auth: AuthContext, body: Record<string, unknown>, requestId?: string): Promise<Snapshot> {
     const actor = this.volumes.actorOf(auth);
     this.policy.enforce('volume:create_snapshot', auth, { project_id: actor.projectId });
