@@ -8,12 +8,19 @@
  *   1.1 - reserve `hold` (a reservation for a server without a host, never expired: Nova's
  *         attachment_create without a connector for a shelved_offloaded server); attach of an
  *         attachment already in use on another host moves it there (unshelve, evacuate). Additive.
+ *   1.2 - attach with `host: null`: completes the attachment without a host (Nova's
+ *         attachment_update/complete without a connector for a shelved_offloaded server): the
+ *         volume is `in-use`, the attachment is listed with no host; a later attach with a host
+ *         connects it there (unshelve). Additive (a 1.1 caller always sends a host).
+ *   1.3 - copy: the data of a volume attached to a server into a volume reserved for it (swap
+ *         volume, Nova's PUT os-volume_attachments/{id}). Additive.
  *
  * The attach protocol (Cinder's attachments API, reduced to what one file backend needs):
  *
  *   reserve   available -> reserved    creates the attachment record (volume, server)
  *   attach    reserved  -> in-use      records host/device, answers the connection info
- *                                      (in-use -> in-use on another host: the server moved)
+ *                                      (in-use -> in-use on another host: the server moved;
+ *                                      host null: attached to a server that has no host now)
  *   detach    in-use    -> available   removes the attachment
  *   unreserve reserved  -> available   gives a reservation back (the attach did not happen)
  *
@@ -83,14 +90,20 @@ export interface VolumeReserveRequest extends VolumeRef {
 
 export interface VolumeAttachRequest extends VolumeRef {
   serverId: string;
-  /** Compute host the server runs on. */
-  host: string;
+  /** Compute host the server runs on; 1.2: null for a server without a host (shelved_offloaded). */
+  host: string | null;
   /** Device name in the guest (`/dev/vdb`), as compute chose it. */
   device: string | null;
 }
 
 export interface VolumeDetachRequest extends VolumeRef {
   serverId: string;
+}
+
+/** 1.3: copy the data of `sourceVolumeId` (attached to `serverId`) into `volumeId` (reserved or attached for it). */
+export interface VolumeCopyRequest extends VolumeRef {
+  serverId: string;
+  sourceVolumeId: string;
 }
 
 export interface VolumeCreateRequest {
@@ -117,6 +130,8 @@ export interface VolumeRpcMethods {
   attach: { request: VolumeAttachRequest; reply: { attachment: VolumeAttachmentRecord; connection: VolumeConnectionInfo } };
   detach: { request: VolumeDetachRequest; reply: { ok: true; found: boolean } };
   unreserve: { request: VolumeDetachRequest; reply: { ok: true; found: boolean } };
+  /** 1.3: the whole content of the source, as it is now (the caller makes sure nothing writes to it); idempotent. */
+  copy: { request: VolumeCopyRequest; reply: { ok: true } };
 }
 
 export interface VolumeEventPayloads {

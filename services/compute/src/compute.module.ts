@@ -42,6 +42,9 @@ import { MovesService } from './servers/moves.service.js';
 import { MigrationsController } from './migrations/migrations.controller.js';
 import { InterfacesController } from './interfaces/interfaces.controller.js';
 import { VolumeAttachmentsController } from './volume-attachments/volume-attachments.controller.js';
+import { VolumeApi } from './volumes-proxy/volume-api.js';
+import { SnapshotsProxyController, VolumesProxyController } from './volumes-proxy/volumes-proxy.controller.js';
+import { VolumesProxyService } from './volumes-proxy/volumes-proxy.service.js';
 import { ConsoleAuthController, ConsoleProxyController, ConsolesService } from './servers/consoles.service.js';
 import { ServerActionsService } from './servers/server-actions.service.js';
 import { UsageController } from './usage/usage.controller.js';
@@ -69,6 +72,8 @@ import { ExternalEventsController, ExternalEventsService } from './servers/exter
     MigrationsController,
     InterfacesController,
     VolumeAttachmentsController,
+    VolumesProxyController,
+    SnapshotsProxyController,
     ConsoleProxyController,
     ConsoleAuthController,
     OsHostsController,
@@ -95,6 +100,8 @@ import { ExternalEventsController, ExternalEventsService } from './servers/exter
     NetworkApi,
     ImageApi,
     ImagesProxyService,
+    VolumeApi,
+    VolumesProxyService,
     SecurityGroupsService,
     FloatingIpsService,
     ServerActionsService,

@@ -48,6 +48,11 @@ export const computeConfigShape = {
    */
   KUMO_IMAGE_URL: z.string().url('must be a URL such as http://127.0.0.1:9292').optional(),
   /**
+   * The volume service's REST API (Cinder v3), e.g. http://127.0.0.1:8776: Nova's os-volumes and
+   * os-snapshots proxies (2.1–2.35) go there with the caller's token. Unset: those APIs answer 503.
+   */
+  KUMO_VOLUME_URL: z.string().url('must be a URL such as http://127.0.0.1:8776').optional(),
+  /**
    * The pool (external network name) of `POST /os-floating-ips` without one (Nova's [neutron]
    * default_floating_pool); when no external network has that name, the first external network.
    */
@@ -63,6 +68,7 @@ export type ComputeConfig = BaseConfig & {
   KUMO_COMPUTE_URL?: string;
   KUMO_NETWORK_URL?: string;
   KUMO_IMAGE_URL?: string;
+  KUMO_VOLUME_URL?: string;
   KUMO_COMPUTE_DEFAULT_FLOATING_POOL: string;
   KUMO_COMPUTE_SHELVED_OFFLOAD_TIME: number;
   KUMO_COMPUTE_CONSOLE_TOKEN_TTL_S: number;

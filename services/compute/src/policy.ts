@@ -60,10 +60,23 @@ export const computePolicy: Record<string, string> = {
   'os_compute_api:image-metadata:update': WRITE,
   // createBackup (Nova: os_compute_api:os-create-backup, project member or admin).
   'os_compute_api:os-create-backup': WRITE,
+  // Nova's volume proxy (os-volumes, os-snapshots; 2.1–2.35); the volume service scopes and checks the volumes too.
+  'os_compute_api:os-volumes:list': READ,
+  'os_compute_api:os-volumes:detail': READ,
+  'os_compute_api:os-volumes:show': READ,
+  'os_compute_api:os-volumes:create': WRITE,
+  'os_compute_api:os-volumes:delete': WRITE,
+  'os_compute_api:os-volumes:snapshots:list': READ,
+  'os_compute_api:os-volumes:snapshots:detail': READ,
+  'os_compute_api:os-volumes:snapshots:show': READ,
+  'os_compute_api:os-volumes:snapshots:create': WRITE,
+  'os_compute_api:os-volumes:snapshots:delete': WRITE,
   'servers:interfaces': READ,
   'servers:interfaces:update': WRITE,
   'servers:volume_attachments': READ,
   'servers:volume_attachments:update': WRITE,
+  // Nova's os_compute_api:os-volumes-attachments:swap: admin only (it is an operator's tool for volume migration).
+  'servers:volume_attachments:swap': ADMIN,
   // Server actions (Nova's os-shelve:shelve_offload and os-server-diagnostics default to admin).
   'servers:shelve_offload': ADMIN,
   'servers:diagnostics': ADMIN,

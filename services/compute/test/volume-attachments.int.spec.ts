@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -179,7 +180,7 @@ describe('2.20: volumes of shelved servers', () => {
     return c.waitStatus(env.a, s.id, 'SHELVED_OFFLOADED');
   };
 
-  it('below 2.20 a shelved_offloaded server refuses attach (409); at 2.20 the volume is reserved, listed, and connected on the host it unshelves to', async () => {
+  it('below 2.20 a shelved_offloaded server refuses attach (409); at 2.20 the attachment is completed without a host, listed, and connected on the host it unshelves to', async () => {
     const s = await shelveOffloaded('shelf-vol');
     const vid = await newVolume(env.a);
     const old = await c.r('POST', `/servers/${s.id}/os-volume_attachments`, env.a, { json: { volumeAttachment: { volumeId: vid } }, ...v(19) });
@@ -191,8 +192,8 @@ describe('2.20: volumes of shelved servers', () => {
     expect(res.status).toBe(200);
     expectSchema('servers.attach_volume', res);
     expect(res.json.volumeAttachment).toEqual({ id: vid, serverId: s.id, volumeId: vid, device: '/dev/vdb' });
-    // Cinder after attachment_create without a connector: reserved, no completed attachment yet.
-    expect(await volumeOf(env.a, vid)).toMatchObject({ status: 'reserved', attachments: [] });
+    // Cinder after Nova's attachment without a connector is completed: in-use, listed with the server and no host.
+    expect(await volumeOf(env.a, vid)).toMatchObject({ status: 'in-use', attachments: [expect.objectContaining({ server_id: s.id, host_name: null, device: '/dev/vdb' })] });
     const list = await c.r('GET', `/servers/${s.id}/os-volume_attachments`, env.a, v(20));
     expectSchema('servers.list_volume_attachments', list);
     expect(list.json.volumeAttachments).toEqual([{ id: vid, serverId: s.id, volumeId: vid, device: '/dev/vdb' }]);
@@ -223,6 +224,7 @@ describe('2.20: volumes of shelved servers', () => {
     const s = await c.waitStatus(env.a, s0.id, 'SHELVED_OFFLOADED');
     const extra = await newVolume(env.a, 'extra');
     expect((await c.r('POST', `/servers/${s.id}/os-volume_attachments`, env.a, { json: { volumeAttachment: { volumeId: extra } }, ...v(20) })).json.volumeAttachment.device).toBe('/dev/vdc');
+    expect(await volumeOf(env.a, extra)).toMatchObject({ status: 'in-use', attachments: [expect.objectContaining({ server_id: s.id, host_name: null })] });
 
     const old = await c.r('DELETE', `/servers/${s.id}/os-volume_attachments/${extra}`, env.a, v(19));
     expect(old.status).toBe(409);
@@ -254,13 +256,166 @@ describe('2.20: volumes of shelved servers', () => {
     await waitUntil('kept released', async () => (await volumeOf(env.a, kept)).status === 'available', { timeoutMs: 10000, intervalMs: 100 });
   });
 
-  it('a held reservation of an offloaded server is given back when the server is deleted', async () => {
+  it('a volume attached to an offloaded server is given back when the server is deleted', async () => {
     const s = await shelveOffloaded('shelf-del');
     const vid = await newVolume(env.a);
     expect((await c.r('POST', `/servers/${s.id}/os-volume_attachments`, env.a, { json: { volumeAttachment: { volumeId: vid } }, ...v(20) })).status).toBe(200);
+    expect((await volumeOf(env.a, vid)).status).toBe('in-use');
     expect((await c.r('DELETE', `/servers/${s.id}`, env.a)).status).toBe(204);
     await c.waitStatus(env.a, s.id, 'DELETED');
     await waitUntil('released', async () => (await volumeOf(env.a, vid)).status === 'available', { timeoutMs: 10000, intervalMs: 100 });
+  });
+
+  it('an attach to an offloaded server interrupted after the volume service completed it is rolled back by the reconciler (no agent asked)', async () => {
+    const s = await shelveOffloaded('shelf-crash');
+    const vid = await newVolume(env.a);
+    // What a dead API process leaves: the task, the pending entry, the attachment completed without a host.
+    const rpc = env.svc.app.get(AmqpRpcTransport).client('volume');
+    await rpc.call('reserve', { volumeId: vid, projectId: env.a.id, serverId: s.id });
+    await rpc.call('attach', { volumeId: vid, projectId: env.a.id, serverId: s.id, host: null, device: '/dev/vdb' });
+    expect((await volumeOf(env.a, vid)).status).toBe('in-use');
+    const db = env.svc.app.get(Db);
+    await db.exec(
+      `UPDATE ${db.t('instance')} SET task_state = 'volume_attaching', task_updated_at = now() - interval '1 hour', task_started_at = now() - interval '1 hour',
+         volumes = $2 WHERE id = $1`,
+      [s.id, JSON.stringify([{ volumeId: vid, attachmentId: null, device: '/dev/vdb', status: 'attaching', path: null, format: null, deleteOnTermination: false }])],
+    );
+    const detachDisk = jest.spyOn(env.drivers.get('va-1')!, 'detachDisk');
+    try {
+      await env.svc.app.get(Reconciler).pass();
+      expect(detachDisk).not.toHaveBeenCalled();
+    } finally {
+      detachDisk.mockRestore();
+    }
+    expect(await volumeOf(env.a, vid)).toMatchObject({ status: 'available', attachments: [] });
+    const after = (await c.show(env.a, s.id)).json.server;
+    expect(after['OS-EXT-STS:task_state']).toBeNull();
+    expect(after.status).toBe('SHELVED_OFFLOADED');
+    expect((await c.r('GET', `/servers/${s.id}/os-volume_attachments`, env.a, v(20))).json.volumeAttachments).toEqual([]);
+  });
+
+  it('an entry left reserved by a release before contract 1.2 (a held reservation) is still connected at unshelve', async () => {
+    const s = await shelveOffloaded('shelf-legacy');
+    const vid = await newVolume(env.a);
+    await env.svc.app.get(AmqpRpcTransport).client('volume').call('reserve', { volumeId: vid, projectId: env.a.id, serverId: s.id, hold: true });
+    const db = env.svc.app.get(Db);
+    await db.exec(`UPDATE ${db.t('instance')} SET volumes = $2 WHERE id = $1`, [
+      s.id,
+      JSON.stringify([{ volumeId: vid, attachmentId: null, device: '/dev/vdb', status: 'reserved', path: null, format: null, deleteOnTermination: false }]),
+    ]);
+    expect((await c.action(env.a, s.id, { unshelve: null })).status).toBe(202);
+    await c.waitStatus(env.a, s.id, 'ACTIVE');
+    expect((await disksOf(s.id)).map((d) => d.id)).toContain(`vol-${vid.slice(0, 23)}`);
+    expect(await volumeOf(env.a, vid)).toMatchObject({ status: 'in-use', attachments: [expect.objectContaining({ server_id: s.id, host_name: 'va-1' })] });
+  });
+});
+
+describe('swap volume (PUT os-volume_attachments/{id}, admin)', () => {
+  const swap = (who: Project, serverId: string, oldId: string, body: unknown) => c.r('PUT', `/servers/${serverId}/os-volume_attachments/${oldId}`, who, { json: body });
+  const qemuIo = (file: string, cmd: string) => execFileSync('qemu-io', ['-f', 'qcow2', '-c', cmd, file]);
+  // Project b: project a's instance quota (10) is used by the blocks above.
+  const booted: string[] = [];
+  const boot = async (name: string) => {
+    const s = await c.bootActive(env.b, { name });
+    booted.push(s.id);
+    return s;
+  };
+  afterAll(async () => {
+    for (const id of booted) await c.r('DELETE', `/servers/${id}`, env.b);
+    for (const id of booted) await c.waitStatus(env.b, id, 'DELETED');
+  });
+
+  it("replaces the disk at the same device with the old volume's data; the old volume is available again; and back", async () => {
+    const s = await boot('swapper');
+    const v1 = await newVolume(env.b, 'swap-1');
+    const v2 = await newVolume(env.b, 'swap-2');
+    expect((await attach(env.b, s.id, { volumeId: v1 })).status).toBe(200);
+    qemuIo(path.join(vol.dir, v1), 'write -P 0x5a 0 64k');
+
+    // Nova's default policy: admin only.
+    expect((await swap(env.b, s.id, v1, { volumeAttachment: { volumeId: v2 } })).status).toBe(403);
+
+    expect((await swap(env.admin, s.id, v1, { volumeAttachment: { volumeId: v2 } })).status).toBe(202);
+    const list = await c.r('GET', `/servers/${s.id}/os-volume_attachments`, env.b);
+    expectSchema('servers.list_volume_attachments', list);
+    expect(list.json.volumeAttachments).toEqual([{ id: v2, serverId: s.id, volumeId: v2, device: '/dev/vdb' }]);
+    expect(await volumeOf(env.b, v1)).toMatchObject({ status: 'available', attachments: [] });
+    expect(await volumeOf(env.b, v2)).toMatchObject({ status: 'in-use', attachments: [expect.objectContaining({ server_id: s.id, host_name: 'va-1', device: '/dev/vdb' })] });
+    const disks = (await disksOf(s.id)).map((d) => d.id);
+    expect(disks).toContain(`vol-${v2.slice(0, 23)}`);
+    expect(disks).not.toContain(`vol-${v1.slice(0, 23)}`);
+    qemuIo(path.join(vol.dir, v2), 'read -P 0x5a 0 64k');
+    const actions = (await c.r('GET', `/servers/${s.id}/os-instance-actions`, env.b)).json.instanceActions.map((a: { action: string }) => a.action);
+    expect(actions[0]).toBe('swap_volume');
+    expect((await c.show(env.b, s.id)).json.server['OS-EXT-STS:task_state']).toBeNull();
+
+    expect((await swap(env.admin, s.id, v2, { volumeAttachment: { volumeId: v1 } })).status).toBe(202);
+    expect((await c.r('GET', `/servers/${s.id}/os-volume_attachments`, env.b)).json.volumeAttachments).toEqual([{ id: v1, serverId: s.id, volumeId: v1, device: '/dev/vdb' }]);
+    expect((await volumeOf(env.b, v2)).status).toBe('available');
+    expect((await volumeOf(env.b, v1)).status).toBe('in-use');
+    expect((await c.r('DELETE', `/servers/${s.id}/os-volume_attachments/${v1}`, env.b)).status).toBe(202);
+  });
+
+  it("Nova's 400/404s; a new disk the agent refuses puts the old one back", async () => {
+    const s = await boot('swap-errors');
+    const v1 = await newVolume(env.b, 'e-1');
+    const v2 = await newVolume(env.b, 'e-2');
+    expect((await attach(env.b, s.id, { volumeId: v1 })).status).toBe(200);
+    const unknown = '00000000-0000-4000-8000-000000000000';
+    expect((await swap(env.admin, s.id, v1, { volumeAttachment: { volumeId: unknown } })).status).toBe(400);
+    expect((await swap(env.admin, s.id, unknown, { volumeAttachment: { volumeId: v2 } })).status).toBe(404);
+    const notAttached = await swap(env.admin, s.id, v2, { volumeAttachment: { volumeId: v1 } });
+    expect([notAttached.status, notAttached.json.itemNotFound?.message]).toEqual([404, 'The volume was either invalid or not attached to the instance.']);
+    expect((await swap(env.admin, s.id, v1, { volumeAttachment: { volumeId: v2, device: '/dev/vdc' } })).status).toBe(400);
+    expect((await swap(env.admin, s.id, v1, { volumeAttachment: {} })).status).toBe(400);
+    expect((await swap(env.admin, s.id, v1, {})).status).toBe(400);
+    // The new volume must be available and at least as large.
+    const other = await boot('swap-other');
+    const busy = await newVolume(env.b, 'busy');
+    expect((await attach(env.b, other.id, { volumeId: busy })).status).toBe(200);
+    expect((await swap(env.admin, s.id, v1, { volumeAttachment: { volumeId: busy } })).json.badRequest.message).toMatch(/must be available/);
+    const big = (await cinder(env.b, 'POST', '/volumes', { volume: { size: 2 } })).json.volume.id as string;
+    await waitUntil('big available', async () => (await volumeOf(env.b, big)).status === 'available', { timeoutMs: 20000, intervalMs: 100 });
+    const bigServer = await boot('swap-big');
+    expect((await attach(env.b, bigServer.id, { volumeId: big })).status).toBe(200);
+    expect((await swap(env.admin, bigServer.id, big, { volumeAttachment: { volumeId: v2 } })).json.badRequest.message).toBe('Invalid volume: New volume must be the same size or larger.');
+
+    const driver = env.drivers.get('va-1')!;
+    const original = driver.attachDisk.bind(driver);
+    driver.attachDisk = (id, disk) => (disk.serial === v2.slice(0, 20) ? Promise.reject(new Error('no more PCI slots')) : original(id, disk));
+    try {
+      expect((await swap(env.admin, s.id, v1, { volumeAttachment: { volumeId: v2 } })).status).toBe(500);
+    } finally {
+      driver.attachDisk = original;
+    }
+    expect((await disksOf(s.id)).map((d) => d.id)).toContain(`vol-${v1.slice(0, 23)}`);
+    expect((await volumeOf(env.b, v1)).status).toBe('in-use');
+    expect(await volumeOf(env.b, v2)).toMatchObject({ status: 'available', attachments: [] });
+    expect((await c.r('GET', `/servers/${s.id}/os-volume_attachments`, env.b)).json.volumeAttachments).toEqual([{ id: v1, serverId: s.id, volumeId: v1, device: '/dev/vdb' }]);
+    expect((await c.show(env.b, s.id)).json.server['OS-EXT-STS:task_state']).toBeNull();
+  });
+
+  it('a swap interrupted by a crash is repaired by the reconciler: both volumes available, the old one with its data', async () => {
+    const s = await boot('swap-crash');
+    const v1 = await newVolume(env.b, 'c-1');
+    const v2 = await newVolume(env.b, 'c-2');
+    expect((await attach(env.b, s.id, { volumeId: v1 })).status).toBe(200);
+    qemuIo(path.join(vol.dir, v1), 'write -P 0x77 0 64k');
+    // What a dead API process leaves after the new volume was reserved: the task, the old entry detaching, the new one attaching.
+    await env.svc.app.get(AmqpRpcTransport).client('volume').call('reserve', { volumeId: v2, projectId: env.b.id, serverId: s.id });
+    const db = env.svc.app.get(Db);
+    const [row] = await db.rows<{ volumes: Record<string, unknown>[] }>(`SELECT volumes FROM ${db.t('instance')} WHERE id = $1`, [s.id]);
+    const oldEntry = row!.volumes[0]!;
+    await db.exec(
+      `UPDATE ${db.t('instance')} SET task_state = 'volume_swapping', task_updated_at = now() - interval '1 hour', task_started_at = now() - interval '1 hour', volumes = $2 WHERE id = $1`,
+      [s.id, JSON.stringify([{ ...oldEntry, status: 'detaching' }, { ...oldEntry, volumeId: v2, attachmentId: null, status: 'attaching', path: null, format: null }])],
+    );
+    await env.svc.app.get(Reconciler).pass();
+    expect((await volumeOf(env.b, v1)).status).toBe('available');
+    expect((await volumeOf(env.b, v2)).status).toBe('available');
+    qemuIo(path.join(vol.dir, v1), 'read -P 0x77 0 64k');
+    expect((await disksOf(s.id)).map((d) => d.id).filter((d) => d.startsWith('vol-'))).toEqual([]);
+    expect((await c.show(env.b, s.id)).json.server['OS-EXT-STS:task_state']).toBeNull();
   });
 });
 

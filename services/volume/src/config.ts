@@ -19,6 +19,8 @@ export const volumeConfigShape = {
   /** Cinder's default quotas (volumes, gigabytes) per project. */
   KUMO_VOLUME_QUOTA_VOLUMES: count(10),
   KUMO_VOLUME_QUOTA_GIGABYTES: count(1000),
+  /** Cinder's default `snapshots` quota per project (snapshot sizes count in `gigabytes` too, as Cinder's default). */
+  KUMO_VOLUME_QUOTA_SNAPSHOTS: count(10),
   /** Largest volume, in GiB. */
   KUMO_VOLUME_MAX_SIZE_GB: z.coerce.number().int().min(1).default(1024),
   /** A reservation neither attached nor given back within this time is expired by the reconciler. */
@@ -32,6 +34,7 @@ export type VolumeConfig = BaseConfig & {
   KUMO_VOLUME_DIR?: string;
   KUMO_VOLUME_QUOTA_VOLUMES: number;
   KUMO_VOLUME_QUOTA_GIGABYTES: number;
+  KUMO_VOLUME_QUOTA_SNAPSHOTS: number;
   KUMO_VOLUME_MAX_SIZE_GB: number;
   KUMO_VOLUME_RESERVATION_TIMEOUT_S: number;
   KUMO_VOLUME_RECONCILE_INTERVAL_S: number;

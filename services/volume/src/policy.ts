@@ -15,6 +15,12 @@ export const volumePolicy: Record<string, string> = {
   'volume:extend': 'rule:admin_or_member',
   'volume:update_volume_metadata': 'rule:admin_or_member',
   'volume_extension:volume_actions:set_bootable': 'rule:admin_or_member',
+  'volume:create_snapshot': 'rule:admin_or_member',
+  'volume:get_snapshot': 'role:reader or role:admin',
+  'volume:get_all_snapshots': 'role:reader or role:admin',
+  'volume:delete_snapshot': 'rule:admin_or_member',
+  'volume:update_snapshot': 'rule:admin_or_member',
+  'volume:update_snapshot_metadata': 'rule:admin_or_member',
   /** Listing every project's volumes (`all_tenants=1`). */
   'volume:get_all_tenants': 'role:admin',
   'volume_extension:types_index': 'role:reader or role:admin',

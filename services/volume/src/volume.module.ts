@@ -10,10 +10,13 @@ import { EventRelay } from './events/event-relay.js';
 import { Reconciler } from './lifecycle/reconciler.js';
 import { VolumeRpcController } from './rpc/volume.rpc.controller.js';
 import { VolumesController } from './volumes/volumes.controller.js';
+import { SnapshotRepository } from './snapshots/snapshot.repository.js';
+import { SnapshotsController } from './snapshots/snapshots.controller.js';
+import { SnapshotsService } from './snapshots/snapshots.service.js';
 import { VolumesService } from './volumes/volumes.service.js';
 
 @Module({
-  controllers: [VolumesController, VolumeRpcController],
+  controllers: [VolumesController, SnapshotsController, VolumeRpcController],
   providers: [
     Db,
     VolumeRepository,
@@ -22,6 +25,8 @@ import { VolumesService } from './volumes/volumes.service.js';
     EventRelay,
     { provide: EVENT_KICKER, useExisting: EventRelay },
     VolumesService,
+    SnapshotRepository,
+    SnapshotsService,
     Reconciler,
   ],
 })

@@ -26,7 +26,7 @@ beforeAll(async () => {
   // A 64 MiB qcow2 "image" with a recognisable first sector, as the image service's file store would hold it.
   await createImage(imageFile, { format: 'qcow2', sizeBytes: 64 << 20 });
   execFileSync('qemu-io', ['-f', 'qcow2', '-c', `write -P 0x5a 0 512`, imageFile], { stdio: 'ignore' });
-  env = await startVolumeEnv({ KUMO_VOLUME_RESERVATION_TIMEOUT_S: '2', KUMO_VOLUME_RECONCILE_INTERVAL_S: '3600' });
+  env = await startVolumeEnv({ KUMO_VOLUME_RESERVATION_TIMEOUT_S: '2', KUMO_VOLUME_RECONCILE_INTERVAL_S: '3600', KUMO_VOLUME_QUOTA_VOLUMES: '30' });
   images = await FakeImageService.start(env.vhost.url, {
     get_location: (req: { imageId: string; asProject?: string }) => {
       if (req.imageId !== imageId) throw { code: 'not_found', message: `No image found with ID ${req.imageId}` };
@@ -146,6 +146,56 @@ describe('attach protocol', () => {
     expect((await show(id)).attachments).toEqual([expect.objectContaining({ server_id: 'srv-held', host_name: 'node2' })]);
     expect(await volume().call('detach', { ...ref, serverId: 'srv-held' })).toEqual({ ok: true, found: true });
     expect((await show(id)).status).toBe('available');
+  });
+
+  it('1.2: attach with host null completes the attachment without a host (in-use, listed); a later attach connects it; a missing host is refused', async () => {
+    const id = await available();
+    const ref = { volumeId: id, projectId: env.a.id };
+    await volume().call('reserve', { ...ref, serverId: 'srv-nohost' });
+    await expect(volume().call('attach', { ...ref, serverId: 'srv-nohost', device: '/dev/vdb' } as never)).rejects.toMatchObject({ code: 'bad_request' });
+    const a = await volume().call('attach', { ...ref, serverId: 'srv-nohost', host: null, device: '/dev/vdb' });
+    expect(a.attachment).toMatchObject({ status: 'attached', host: null, device: '/dev/vdb' });
+    expect(a.connection.path).toBeTruthy();
+    // Retried: the same attachment, nothing changes.
+    expect((await volume().call('attach', { ...ref, serverId: 'srv-nohost', host: null, device: '/dev/vdb' })).attachment).toMatchObject({ id: a.attachment.id, host: null });
+    expect(await show(id)).toMatchObject({ status: 'in-use', attachments: [expect.objectContaining({ server_id: 'srv-nohost', host_name: null, device: '/dev/vdb' })] });
+    // Not a reservation: the reconciler's expiry leaves it alone.
+    await new Promise((r) => setTimeout(r, 2500));
+    await env.svc.app.get(Reconciler).run();
+    expect((await show(id)).status).toBe('in-use');
+    const up = await volume().call('attach', { ...ref, serverId: 'srv-nohost', host: 'node1', device: '/dev/vdb' });
+    expect(up.attachment).toMatchObject({ id: a.attachment.id, host: 'node1' });
+    expect((await show(id)).attachments).toEqual([expect.objectContaining({ server_id: 'srv-nohost', host_name: 'node1' })]);
+    expect(await volume().call('detach', { ...ref, serverId: 'srv-nohost' })).toEqual({ ok: true, found: true });
+    expect(await show(id)).toMatchObject({ status: 'available', attachments: [] });
+  });
+
+  it('1.3: copy puts the data of a volume attached to a server into one reserved for it (swap volume); refuses other volumes and smaller targets', async () => {
+    const src = await available(2);
+    const dst = await available(3);
+    const small = await available(1);
+    const other = await available(2);
+    const a = { projectId: env.a.id, serverId: 'srv-swap' };
+    await volume().call('reserve', { ...a, volumeId: src });
+    await volume().call('attach', { ...a, volumeId: src, host: 'node1', device: '/dev/vdb' });
+    // Guest data on the source: 64 KiB of 0xab at 1 MiB.
+    execFileSync('qemu-io', ['-f', 'qcow2', '-c', 'write -P 0xab 1M 64k', path.join(env.dir, src)]);
+    // Not reserved for the server: refused.
+    await expect(volume().call('copy', { ...a, volumeId: dst, sourceVolumeId: src })).rejects.toMatchObject({ code: 'conflict' });
+    await volume().call('reserve', { ...a, volumeId: dst });
+    await volume().call('copy', { ...a, volumeId: dst, sourceVolumeId: src });
+    await volume().call('copy', { ...a, volumeId: dst, sourceVolumeId: src });
+    execFileSync('qemu-io', ['-f', 'qcow2', '-c', 'read -P 0xab 1M 64k', path.join(env.dir, dst)]);
+    expect((await imageInfo(path.join(env.dir, dst), { format: 'qcow2' }))['virtual-size']).toBe(3 * 1024 ** 3);
+    // The source stays attached (its data was copied, not moved); the target is still only reserved.
+    expect((await show(src)).status).toBe('in-use');
+    expect((await show(dst)).status).toBe('reserved');
+    await volume().call('reserve', { ...a, volumeId: small });
+    await expect(volume().call('copy', { ...a, volumeId: small, sourceVolumeId: src })).rejects.toMatchObject({ code: 'bad_request' });
+    await volume().call('reserve', { ...a, volumeId: other, serverId: 'srv-other' });
+    await expect(volume().call('copy', { ...a, volumeId: other, sourceVolumeId: src })).rejects.toMatchObject({ code: 'conflict' });
+    for (const v of [src, dst, small]) await volume().call('detach', { ...a, volumeId: v });
+    await volume().call('unreserve', { ...a, volumeId: other, serverId: 'srv-other' });
   });
 
   it('unknown volumes: get is not_found, detach and delete of a missing volume succeed (idempotent)', async () => {

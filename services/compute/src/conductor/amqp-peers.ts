@@ -74,7 +74,7 @@ export class AmqpVolumeClient implements VolumeClient {
     return (await this.c.call('reserve', { volumeId, projectId, serverId, asAdmin, ...(hold ? { hold } : {}) }, { requestId, timeoutMs: 30000 })).attachment;
   }
 
-  attach(volumeId: string, projectId: string, serverId: string, host: string, device: string | null, asAdmin: boolean, requestId?: string): Promise<{ attachment: VolumeAttachmentRecord; connection: VolumeConnectionInfo }> {
+  attach(volumeId: string, projectId: string, serverId: string, host: string | null, device: string | null, asAdmin: boolean, requestId?: string): Promise<{ attachment: VolumeAttachmentRecord; connection: VolumeConnectionInfo }> {
     return this.c.call('attach', { volumeId, projectId, serverId, host, device, asAdmin }, { requestId, timeoutMs: 30000 });
   }
 
@@ -88,6 +88,11 @@ export class AmqpVolumeClient implements VolumeClient {
 
   async delete(volumeId: string, projectId: string, requestId?: string): Promise<void> {
     await this.c.call('delete', { volumeId, projectId, asAdmin: true }, { requestId, timeoutMs: 30000 });
+  }
+
+  async copy(sourceVolumeId: string, volumeId: string, projectId: string, serverId: string, requestId?: string): Promise<void> {
+    // A full copy of the volume's data: minutes for a large one.
+    await this.c.call('copy', { volumeId, sourceVolumeId, projectId, serverId, asAdmin: true }, { requestId, timeoutMs: 30 * 60000 });
   }
 
   /** Copying an image into a volume takes a while: polls every second, for up to 30 minutes. */

@@ -749,7 +749,7 @@ export class ConductorService implements OnApplicationShutdown {
         snapshot = { id: loc.image.id, path: loc.path, url: loc.url, checksum: loc.image.checksum, properties: loc.image.properties ?? {}, diskFormat: loc.image.diskFormat, containerFormat: loc.image.containerFormat };
       }
       const host = (await this.instances.get(instanceId))?.host;
-      // Volumes attached while offloaded (2.20, only reserved) and those it kept: connected on the new host.
+      // Volumes attached while offloaded (2.20, completed without a host) and those it kept: connected on the new host.
       const volumes = host ? await this.connectVolumes(before, host, requestId) : undefined;
       const placed = await this.tx(async (tx) => {
         const cur = await this.instances.lock(tx, instanceId);

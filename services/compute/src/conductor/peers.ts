@@ -31,10 +31,13 @@ export interface VolumeClient {
   get(volumeId: string, projectId: string, asAdmin: boolean): Promise<VolumeRecord>;
   /** `hold`: for a server without a host (shelved_offloaded): kept reserved until attach/detach, never expired. */
   reserve(volumeId: string, projectId: string, serverId: string, asAdmin: boolean, requestId?: string, hold?: boolean): Promise<VolumeAttachmentRecord>;
-  attach(volumeId: string, projectId: string, serverId: string, host: string, device: string | null, asAdmin: boolean, requestId?: string): Promise<{ attachment: VolumeAttachmentRecord; connection: VolumeConnectionInfo }>;
+  /** `host` null (contract 1.2): completed without a host, for a shelved_offloaded server; an attach with a host connects it later. */
+  attach(volumeId: string, projectId: string, serverId: string, host: string | null, device: string | null, asAdmin: boolean, requestId?: string): Promise<{ attachment: VolumeAttachmentRecord; connection: VolumeConnectionInfo }>;
   detach(volumeId: string, projectId: string, serverId: string, requestId?: string): Promise<void>;
   unreserve(volumeId: string, projectId: string, serverId: string, requestId?: string): Promise<void>;
   delete(volumeId: string, projectId: string, requestId?: string): Promise<void>;
+  /** Contract 1.3 (swap volume): the data of `sourceVolumeId`, attached to the server and unplugged, into `volumeId`, reserved for it. */
+  copy(sourceVolumeId: string, volumeId: string, projectId: string, serverId: string, requestId?: string): Promise<void>;
   /** Creates a volume of `projectId` by a chosen id (idempotent), from an image; answers once it is available (or throws with the volume's error). */
   createFromImage(req: { id: string; projectId: string; size: number; imageId: string; name: string }, requestId?: string): Promise<VolumeRecord>;
 }

@@ -96,6 +96,7 @@ export class Reconciler implements OnApplicationBootstrap, OnApplicationShutdown
     switch (i.task_state) {
       case 'volume_attaching':
       case 'volume_detaching':
+      case 'volume_swapping':
         await resolveInterruptedVolumeTask(i, i.host_up === true, { db: this.db, repo: this.repo, conductor: this.conductor, volumes: this.volumes }).catch((err) =>
           this.log.warn(`${i.task_state} of ${i.id} not resolved yet: ${(err as Error).message}`),
         );

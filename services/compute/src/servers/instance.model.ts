@@ -16,8 +16,9 @@ export interface FlavorSnapshot {
 /**
  * One volume of a server (os-volume_attachments). `attaching`/`detaching` while a request works on
  * it (never in the agent's spec); `attached` once the volume service and the agent both have it;
- * `reserved` for a volume attached to a shelved_offloaded server (2.20): held in the volume
- * service, no host, no path — the unshelve connects it on the host it lands on.
+ * a volume attached to a shelved_offloaded server (2.20) is `attached` too, completed without a
+ * host in the volume service (contract 1.2), and the unshelve connects it on the host it lands on.
+ * `reserved` (no path) only in entries written before 1.2: a held reservation, connected the same way.
  */
 export interface VolumeAttachmentEntry {
   /** The volume (Nova shows it as both the attachment's `id` and `volumeId`). */

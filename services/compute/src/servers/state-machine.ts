@@ -35,6 +35,7 @@ export type TaskState =
   | 'interface_detaching'
   | 'volume_attaching'
   | 'volume_detaching'
+  | 'volume_swapping'
   | 'resize_confirming'
   | 'resize_reverting'
   | 'image_snapshot'
@@ -85,6 +86,10 @@ export const TRANSITIONS = {
   // (detach), and connected when it unshelves. Shelved states only from 2.20 (SINCE_MICROVERSION).
   attach_volume: { from: ['active', 'paused', 'stopped', 'shelved', 'shelved_offloaded'], task: 'volume_attaching', power: 'keep', to: 'keep' },
   detach_volume: { from: ['active', 'paused', 'stopped', 'shelved', 'shelved_offloaded'], task: 'volume_detaching', power: 'keep', to: 'keep' },
+  // Swap volume (admin): the old disk is unplugged, its data copied into the new volume, which is
+  // plugged at the same device. Not on suspended/resized servers (Nova allows them; the hot-plug
+  // path here does not).
+  swap_volume: { from: ['active', 'paused', 'stopped'], task: 'volume_swapping', power: 'keep', to: 'keep' },
   delete: { from: ['building', 'active', 'stopped', 'paused', 'suspended', 'resized', 'error', 'rescued', 'shelved', 'shelved_offloaded'], task: 'deleting', power: 'absent', to: 'deleted' },
   // Rescue boots a rescue disk with the root disk attached second (a new specVersion each way).
   rescue: { from: ['active', 'stopped', 'error'], task: 'rescuing', power: 'running', to: 'rescued' },

@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Req } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Put, Req } from '@nestjs/common';
 import { RpcError } from '@kumo/contracts';
 import { ApiError, Auth, type AuthContext, PolicyService } from '@kumo/service-kit';
 import type { Request } from 'express';
@@ -90,7 +90,7 @@ export class VolumeAttachmentsController {
    * Starts the task and records the entry under the instance's row lock (409 as any action in the
    * wrong state; shelved states only from 2.20). Only a shelved_offloaded server has no host.
    */
-  private async begin(auth: AuthContext, id: string, action: 'attach_volume' | 'detach_volume', requestId: string, version: number, change: (i: InstanceRow) => VolumeAttachmentEntry[]): Promise<InstanceRow> {
+  private async begin(auth: AuthContext, id: string, action: 'attach_volume' | 'detach_volume' | 'swap_volume', requestId: string, version: number, change: (i: InstanceRow) => VolumeAttachmentEntry[]): Promise<InstanceRow> {
     const t = TRANSITIONS[action];
     const out = await this.db.transaction(async (tx) => {
       const seen = await this.servers.find(auth, id, tx);
@@ -155,27 +155,17 @@ export class VolumeAttachmentsController {
       return [...(cur.volumes ?? []), { volumeId, attachmentId: null, device: dev, status: 'attaching', path: null, format: null, deleteOnTermination: false, ...(tag !== undefined && { tag }) }];
     });
     let entry: VolumeAttachmentEntry;
-    if (i.vm_state === 'shelved_offloaded') {
-      // 2.20, no host: the volume is only reserved (held until the unshelve connects it on its new host).
-      try {
-        const reserved = await this.volumes.reserve(volumeId, i.project_id, i.id, asAdmin, rid, true);
-        entry = { volumeId, attachmentId: reserved.id, device: dev, status: 'reserved', path: null, format: null, deleteOnTermination: false };
-      } catch (err) {
-        await this.end(i, 'volume_attaching', volumeId, null, false, rid, (err as Error).message);
-        throw apiErrorOf(err);
-      }
-      await this.end(i, 'volume_attaching', volumeId, entry, true, rid);
-      return { volumeAttachment: view(i, entry) };
-    }
     try {
       const reserved = await this.volumes.reserve(volumeId, i.project_id, i.id, asAdmin, rid);
-      const { connection } = await this.volumes.attach(volumeId, i.project_id, i.id, i.host!, dev, asAdmin, rid).catch(async (err: unknown) => {
+      // 2.20, shelved_offloaded (no host): the attachment is completed without a host, as Nova does
+      // (volume in-use, listed with no host); the unshelve connects it on the host it lands on.
+      const { connection } = await this.volumes.attach(volumeId, i.project_id, i.id, i.host, dev, asAdmin, rid).catch(async (err: unknown) => {
         await this.volumes.unreserve(volumeId, i.project_id, i.id, rid).catch(() => undefined);
         throw err;
       });
       entry = { volumeId, attachmentId: reserved.id, device: dev, status: 'attached', path: connection.path, format: connection.format, deleteOnTermination: false, ...(tag !== undefined && { tag }) };
       try {
-        await this.conductor.attachVolume(i, { volumeId, device: dev, path: connection.path, format: connection.format }, rid);
+        if (i.host) await this.conductor.attachVolume(i, { volumeId, device: dev, path: connection.path, format: connection.format }, rid);
       } catch (err) {
         // The disk did not go in: the volume goes back to available.
         await this.volumes.detach(volumeId, i.project_id, i.id, rid).catch(() => undefined);
@@ -187,6 +177,96 @@ export class VolumeAttachmentsController {
     }
     await this.end(i, 'volume_attaching', volumeId, entry, true, rid);
     return { volumeAttachment: view(i, entry) };
+  }
+
+  /**
+   * Swap volume (Nova's update, admin): the server's disk of `volumeId` is replaced by the volume
+   * in the body, at the same device, with the old one's data. Nova has the hypervisor mirror the
+   * disk while the guest runs; here the old disk is unplugged first (so nothing writes to it), the
+   * volume service copies its data into the new volume (contract 1.3 `copy`), and the new one is
+   * plugged in its place; the old volume ends `available` with its data untouched. Any failure
+   * puts the old disk back. A request that dies half-way is repaired by the reconciler like an
+   * interrupted attach/detach: both pending entries are taken out (both volumes available, the
+   * old one still holding the data) — never a volume stuck reserved or in-use.
+   */
+  @Put(':volumeId')
+  @HttpCode(202)
+  async swap(@Auth() auth: AuthContext, @Param('id') id: string, @Param('volumeId') oldId: string, @Body() body: unknown, @Req() req: Request) {
+    const raw = body && typeof body === 'object' ? (body as Json).volumeAttachment : undefined;
+    if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw invalid('volumeAttachment', raw, "is not of type 'object'");
+    const a = raw as Json;
+    for (const k of Object.keys(a)) if (k !== 'volumeId') throw invalid('volumeAttachment', a, `Additional properties are not allowed ('${k}' was unexpected)`);
+    const newId = a.volumeId;
+    if (typeof newId !== 'string' || !isUuid(newId)) throw invalid('volumeId', newId, "is not a 'uuid'");
+    const rid = requestIdOf(req);
+    const before = await this.servers.find(auth, id);
+    this.policy.enforce('servers:volume_attachments:swap', auth, { project_id: before.project_id });
+    const asAdmin = isAdmin(auth) && auth.projectId !== before.project_id;
+    // As Nova: the volume in the URL unknown → 404, the one in the body → 400.
+    const oldVol = await this.volumes.get(oldId, before.project_id, asAdmin).catch((err: unknown) => {
+      throw apiErrorOf(err);
+    });
+    const newVol = await this.volumes.get(newId, before.project_id, asAdmin).catch((err: unknown) => {
+      const e = apiErrorOf(err);
+      throw e instanceof ApiError && e.status === 404 ? ApiError.badRequest(e.message) : e;
+    });
+    const notAttached = () => ApiError.notFound('The volume was either invalid or not attached to the instance.');
+    if (!(before.volumes ?? []).some((v) => v.volumeId === oldId && v.status === 'attached')) throw notAttached();
+    if (newVol.status !== 'available') throw ApiError.badRequest(`Invalid volume: volume ${newId} status must be available, but current status is: ${newVol.status}.`);
+    if (newVol.size < oldVol.size) throw ApiError.badRequest('Invalid volume: New volume must be the same size or larger.');
+    if ((before.volumes ?? []).some((v) => v.volumeId === oldId && v.bootIndex === 0)) throw ApiError.badRequest('Invalid volume: the root volume of a volume-backed server cannot be swapped here (its disk cannot be unplugged while the server exists).');
+
+    let old!: VolumeAttachmentEntry;
+    const i = await this.begin(auth, id, 'swap_volume', rid, microversionOf(req), (cur) => {
+      const v = (cur.volumes ?? []).find((x) => x.volumeId === oldId && x.status === 'attached');
+      if (!v) throw notAttached();
+      if ((cur.volumes ?? []).some((x) => x.volumeId === newId)) throw ApiError.badRequest(`Invalid volume: volume ${newId} is already attached to instance ${cur.id}`);
+      old = v;
+      const incoming: VolumeAttachmentEntry = { ...v, volumeId: newId, attachmentId: null, status: 'attaching', path: null, format: null };
+      return (cur.volumes ?? []).flatMap((x) => (x === v ? [{ ...x, status: 'detaching' as const }, incoming] : [x]));
+    });
+    const restore = async (message: string, unplugged: boolean) => {
+      // The old disk goes back in (its data was only read); the new volume is given back.
+      if (unplugged) await this.conductor.attachVolume(i, { volumeId: oldId, device: old.device, path: old.path!, format: old.format! }, rid).catch(() => undefined);
+      await this.volumes.detach(newId, i.project_id, i.id, rid).catch(() => undefined);
+      await this.db.transaction(async (tx) => {
+        const cur = await this.repo.lock(tx, i.id);
+        if (!cur || cur.task_state !== 'volume_swapping') return;
+        const volumes = (cur.volumes ?? []).flatMap((x) => (x.volumeId === newId ? [] : x.volumeId === oldId ? [old] : [x]));
+        await this.repo.update(tx, cur, { task_state: null, volumes }, rid);
+        await this.repo.finishAction(tx, i.id, false, message);
+      });
+      this.relay.kick();
+    };
+    let unplugged = false;
+    let entry: VolumeAttachmentEntry;
+    try {
+      const reserved = await this.volumes.reserve(newId, i.project_id, i.id, asAdmin, rid);
+      await this.conductor.detachVolume(i, oldId, rid);
+      unplugged = true;
+      await this.volumes.copy(oldId, newId, i.project_id, i.id, rid);
+      const { connection } = await this.volumes.attach(newId, i.project_id, i.id, i.host, old.device, asAdmin, rid);
+      entry = { ...old, volumeId: newId, attachmentId: reserved.id, status: 'attached', path: connection.path, format: connection.format };
+      await this.conductor.attachVolume(i, { volumeId: newId, device: old.device, path: connection.path, format: connection.format }, rid);
+    } catch (err) {
+      await restore((err as Error).message, unplugged);
+      throw apiErrorOf(err);
+    }
+    // The new disk is in: it is recorded settled first, so whatever happens next it stays.
+    await this.db.transaction(async (tx) => {
+      const cur = await this.repo.lock(tx, i.id);
+      if (!cur || cur.task_state !== 'volume_swapping') return;
+      await this.repo.update(tx, cur, { volumes: (cur.volumes ?? []).map((x) => (x.volumeId === newId ? entry : x)), task_updated_at: new Date() }, rid);
+    });
+    try {
+      await this.volumes.detach(oldId, i.project_id, i.id, rid);
+    } catch {
+      // The old volume's record stays `detaching` under the task: the reconciler releases it later
+      // (resolveInterruptedVolumeTask), so it does not stay in-use for a server that no longer has it.
+      this.relay.kick();
+      return;
+    }
+    await this.end(i, 'volume_swapping', oldId, null, true, rid);
   }
 
   @Delete(':volumeId')
@@ -230,7 +310,7 @@ export async function resolveInterruptedVolumeTask(
   hostUp: boolean,
   deps: { db: Db; repo: InstancesRepository; conductor: ConductorService; volumes: VolumeClient },
 ): Promise<boolean> {
-  if (i.task_state !== 'volume_attaching' && i.task_state !== 'volume_detaching') return false;
+  if (i.task_state !== 'volume_attaching' && i.task_state !== 'volume_detaching' && i.task_state !== 'volume_swapping') return false;
   const settled = (x: VolumeAttachmentEntry) => x.status === 'attached' || x.status === 'reserved';
   for (const v of (i.volumes ?? []).filter((x) => !settled(x))) {
     if (i.host && hostUp) await deps.conductor.detachVolume(i, v.volumeId);

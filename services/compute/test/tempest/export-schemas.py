@@ -10,7 +10,7 @@ import copy, json, os, re
 from tempest.lib.api_schema.response.compute.v2_1 import (servers, flavors, flavors_access, flavors_extra_specs,
     keypairs, limits, quotas, availability_zone, hypervisors, services, server_groups, versions, tenant_usages,
     security_groups, quota_classes, migrations, interfaces, aggregates, floating_ips, hosts, instance_usage_audit_logs,
-    extensions, tenant_networks, server_external_events, images)
+    extensions, tenant_networks, server_external_events, images, volumes, snapshots)
 import importlib, pkgutil
 import tempest.lib.api_schema.response.compute as compute_schemas
 
@@ -23,7 +23,7 @@ def put(name, schema):
 
 for mod in (servers, flavors, flavors_access, flavors_extra_specs, keypairs, limits, quotas, availability_zone, hypervisors, services, server_groups, versions, tenant_usages,
             security_groups, quota_classes, migrations, interfaces, aggregates, floating_ips, hosts, instance_usage_audit_logs,
-            extensions, tenant_networks, server_external_events, images):
+            extensions, tenant_networks, server_external_events, images, volumes, snapshots):
     short = mod.__name__.rsplit('.', 1)[1]
     for k, v in vars(mod).items():
         if isinstance(v, dict) and 'status_code' in v:

@@ -18,6 +18,14 @@ export interface VolumeBackend {
   extend(id: string, sizeGb: number): Promise<void>;
   /** Removes the data; idempotent (a missing file is fine). */
   remove(id: string): Promise<void>;
+  /** A snapshot `snapshotId`: the volume's data as it is now. Idempotent: a partial copy is replaced. */
+  snapshot(volumeId: string, snapshotId: string): Promise<void>;
+  /** Removes a snapshot's data; idempotent. */
+  removeSnapshot(snapshotId: string): Promise<void>;
+  /** A volume holding the snapshot's data, grown to `sizeGb`. */
+  createFromSnapshot(id: string, sizeGb: number, snapshotId: string): Promise<void>;
+  /** Replaces the data of `targetId` by a copy of `sourceId`'s, at the target's size `sizeGb`. */
+  copy(sourceId: string, targetId: string, sizeGb: number): Promise<void>;
   /** How a hypervisor on this node opens the volume. */
   connection(id: string, sizeGb: number): VolumeConnectionInfo;
 }
@@ -75,6 +83,46 @@ export class FileBackend implements VolumeBackend {
   async remove(id: string): Promise<void> {
     fs.rmSync(this.pathOf(id), { force: true });
     fs.rmSync(`${this.pathOf(id)}.part`, { force: true });
+  }
+
+  /** Snapshots live in `snapshots/` beside the volumes, one full qcow2 copy each (no backing chain to keep consistent). */
+  snapshotPathOf(id: string): string {
+    if (!/^[0-9a-f-]{32,36}$/i.test(id)) throw new Error(`not a snapshot id: ${id}`);
+    return path.join(this.dir, 'snapshots', id);
+  }
+
+  async snapshot(volumeId: string, snapshotId: string): Promise<void> {
+    const dest = this.snapshotPathOf(snapshotId);
+    fs.mkdirSync(path.dirname(dest), { recursive: true, mode: 0o750 });
+    const part = `${dest}.part`;
+    fs.rmSync(part, { force: true });
+    await convertImage(this.pathOf(volumeId), part, { srcFormat: 'qcow2', dstFormat: 'qcow2' });
+    const fd = fs.openSync(part, 'r');
+    try {
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(part, dest);
+  }
+
+  async copy(sourceId: string, targetId: string, sizeGb: number): Promise<void> {
+    const part = `${this.pathOf(targetId)}.part`;
+    fs.rmSync(part, { force: true });
+    await convertImage(this.pathOf(sourceId), part, { srcFormat: 'qcow2', dstFormat: 'qcow2' });
+    const info = await imageInfo(part, { format: 'qcow2' });
+    if (info['virtual-size'] < sizeGb * GIB) await resizeImage(part, sizeGb * GIB, { format: 'qcow2' });
+    // The rename replaces the target's file whole: a crash leaves either the old data or the copy.
+    await this.commit(targetId, part);
+  }
+
+  async createFromSnapshot(id: string, sizeGb: number, snapshotId: string): Promise<void> {
+    await this.createFromImage(id, sizeGb, this.snapshotPathOf(snapshotId), 'qcow2');
+  }
+
+  async removeSnapshot(snapshotId: string): Promise<void> {
+    fs.rmSync(this.snapshotPathOf(snapshotId), { force: true });
+    fs.rmSync(`${this.snapshotPathOf(snapshotId)}.part`, { force: true });
   }
 
   connection(id: string, sizeGb: number): VolumeConnectionInfo {

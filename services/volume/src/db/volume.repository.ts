@@ -12,6 +12,7 @@ export interface NewVolume {
   description: string | null;
   size: number;
   imageId: string | null;
+  snapshotId?: string | null;
   metadata: Record<string, string>;
   createOwner: string;
 }
@@ -40,6 +41,7 @@ function volumeOf(r: Row, attachments: Attachment[]): Volume {
     status: r.status as Volume['status'],
     bootable: r.bootable as boolean,
     imageId: (r.image_id as string | null) ?? null,
+    snapshotId: (r.snapshot_id as string | null) ?? null,
     imageMetadata: (r.image_metadata as Record<string, string> | null) ?? null,
     metadata: (r.metadata as Record<string, string>) ?? {},
     createOwner: (r.create_owner as string | null) ?? null,
@@ -94,8 +96,13 @@ export class VolumeRepository {
 
   /** Volumes and gigabytes a project uses (every live volume counts, as in Cinder). */
   async usage(tx: Sql, projectId: string): Promise<{ volumes: number; gigabytes: number }> {
-    const rows = await tx.rows<{ n: string; g: string | null }>(`SELECT count(*) AS n, sum(size) AS g FROM ${this.vol} WHERE project_id = $1 AND status <> 'deleted'`, [projectId]);
-    return { volumes: Number(rows[0]!.n), gigabytes: Number(rows[0]!.g ?? 0) };
+    // Snapshot sizes count in `gigabytes` too (Cinder's default, no_snapshot_gb_quota = false).
+    const rows = await tx.rows<{ n: string; g: string | null; sg: string | null }>(
+      `SELECT count(*) AS n, sum(size) AS g, (SELECT sum(size) FROM ${this.db.t('volume_snapshot')} WHERE project_id = $1 AND status <> 'deleted') AS sg
+         FROM ${this.vol} WHERE project_id = $1 AND status <> 'deleted'`,
+      [projectId],
+    );
+    return { volumes: Number(rows[0]!.n), gigabytes: Number(rows[0]!.g ?? 0) + Number(rows[0]!.sg ?? 0) };
   }
 
   /** Serialises quota checks of one project across replicas (held until the transaction ends). */
@@ -105,9 +112,9 @@ export class VolumeRepository {
 
   async insert(tx: Sql, v: NewVolume): Promise<void> {
     await tx.exec(
-      `INSERT INTO ${this.vol} (id, project_id, user_id, name, description, size, status, image_id, metadata, create_owner)
-       VALUES ($1, $2, $3, $4, $5, $6, 'creating', $7, $8, $9)`,
-      [v.id, v.projectId, v.userId, v.name, v.description, v.size, v.imageId, JSON.stringify(v.metadata), v.createOwner],
+      `INSERT INTO ${this.vol} (id, project_id, user_id, name, description, size, status, image_id, metadata, create_owner, snapshot_id)
+       VALUES ($1, $2, $3, $4, $5, $6, 'creating', $7, $8, $9, $10)`,
+      [v.id, v.projectId, v.userId, v.name, v.description, v.size, v.imageId, JSON.stringify(v.metadata), v.createOwner, v.snapshotId ?? null],
     );
   }
 
@@ -147,6 +154,12 @@ export class VolumeRepository {
 
   // ------------------------------------------------------------------ attachments
 
+  /** Live snapshots of the volume (it cannot be deleted while there are any). */
+  async snapshotCount(tx: Sql, volumeId: string): Promise<number> {
+    const rows = await tx.rows<{ n: string }>(`SELECT count(*) AS n FROM ${this.db.t('volume_snapshot')} WHERE volume_id = $1 AND status <> 'deleted'`, [volumeId]);
+    return Number(rows[0]!.n);
+  }
+
   async insertAttachment(tx: Sql, a: { id: string; volumeId: string; serverId: string; held?: boolean }): Promise<void> {
     await tx.exec(`INSERT INTO ${this.att} (id, volume_id, server_id, status, held) VALUES ($1, $2, $3, 'reserved', $4)`, [a.id, a.volumeId, a.serverId, a.held === true]);
   }
@@ -156,8 +169,8 @@ export class VolumeRepository {
     await tx.exec(`UPDATE ${this.att} SET held = $2, reserved_at = now() WHERE id = $1`, [id, held]);
   }
 
-  /** Attached on `host` (also a re-connection of an attached volume to the host its server moved to). */
-  async completeAttachment(tx: Sql, id: string, host: string, device: string | null): Promise<void> {
+  /** Attached on `host` (also a re-connection of an attached volume to the host its server moved to; null: no host now). */
+  async completeAttachment(tx: Sql, id: string, host: string | null, device: string | null): Promise<void> {
     await tx.exec(`UPDATE ${this.att} SET status = 'attached', held = false, host = $2, device = $3, attached_at = now() WHERE id = $1`, [id, host, device]);
   }
 

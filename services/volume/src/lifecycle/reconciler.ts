@@ -3,6 +3,8 @@ import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplica
 import { KUMO_CONFIG } from '@kumo/service-kit';
 import type { VolumeConfig } from '../config.js';
 import { VolumeRepository } from '../db/volume.repository.js';
+import { SnapshotRepository } from '../snapshots/snapshot.repository.js';
+import { SnapshotsService } from '../snapshots/snapshots.service.js';
 import { PROCESS_OWNER, VolumesService } from '../volumes/volumes.service.js';
 
 function alive(pid: number): boolean {
@@ -23,7 +25,8 @@ function alive(pid: number): boolean {
  * - reservations older than KUMO_VOLUME_RESERVATION_TIMEOUT_S (a conductor died between reserve
  *   and attach) -> given back, volume `available`;
  * - `deleting` volumes untouched for a minute (a crash between the status change and the data
- *   removal) -> the removal is run again.
+ *   removal) -> the removal is run again;
+ * - the same two repairs for snapshots (a dead creator -> `error`; a stuck removal is re-run).
  *
  * Gap: a `creating` volume whose creator ran on another host that died is only resolved when a
  * volume process starts on that host again.
@@ -37,6 +40,8 @@ export class Reconciler implements OnApplicationBootstrap, OnApplicationShutdown
   constructor(
     private readonly volumes: VolumeRepository,
     private readonly service: VolumesService,
+    private readonly snapshots: SnapshotRepository,
+    private readonly snapshotService: SnapshotsService,
     @Inject(KUMO_CONFIG) private readonly config: VolumeConfig,
   ) {}
 
@@ -77,5 +82,20 @@ export class Reconciler implements OnApplicationBootstrap, OnApplicationShutdown
       if (Date.now() - v.updatedAt.getTime() < 60000) continue;
       await this.service.finishDelete(v.id);
     }
+    for (const s of await this.snapshots.creatingOf(`${os.hostname()}:`)) {
+      if (!this.deadCreator(s.createOwner)) continue;
+      this.log.warn(`snapshot ${s.id}: its creator ${s.createOwner} is gone; marking it error`);
+      await this.snapshotService.fail(s.id, 'the volume service stopped while creating this snapshot');
+    }
+    for (const s of await this.snapshots.withStatus('deleting')) {
+      if (Date.now() - s.updatedAt.getTime() < 60000) continue;
+      await this.snapshotService.finishDelete(s.id);
+    }
+  }
+
+  /** A creator (`host:pid:token` of this host) that is neither this process nor another live one. */
+  private deadCreator(owner: string | null): boolean {
+    const pid = Number((owner ?? '').split(':')[1]);
+    return owner !== PROCESS_OWNER && !(pid !== process.pid && alive(pid));
   }
 }

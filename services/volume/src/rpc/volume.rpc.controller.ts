@@ -4,6 +4,7 @@ import {
   RpcError,
   rpcPattern,
   type VolumeAttachRequest,
+  type VolumeCopyRequest,
   type VolumeCreateRequest,
   type VolumeDetachRequest,
   type VolumeRecord,
@@ -59,13 +60,21 @@ export class VolumeRpcController {
 
   @MessagePattern(rpcPattern('volume', 'attach'))
   attach(@Payload() req: VolumeAttachRequest) {
-    if (typeof req?.host !== 'string' || !req.host) throw new RpcError({ code: 'bad_request', message: 'volume.attach needs the host' });
+    // 1.2: an explicit null is a server without a host (shelved_offloaded); a missing host is a caller's bug.
+    if (req?.host !== null && (typeof req?.host !== 'string' || !req.host)) throw new RpcError({ code: 'bad_request', message: 'volume.attach needs the host (or null for a server without one)' });
     return this.volumes.attach(actorOf(req), req.volumeId, serverOf(req), req.host, typeof req.device === 'string' ? req.device : null);
   }
 
   @MessagePattern(rpcPattern('volume', 'detach'))
   detach(@Payload() req: VolumeDetachRequest) {
     return this.volumes.release(actorOf(req), req.volumeId, serverOf(req), false);
+  }
+
+  @MessagePattern(rpcPattern('volume', 'copy'))
+  async copy(@Payload() req: VolumeCopyRequest) {
+    if (typeof req?.sourceVolumeId !== 'string' || !req.sourceVolumeId) throw new RpcError({ code: 'bad_request', message: 'volume.copy needs sourceVolumeId' });
+    await this.volumes.copy(actorOf(req), req.sourceVolumeId, req.volumeId, serverOf(req));
+    return { ok: true as const };
   }
 
   @MessagePattern(rpcPattern('volume', 'unreserve'))

@@ -36,6 +36,7 @@ describe('renderVolume', () => {
     status: 'in-use',
     bootable: false,
     imageId: null,
+    snapshotId: null,
     imageMetadata: null,
     metadata: {},
     createOwner: null,

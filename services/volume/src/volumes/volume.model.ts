@@ -22,6 +22,8 @@ export interface Volume {
   status: VolumeStatus | 'deleted';
   bootable: boolean;
   imageId: string | null;
+  /** The snapshot it was made from, if any. */
+  snapshotId: string | null;
   imageMetadata: Record<string, string> | null;
   metadata: Record<string, string>;
   createOwner: string | null;
@@ -132,7 +134,7 @@ export function renderVolume(v: Volume, baseUrl: string, view: { extended?: bool
     multiattach: false,
     metadata: v.metadata,
     volume_type: DEFAULT_TYPE.name,
-    snapshot_id: null,
+    snapshot_id: v.snapshotId,
     source_volid: null,
     consistencygroup_id: null,
     group_id: null,

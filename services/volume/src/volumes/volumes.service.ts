@@ -8,6 +8,7 @@ import { GIB, VOLUME_BACKEND, type VolumeBackend } from '../backend/volume-backe
 import type { VolumeConfig } from '../config.js';
 import { VolumeRepository } from '../db/volume.repository.js';
 import { EVENT_KICKER, type EventKicker } from '../events/event-kicker.js';
+import { SnapshotRepository } from '../snapshots/snapshot.repository.js';
 import { DELETABLE, isUuid, parseDescription, parseMetadata, parseName, parseSize, toAttachmentRecord, toRecord, type Volume } from './volume.model.js';
 
 /** Who acts: a project (REST caller or the server's project for RPC) and whether it is a cloud admin. */
@@ -37,6 +38,7 @@ export class VolumesService implements OnApplicationShutdown {
     @Inject(EVENT_KICKER) private readonly events: EventKicker,
     @Inject(KUMO_CONFIG) private readonly config: VolumeConfig,
     private readonly policy: PolicyService,
+    private readonly snapshots: SnapshotRepository,
   ) {}
 
   async onApplicationShutdown() {
@@ -98,7 +100,17 @@ export class VolumesService implements OnApplicationShutdown {
   async create(auth: AuthContext, body: Record<string, unknown>, requestId?: string): Promise<Volume> {
     const actor = this.actorOf(auth);
     this.policy.enforce('volume:create', auth, { project_id: actor.projectId });
-    const size = parseSize(body.size, this.config.KUMO_VOLUME_MAX_SIZE_GB);
+    // From a snapshot (Cinder): its data, at its size unless a larger one is asked.
+    let snapshot: { id: string; size: number } | undefined;
+    if (body.snapshot_id !== undefined && body.snapshot_id !== null) {
+      const sid = body.snapshot_id;
+      const s = isUuid(sid) ? await this.snapshots.get(sid) : undefined;
+      if (!s || (!actor.isAdmin && s.projectId !== actor.projectId)) throw ApiError.notFound(`Snapshot ${String(sid)} could not be found.`);
+      if (s.status !== 'available') throw ApiError.badRequest(`Invalid snapshot: Originating snapshot status must be one of 'available' values, but it is ${s.status}.`);
+      snapshot = { id: s.id, size: s.size };
+    }
+    const size = snapshot && (body.size === undefined || body.size === null) ? snapshot.size : parseSize(body.size, this.config.KUMO_VOLUME_MAX_SIZE_GB);
+    if (snapshot && size < snapshot.size) throw ApiError.badRequest(`Invalid input received: Volume size '${size}'GB cannot be smaller than the snapshot size ${snapshot.size}GB. They must be >= original snapshot size.`);
     const name = parseName(body) ?? null;
     const description = parseDescription(body) ?? null;
     const metadata = parseMetadata(body.metadata);
@@ -106,7 +118,7 @@ export class VolumesService implements OnApplicationShutdown {
     if (type !== undefined && type !== null && type !== '__DEFAULT__' && type !== '8c7a0b8e-0b0c-4b8e-9a57-6b1d1c6a0d01') {
       throw new ApiError(404, `Volume type with name ${String(type)} could not be found.`);
     }
-    for (const k of ['snapshot_id', 'source_volid', 'backup_id', 'consistencygroup_id', 'group_id']) {
+    for (const k of ['source_volid', 'backup_id', 'consistencygroup_id', 'group_id']) {
       if (body[k] !== undefined && body[k] !== null) throw ApiError.badRequest(`Invalid input received: ${k} is not supported by this cloud (volumes are created empty or from an image).`);
     }
     if (body.multiattach === true) throw ApiError.badRequest('Invalid input received: multiattach volumes are not supported.');
@@ -123,11 +135,12 @@ export class VolumesService implements OnApplicationShutdown {
       const needGb = Math.ceil(image.virtualSize / GIB);
       if (needGb > size) throw ApiError.badRequest(`Invalid input received: Size of specified image ${needGb}GB is larger than volume size ${size}GB.`);
     }
-    return this.insertAndBuild({ id: randomUUID(), projectId: actor.projectId, userId: auth.userId, name, description, size, metadata, image, requestId });
+    if (image && snapshot) throw ApiError.badRequest('Invalid input received: a volume is made from an image or from a snapshot, not both.');
+    return this.insertAndBuild({ id: randomUUID(), projectId: actor.projectId, userId: auth.userId, name, description, size, metadata, image, snapshotId: snapshot?.id, requestId });
   }
 
   /** Claims quota and inserts a `creating` volume in one transaction, then makes its data in the background. */
-  async insertAndBuild(p: { id: string; projectId: string; userId: string | null; name: string | null; description: string | null; size: number; metadata: Record<string, string>; image?: SourceImage; requestId?: string }): Promise<Volume> {
+  async insertAndBuild(p: { id: string; projectId: string; userId: string | null; name: string | null; description: string | null; size: number; metadata: Record<string, string>; image?: SourceImage; snapshotId?: string; requestId?: string }): Promise<Volume> {
     await this.volumes.transaction(async (tx) => {
       await this.volumes.lockProject(tx, p.projectId);
       const used = await this.volumes.usage(tx, p.projectId);
@@ -140,15 +153,17 @@ export class VolumesService implements OnApplicationShutdown {
           `VolumeSizeExceedsAvailableQuota: Requested volume or snapshot exceeds allowed gigabytes quota. Requested ${p.size}G, quota is ${this.config.KUMO_VOLUME_QUOTA_GIGABYTES}G and ${used.gigabytes}G has been consumed.`,
         );
       }
-      await this.volumes.insert(tx, { id: p.id, projectId: p.projectId, userId: p.userId, name: p.name, description: p.description, size: p.size, imageId: p.image?.id ?? null, metadata: p.metadata, createOwner: PROCESS_OWNER });
+      await this.volumes.insert(tx, { id: p.id, projectId: p.projectId, userId: p.userId, name: p.name, description: p.description, size: p.size, imageId: p.image?.id ?? null, snapshotId: p.snapshotId ?? null, metadata: p.metadata, createOwner: PROCESS_OWNER });
     });
-    this.background(() => this.build(p.id, p.size, p.image, p.requestId));
+    this.background(() => this.build(p.id, p.size, p.image, p.requestId, p.snapshotId));
     return (await this.volumes.get(p.id))!;
   }
 
-  private async build(id: string, size: number, image: SourceImage | undefined, requestId?: string): Promise<void> {
+  private async build(id: string, size: number, image: SourceImage | undefined, requestId?: string, snapshotId?: string): Promise<void> {
     try {
-      if (image) {
+      if (snapshotId) {
+        await this.backend.createFromSnapshot(id, size, snapshotId);
+      } else if (image) {
         // Data never travels over AMQP: the file store's path is read directly (single node or shared storage).
         if (!image.path) throw new Error(`the data of image ${image.id} is not readable on this node (the image store is not shared with the volume node)`);
         await this.backend.createFromImage(id, size, image.path, image.format);
@@ -207,13 +222,15 @@ export class VolumesService implements OnApplicationShutdown {
     await this.volumes.transaction(async (tx) => {
       const v = await this.visible(actor, id, tx, true);
       this.policy.enforce('volume:delete', auth, { project_id: v.projectId });
-      this.assertDeletable(v);
+      this.assertDeletable(v, await this.volumes.snapshotCount(tx, v.id));
       await this.volumes.setStatus(tx, v.id, [v.status], 'deleting');
     });
     this.background(() => this.finishDelete(id, requestId));
   }
 
-  private assertDeletable(v: Volume): void {
+  private assertDeletable(v: Volume, snapshots: number): void {
+    // Cinder's InvalidVolume (no cascade here: the snapshots are deleted first).
+    if (snapshots > 0) throw invalid(`Volume ${v.id} still has ${snapshots} dependent snapshots.`);
     if (v.attachments.length) throw invalid(`Volume ${v.id} is attached to server ${v.attachments[0]!.serverId} (status ${v.status}): detach it first.`);
     if (!DELETABLE.includes(v.status)) throw invalid(`Volume status must be available or error or error_deleting, but current status is: ${v.status}.`);
   }
@@ -304,7 +321,12 @@ export class VolumesService implements OnApplicationShutdown {
     });
   }
 
-  async attach(actor: Actor, volumeId: string, serverId: string, host: string, device: string | null, requestId?: string): Promise<{ attachment: VolumeAttachmentRecord; connection: VolumeConnectionInfo }> {
+  /**
+   * Completes the server's attachment on `host`; `host` null (1.2) completes it without a host, as
+   * Cinder does for Nova's attachment without a connector (a shelved_offloaded server): in-use,
+   * listed, connected later by an attach with the host the server lands on.
+   */
+  async attach(actor: Actor, volumeId: string, serverId: string, host: string | null, device: string | null, requestId?: string): Promise<{ attachment: VolumeAttachmentRecord; connection: VolumeConnectionInfo }> {
     const out = await this.volumes.transaction(async (tx) => {
       const v = await this.rpcVisible(tx, actor, volumeId);
       const a = v.attachments.find((x) => x.serverId === serverId);
@@ -347,6 +369,26 @@ export class VolumesService implements OnApplicationShutdown {
     return { ok: true, found };
   }
 
+  /**
+   * 1.3 (swap volume): the source's data into the target, both of `serverId` — the source attached
+   * to it (the caller has unplugged it, so nothing writes), the target reserved for it. Both rows
+   * stay locked (in id order: two swaps cannot deadlock) while qemu-img copies, so neither volume
+   * can be detached, extended or deleted meanwhile. Idempotent: a retry copies again.
+   */
+  async copy(actor: Actor, sourceId: string, targetId: string, serverId: string): Promise<void> {
+    if (sourceId === targetId) throw new RpcError({ code: 'bad_request', message: 'volume.copy needs two different volumes' });
+    await this.volumes.transaction(async (tx) => {
+      const locked = new Map<string, Volume>();
+      for (const id of [sourceId, targetId].sort()) locked.set(id, await this.rpcVisible(tx, actor, id));
+      const src = locked.get(sourceId)!;
+      const dst = locked.get(targetId)!;
+      if (!src.attachments.some((a) => a.serverId === serverId && a.status === 'attached')) throw new RpcError({ code: 'conflict', message: `Volume ${src.id} is not attached to server ${serverId}.` });
+      if (!dst.attachments.some((a) => a.serverId === serverId)) throw new RpcError({ code: 'conflict', message: `Volume ${dst.id} is not reserved for server ${serverId}.` });
+      if (dst.size < src.size) throw new RpcError({ code: 'bad_request', message: `Volume ${dst.id} (${dst.size} GB) is smaller than volume ${src.id} (${src.size} GB).` });
+      await this.backend.copy(src.id, dst.id, dst.size);
+    });
+  }
+
   /** RPC create (boot from volume): idempotent by the caller-chosen id. */
   async rpcCreate(req: { id: string; projectId: string; size: number; name?: string | null; imageId?: string | null }): Promise<Volume> {
     if (!isUuid(req.id)) throw new RpcError({ code: 'bad_request', message: 'volume.create needs a uuid id' });
@@ -373,7 +415,7 @@ export class VolumesService implements OnApplicationShutdown {
       if (!actor.isAdmin && v.projectId !== actor.projectId) throw new RpcError({ code: 'not_found', message: `Volume ${volumeId} could not be found.` });
       if (v.status === 'deleting') return true;
       try {
-        this.assertDeletable(v);
+        this.assertDeletable(v, await this.volumes.snapshotCount(tx, v.id));
       } catch (err) {
         throw new RpcError({ code: 'conflict', message: (err as Error).message });
       }
