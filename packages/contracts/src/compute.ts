@@ -20,6 +20,8 @@
  *         RPC `compute.console_auth` (a node's proxy checks a console token). Additive: an older
  *         agent reports no URL and its consoles keep the compute API's page.
  *   1.7 - HostReport.hostUptime (the node's uptime and load, for os-hypervisors/{id}/uptime). Additive.
+ *   1.7+ - (2.48) The diagnostics reply adds `standard`: Nova's standardized diagnostics. Additive:
+ *         the API answers 501 at 2.48 for an older agent without it.
  *   1.6 - (evacuate) HostReport.startup: the first report of a (re)started agent; the service
  *         answers it with `absent` syncs for domains of instances evacuated away from the host
  *         (Nova's _destroy_evacuated_instances at init_host). Optional, additive.
@@ -223,6 +225,31 @@ export interface DiagnosticsRequest {
   instanceId: string;
 }
 
+/**
+ * Nova's standardized diagnostics (microversion 2.48) as far as the node knows them; the API adds
+ * `config_drive` (an instance attribute). A field the driver does not measure is null, as Nova.
+ */
+export interface StandardDiagnostics {
+  state: 'pending' | 'running' | 'paused' | 'shutdown' | 'crashed' | 'suspended';
+  driver: string;
+  hypervisor: string | null;
+  hypervisor_os: string | null;
+  uptime: number | null;
+  num_cpus: number;
+  num_nics: number;
+  num_disks: number;
+  /** MiB. */
+  memory_details: { maximum: number | null; used: number | null };
+  /** `time` in ns. */
+  cpu_details: { id: number | null; time: number | null; utilisation: number | null }[];
+  nic_details: {
+    mac_address: string | null;
+    rx_octets: number | null; rx_errors: number | null; rx_drop: number | null; rx_packets: number | null; rx_rate: number | null;
+    tx_octets: number | null; tx_errors: number | null; tx_drop: number | null; tx_packets: number | null; tx_rate: number | null;
+  }[];
+  disk_details: { read_bytes: number | null; read_requests: number | null; write_bytes: number | null; write_requests: number | null; errors_count: number | null }[];
+}
+
 export interface GetConsoleRequest {
   host: string;
   instanceId: string;
@@ -275,8 +302,8 @@ export interface ComputeAgentMethods {
   detach_volume: { request: DetachVolumeRequest; reply: { ok: true } };
   /** Errors carry `details.hypervisorCode` (e.g. GuestAgentUnavailable). */
   set_password: { request: SetPasswordRequest; reply: { ok: true } };
-  /** Nova's pre-2.48 free-form diagnostics dict, from the driver's counters. */
-  diagnostics: { request: DiagnosticsRequest; reply: { diagnostics: Record<string, number | string> } };
+  /** Nova's pre-2.48 free-form diagnostics dict and (1.7+) the 2.48 standardized one, from the driver's counters. */
+  diagnostics: { request: DiagnosticsRequest; reply: { diagnostics: Record<string, number | string>; standard?: StandardDiagnostics } };
   /** Where the domain's consoles are on the host (for a console proxy running there). */
   get_console: { request: GetConsoleRequest; reply: { vncSocket?: string; serialSocket?: string } };
   /** An NMI into the guest (driver injectNmi); `conflict` when the domain is not running or paused. */

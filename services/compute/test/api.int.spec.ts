@@ -1,6 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { client, type ComputeEnv, request, startComputeEnv } from './helpers.js';
 import { tempestErrors } from './tempest/schemas.js';
+import { MAX_MICROVERSION } from '../src/versions/microversion.js';
 
 let env: ComputeEnv;
 let c: ReturnType<typeof client>;
@@ -17,7 +18,7 @@ describe('discovery and microversions', () => {
   it('answers GET / and /v2.1 without a token, with microversion headers', async () => {
     const root = await request(env.url, 'GET', '/');
     expect(root.status).toBe(200);
-    expect(root.json.versions.find((v: { id: string }) => v.id === 'v2.1')).toMatchObject({ version: '2.47', min_version: '2.1' });
+    expect(root.json.versions.find((v: { id: string }) => v.id === 'v2.1')).toMatchObject({ version: MAX_MICROVERSION, min_version: '2.1' });
     expectSchema('versions.list_versions', root);
     const v = await request(env.url, 'GET', '/v2.1');
     expect(v.json.version.id).toBe('v2.1');
@@ -225,8 +226,9 @@ describe('quotas, limits, availability zones', () => {
       const miss = await c.r('GET', `/os-hypervisors/nosuchhost/${sub}`, env.admin);
       expect(miss.status).toBe(404);
       expect(miss.json.itemNotFound.message).toBe("No hypervisor matching 'nosuchhost' could be found.");
-      // Still there at the last version Kumo serves (Nova removed them at 2.53).
-      expect((await c.r('GET', `/os-hypervisors/fake/${sub}`, env.admin, { headers: { 'OpenStack-API-Version': 'compute latest' } })).status).toBe(200);
+      // Still there at 2.52; Nova removed them at 2.53 (the list's query parameters replace them).
+      expect((await c.r('GET', `/os-hypervisors/fake/${sub}`, env.admin, { headers: { 'OpenStack-API-Version': 'compute 2.52' } })).status).toBe(200);
+      expect((await c.r('GET', `/os-hypervisors/fake/${sub}`, env.admin, { headers: { 'OpenStack-API-Version': 'compute 2.53' } })).status).toBe(404);
     }
     expect((await c.r('DELETE', `/servers/${vm.id}`, env.a)).status).toBe(204);
     await c.waitStatus(env.a, vm.id, 'DELETED');

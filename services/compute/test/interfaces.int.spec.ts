@@ -1,3 +1,6 @@
+import { Db } from '../src/db/db.js';
+import { PortsRefresher } from '../src/conductor/ports-refresher.js';
+import type { PortRecord } from '../src/servers/instance.model.js';
 import { client, type ComputeEnv, type Project, request, startComputeWithNetwork } from './helpers.js';
 import { tempestErrors } from './tempest/schemas.js';
 
@@ -129,5 +132,36 @@ describe('os-interface with the real network service', () => {
     expect((await c.show(env.a, s.id)).json.server['OS-EXT-STS:task_state']).toBeNull();
     const ports = await neutron(env.a, 'GET', `/v2.0/ports?device_id=${s.id}`);
     expect(ports.json.ports).toEqual([]);
+  });
+});
+
+describe('2.49: tagged interface attach', () => {
+  it('takes a device tag from 2.49 (400 below, bad tags 400), keeps it with the port through a refresh from the network, shows it nowhere below 2.70', async () => {
+    const net = await network(env.a, 'tagged', '10.49.0.0/24');
+    const s = await c.bootActive(env.a, { name: 'tag49', networks: 'none' });
+    const at = (minor: number) => ({ headers: { 'OpenStack-API-Version': `compute 2.${minor}` } });
+    const attach = (tag: unknown, minor: number, who: Project = env.a) => c.r('POST', `/servers/${s.id}/os-interface`, who, { ...at(minor), json: { interfaceAttachment: { net_id: net, tag } } });
+    const below = await attach('nic1', 48);
+    expect(below.status).toBe(400);
+    expect(below.json.badRequest.message).toMatch(/'tag' was unexpected/);
+    for (const bad of ['a,b', 'x'.repeat(61), 3]) expect((await attach(bad, 49)).status).toBe(400);
+    expect((await attach('nic1', 49, env.b)).status).toBe(404);
+
+    const res = await attach('nic1', 49);
+    expect(res.status).toBe(200);
+    expectSchema('interfaces.get_create_interfaces', res);
+    expect(res.json.interfaceAttachment.tag).toBeUndefined();
+    const portId = res.json.interfaceAttachment.port_id as string;
+    const db = env.svc.app.get(Db);
+    const portsOf = async () => (await db.rows<{ ports: PortRecord[] }>(`SELECT ports FROM ${db.t('instance')} WHERE id = $1`, [s.id]))[0]!.ports;
+    expect((await portsOf()).find((p) => p.id === portId)?.tag).toBe('nic1');
+    // A stale record makes the refresher rewrite the ports from the network service: the tag stays.
+    const stale = (await portsOf()).map((p) => (p.id === portId ? { ...p, mtu: 1234 } : p));
+    await db.exec(`UPDATE ${db.t('instance')} SET ports = $2 WHERE id = $1`, [s.id, JSON.stringify(stale)]);
+    expect(await env.svc.app.get(PortsRefresher).refresh(s.id)).toBe('updated');
+    const fresh = (await portsOf()).find((p) => p.id === portId)!;
+    expect(fresh.mtu).not.toBe(1234);
+    expect(fresh.tag).toBe('nic1');
+    expectSchema('interfaces.list_interfaces', await c.r('GET', `/servers/${s.id}/os-interface`, env.a, at(49)));
   });
 });

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { client, type ComputeEnv, type Project, request, startComputeEnv } from './helpers.js';
 import { tempestErrors } from './tempest/schemas.js';
 import { MAX_MICROVERSION as MAX } from '../src/versions/microversion.js';
+import { Db } from '../src/db/db.js';
 
 /** The first version above the maximum. */
 const ABOVE = `2.${Number(MAX.split('.')[1]) + 1}`;
@@ -761,5 +762,215 @@ describe('microversions 2.38 … 2.47', () => {
     expectSchema('v2_45/servers.get_server', old);
     expect(old.json.server.flavor).toEqual({ id: flavorId, links: [{ rel: 'bookmark', href: expect.stringMatching(new RegExp(`/flavors/${flavorId}$`)) }] });
     expectSchema('v2_45/servers.list_servers_detail', await r('GET', '/servers/detail', env.a, '2.46'));
+  });
+});
+
+describe('microversions 2.48 … 2.53', () => {
+  it('2.48: diagnostics in the standardized shape (admin only); the free-form dict below', async () => {
+    const s = await c.bootActive(env.a, { name: 'diag48' });
+    const d = await r('GET', `/servers/${s.id}/diagnostics`, env.admin, '2.48');
+    expectSchema('v2_48/servers.show_server_diagnostics', d);
+    expect(d.json).toMatchObject({
+      state: 'running', driver: 'libvirt', hypervisor_os: 'linux', config_drive: false,
+      num_cpus: 1, num_disks: 1, memory_details: { maximum: 512, used: 512 },
+      cpu_details: [{ id: 0, time: null, utilisation: null }],
+    });
+    expect(['kvm', 'qemu']).toContain(d.json.hypervisor);
+    expect(d.json.uptime).toBeGreaterThanOrEqual(0);
+    expect(d.json.disk_details).toHaveLength(1);
+    expect(d.json.disk_details[0].read_requests).toBeGreaterThan(0);
+    expect(d.json.nic_details).toHaveLength(d.json.num_nics);
+    const old = await r('GET', `/servers/${s.id}/diagnostics`, env.admin, '2.47');
+    expectSchema('servers.show_server_diagnostics', old);
+    expect(old.json).toMatchObject({ state: 'running', memory: 512 * 1024 });
+    expect(old.json.driver).toBeUndefined();
+    expect((await r('GET', `/servers/${s.id}/diagnostics`, env.a, '2.48')).status).toBe(403);
+    expect((await r('GET', `/servers/${s.id}/diagnostics`, env.b, '2.48')).status).toBe(404);
+    // Stopped: the domain is still defined, its state is Nova's "shutdown" and it has no uptime.
+    expect((await c.action(env.a, s.id, { 'os-stop': null })).status).toBe(202);
+    await c.waitStatus(env.a, s.id, 'SHUTOFF');
+    const stopped = await r('GET', `/servers/${s.id}/diagnostics`, env.admin, '2.48');
+    expectSchema('v2_48/servers.show_server_diagnostics', stopped);
+    expect(stopped.json).toMatchObject({ state: 'shutdown', uptime: null, cpu_details: [] });
+  });
+
+  it('2.51: every reader of the server sees the events of an action, the traceback only admins; below 2.51 only admins see events', async () => {
+    const s = await c.bootActive(env.a, { name: 'ev51' });
+    const lock = await r('POST', `/servers/${s.id}/action`, env.a, '2.51', { lock: null });
+    expect(lock.status).toBe(202);
+    const rid = lock.headers['x-openstack-request-id'] as string;
+    const url = `/servers/${s.id}/os-instance-actions/${rid}`;
+    const event = { event: 'compute_lock', start_time: expect.any(String), finish_time: expect.anything(), result: expect.anything() };
+    for (const who of [env.a, env.readerA]) {
+      const shown = await r('GET', url, who, '2.51');
+      expectSchema('v2_51/servers.show_instance_action', shown);
+      expect(shown.json.instanceAction.events).toEqual([event]);
+      expect(shown.json.instanceAction.events[0]).not.toHaveProperty('traceback');
+      const old = await r('GET', url, who, '2.50');
+      expectSchema('v2_48/servers.show_instance_action', old);
+      expect(old.json.instanceAction.events).toBeUndefined();
+    }
+    const admin = await r('GET', url, env.admin, '2.51');
+    expectSchema('v2_51/servers.show_instance_action', admin);
+    expect(admin.json.instanceAction.events).toEqual([{ ...event, traceback: null }]);
+    expect((await r('GET', url, env.admin, '2.50')).json.instanceAction.events).toEqual([{ ...event, traceback: null }]);
+    expect((await r('GET', url, env.b, '2.51')).status).toBe(404);
+
+    // The other half of 2.51: os-server-external-events takes volume-extended (400 below).
+    const ev = { events: [{ name: 'volume-extended', server_uuid: s.id, tag: '5e6f0d7a-1b2c-4d3e-8f90-123456789abc' }] };
+    expect((await r('POST', '/os-server-external-events', env.admin, '2.50', ev)).status).toBe(400);
+    const ok = await r('POST', '/os-server-external-events', env.admin, '2.51', ev);
+    expect([ok.status, ok.json.events]).toEqual([200, [{ ...ev.events[0], code: 200 }]]);
+    expect((await r('POST', '/os-server-external-events', env.a, '2.51', ev)).status).toBe(403);
+  });
+
+  it('2.52: tags on create (at most 50, the 2.26 tag rules), on every server of a multi-create; 400 below', async () => {
+    const boot = (v: string, extra: Record<string, unknown>, who: Project = env.a) => r('POST', '/servers', who, v, { server: { name: 'tag52', imageRef: env.image.publicId, flavorRef: '1', networks: 'none', ...extra } });
+    const below = await boot('2.51', { tags: ['a'] });
+    expect(below.status).toBe(400);
+    expect(below.json.badRequest.message).toMatch(/'tags' was unexpected/);
+    for (const tags of ['a', [7], ['a/b'], ['x'.repeat(61)], Array.from({ length: 51 }, (_, n) => `t${n}`)]) {
+      const res = await boot('2.52', { tags });
+      expect([tags, res.status]).toEqual([tags, 400]);
+    }
+    expect((await boot('2.52', { tags: ['reader'] }, env.readerA)).status).toBe(403);
+
+    const res = await boot('2.52', { tags: ['web', 'blue', 'web'], min_count: 2, max_count: 2, return_reservation_id: true });
+    expect(res.status).toBe(202);
+    const rid = res.json.reservation_id as string;
+    const list = await r('GET', `/servers/detail?reservation_id=${rid}`, env.a, '2.52');
+    expect(list.json.servers).toHaveLength(2);
+    for (const s of list.json.servers as { id: string; tags: string[] }[]) {
+      expect(s.tags).toEqual(['blue', 'web']);
+      const tags = await r('GET', `/servers/${s.id}/tags`, env.a, '2.52');
+      expectSchema('v2_26/servers.list_tags', tags);
+      expect(tags.json.tags).toEqual(['blue', 'web']);
+      await c.waitStatus(env.a, s.id, 'ACTIVE');
+      expectSchema('v2_47/servers.get_server', await r('GET', `/servers/${s.id}`, env.a, '2.52'));
+    }
+    const byTag = await r('GET', '/servers?tags=blue,web', env.a, '2.52');
+    expect((byTag.json.servers as { id: string }[]).map((x) => x.id).sort()).toEqual((list.json.servers as { id: string }[]).map((x) => x.id).sort());
+    const fifty = await boot('2.52', { tags: Array.from({ length: 50 }, (_, n) => `t${n}`) });
+    expect(fifty.status).toBe(202);
+    expect((await r('GET', `/servers/${fifty.json.server.id}/tags`, env.a, '2.52')).json.tags).toHaveLength(50);
+  });
+
+  it('2.53: hypervisors by uuid (hypervisor_hostname_pattern, with_servers on the list, with_servers on show, uuid paging); the integer ids below', async () => {
+    const s = await c.bootActive(env.a, { name: 'hv53' });
+    const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+    const list = await r('GET', '/os-hypervisors', env.admin, '2.53');
+    expectSchema('v2_53/hypervisors.list_search_hypervisors', list);
+    const hv = list.json.hypervisors.find((h: { hypervisor_hostname: string }) => h.hypervisor_hostname === 'mv-1');
+    expect(hv.id).toMatch(uuid);
+    expect(hv.servers).toBeUndefined();
+    const detail = await r('GET', '/os-hypervisors/detail', env.admin, '2.53');
+    expectSchema('v2_53/hypervisors.list_hypervisors_detail', detail);
+    const hvd = detail.json.hypervisors.find((h: { id: string }) => h.id === hv.id);
+    expect(hvd.service.id).toMatch(uuid);
+    expect(hvd.service.id).not.toBe(hv.id);
+    const old = await r('GET', '/os-hypervisors/detail', env.admin, '2.52');
+    expectSchema('v2_33/hypervisors.list_hypervisors_detail', old);
+    const oldHv = old.json.hypervisors.find((h: { hypervisor_hostname: string }) => h.hypervisor_hostname === 'mv-1');
+    expect(typeof oldHv.id).toBe('number');
+    expect(oldHv.service.id).toBe(oldHv.id);
+
+    // with_servers and the pattern replace the sub-resources (404 from 2.53).
+    const withServers = await r('GET', '/os-hypervisors?with_servers=true&hypervisor_hostname_pattern=mv-', env.admin, '2.53');
+    expectSchema('v2_53/hypervisors.list_search_hypervisors', withServers);
+    expect(withServers.json.hypervisors).toHaveLength(1);
+    expect(withServers.json.hypervisors[0].servers).toContainEqual({ uuid: s.id, name: 'hv53' });
+    const detailServers = await r('GET', '/os-hypervisors/detail?with_servers=1', env.admin, '2.53');
+    expectSchema('v2_53/hypervisors.list_hypervisors_detail', detailServers);
+    expect(detailServers.json.hypervisors[0].servers).toContainEqual({ uuid: s.id, name: 'hv53' });
+    expect((await r('GET', '/os-hypervisors?with_servers=maybe', env.admin, '2.53')).status).toBe(400);
+    const none = await r('GET', '/os-hypervisors?hypervisor_hostname_pattern=nomatch', env.admin, '2.53');
+    expect([none.status, none.json.itemNotFound?.message]).toEqual([404, "No hypervisor matching 'nomatch' could be found."]);
+    const paged = await r('GET', '/os-hypervisors?hypervisor_hostname_pattern=mv&limit=1', env.admin, '2.53');
+    expect([paged.status, paged.json.badRequest?.message]).toEqual([400, 'Paging over hypervisors with the hypervisor_hostname_pattern query parameter is not supported.']);
+    expect((await r('GET', '/os-hypervisors/mv/search', env.admin, '2.53')).status).toBe(404);
+    expect((await r('GET', '/os-hypervisors/mv/servers', env.admin, '2.53')).status).toBe(404);
+
+    // Show and uptime by uuid; an integer id is a 400 from 2.53, a uuid is not found below.
+    const shown = await r('GET', `/os-hypervisors/${hv.id}?with_servers=true`, env.admin, '2.53');
+    expectSchema('v2_53/hypervisors.get_hypervisor', shown);
+    expect(shown.json.hypervisor).toMatchObject({ id: hv.id, service: { id: hvd.service.id } });
+    expect(shown.json.hypervisor.servers).toContainEqual({ uuid: s.id, name: 'hv53' });
+    expect((await r('GET', `/os-hypervisors/${hv.id}`, env.admin, '2.53')).json.hypervisor.servers).toBeUndefined();
+    const byInt = await r('GET', `/os-hypervisors/${oldHv.id}`, env.admin, '2.53');
+    expect([byInt.status, byInt.json.badRequest?.message]).toEqual([400, `Invalid uuid ${oldHv.id}`]);
+    expect((await r('GET', `/os-hypervisors/${hv.id}`, env.admin, '2.52')).status).toBe(404);
+    expect((await r('GET', '/os-hypervisors/00000000-0000-4000-8000-000000000000', env.admin, '2.53')).status).toBe(404);
+    const up = await r('GET', `/os-hypervisors/${hv.id}/uptime`, env.admin, '2.53');
+    if (up.status === 200) {
+      expectSchema('v2_53/hypervisors.get_hypervisor_uptime', up);
+      expect(up.json.hypervisor.id).toBe(hv.id);
+    } else expect(up.status).toBe(501);
+    expect((await r('GET', `/os-hypervisors/${oldHv.id}/uptime`, env.admin, '2.53')).status).toBe(400);
+
+    // Paging by uuid marker.
+    const page = await r('GET', '/os-hypervisors?limit=1', env.admin, '2.53');
+    expectSchema('v2_53/hypervisors.list_search_hypervisors', page);
+    expect(page.json.hypervisors_links[0].href).toContain(`marker=${page.json.hypervisors[0].id}`);
+    expect((await r('GET', `/os-hypervisors?marker=${page.json.hypervisors[0].id}`, env.admin, '2.53')).status).toBe(200);
+    expect((await r('GET', `/os-hypervisors?marker=${oldHv.id}`, env.admin, '2.53')).status).toBe(400);
+    expect((await r('GET', '/os-hypervisors', env.a, '2.53')).status).toBe(403);
+  });
+
+  it('2.53: services by uuid: the list, PUT /os-services/{uuid} {status, disabled_reason, forced_down}, DELETE by uuid; the old forms below', async () => {
+    const list = await r('GET', '/os-services', env.admin, '2.53');
+    expectSchema('v2_53/services.list_services', list);
+    const svc = list.json.services.find((x: { host: string }) => x.host === 'mv-1');
+    expect(svc.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    const oldList = await r('GET', '/os-services', env.admin, '2.52');
+    expectSchema('v2_11/services.list_services', oldList);
+    expect(typeof oldList.json.services.find((x: { host: string }) => x.host === 'mv-1').id).toBe('number');
+
+    const put = (body: unknown, id = svc.id, who: Project = env.admin, v = '2.53') => r('PUT', `/os-services/${id}`, who, v, body);
+    try {
+      const disabled = await put({ status: 'disabled', disabled_reason: 'maintenance' });
+      expectSchema('v2_53/services.update_service', disabled);
+      expect(disabled.json.service).toMatchObject({ id: svc.id, host: 'mv-1', binary: 'nova-compute', status: 'disabled', disabled_reason: 'maintenance', forced_down: false, state: 'up' });
+      expect((await r('GET', '/os-services', env.admin, '2.53')).json.services.find((x: { id: string }) => x.id === svc.id).status).toBe('disabled');
+      const down = await put({ forced_down: true });
+      expectSchema('v2_53/services.update_service', down);
+      expect(down.json.service).toMatchObject({ status: 'disabled', forced_down: true, state: 'down' });
+      const back = await put({ status: 'enabled', forced_down: false });
+      expect(back.json.service).toMatchObject({ status: 'enabled', disabled_reason: null, forced_down: false, state: 'up' });
+
+      for (const [body, message] of [
+        [{ status: 'enabled', disabled_reason: 'x' }, "Specifying 'disabled_reason' with status 'enabled' is invalid."],
+        [{}, "No updates were requested. Fields 'status' or 'forced_down' should be specified."],
+        [{ disabled_reason: 'only' }, "No updates were requested. Fields 'status' or 'forced_down' should be specified."],
+        [{ status: 'off' }, expect.stringMatching(/status/)],
+        [{ forced_down: 'perhaps' }, expect.stringMatching(/forced_down/)],
+        [{ host: 'mv-1' }, expect.stringMatching(/'host' was unexpected/)],
+      ] as [unknown, string][]) {
+        const res = await put(body);
+        expect([body, res.status, res.json.badRequest?.message]).toEqual([body, 400, message]);
+      }
+      // The pre-2.53 forms are gone: their action name fails the uuid check, as in Nova.
+      const oldForm = await r('PUT', '/os-services/disable', env.admin, '2.53', { host: 'mv-1', binary: 'nova-compute' });
+      expect([oldForm.status, oldForm.json.badRequest?.message]).toEqual([400, 'Invalid uuid disable']);
+      expect((await put({ status: 'disabled' }, '00000000-0000-4000-8000-000000000000')).status).toBe(404);
+      expect((await put({ status: 'disabled' }, svc.id, env.a)).status).toBe(403);
+      // Below 2.53 a uuid is an unknown action; the old form still works there.
+      expect((await put({ status: 'disabled' }, svc.id, env.admin, '2.52')).status).toBe(404);
+      expectSchema('v2_11/services.enable_disable_service', await r('PUT', '/os-services/enable', env.admin, '2.52', { host: 'mv-1', binary: 'nova-compute' }));
+    } finally {
+      await put({ status: 'enabled', forced_down: false });
+    }
+
+    // DELETE by uuid (a registered host without instances); an integer id is a 400 from 2.53.
+    const db = env.svc.app.get(Db);
+    const [row] = await db.rows<{ id: number; service_uuid: string }>(`INSERT INTO ${db.t('compute_node')} (host, vcpus, memory_mb, local_gb) VALUES ('mv-gone', 4, 4096, 40) RETURNING id, service_uuid`);
+    const byInt = await r('DELETE', `/os-services/${row!.id}`, env.admin, '2.53');
+    expect([byInt.status, byInt.json.badRequest?.message]).toEqual([400, `Invalid uuid ${row!.id}`]);
+    expect((await r('DELETE', `/os-services/${row!.service_uuid}`, env.admin, '2.52')).status).toBe(404);
+    expect((await r('DELETE', `/os-services/${row!.service_uuid}`, env.a, '2.53')).status).toBe(403);
+    expect((await r('DELETE', `/os-services/${row!.service_uuid}`, env.admin, '2.53')).status).toBe(204);
+    expect((await r('DELETE', `/os-services/${row!.service_uuid}`, env.admin, '2.53')).status).toBe(404);
+    expect((await r('GET', '/os-services?host=mv-gone', env.admin, '2.53')).json.services).toEqual([]);
+    // The host with servers stays (409 as below 2.53).
+    expect((await r('DELETE', `/os-services/${svc.id}`, env.admin, '2.53')).status).toBe(409);
   });
 });

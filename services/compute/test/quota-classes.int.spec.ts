@@ -132,3 +132,28 @@ describe('os-quota-class-sets', () => {
     expect((await c.r('GET', '/os-quota-class-sets/default', env.admin)).json.quota_class_set).toEqual({ id: 'default', ...BUILT_IN });
   });
 });
+
+describe('2.50: os-quota-class-sets', () => {
+  const at50 = { headers: { 'OpenStack-API-Version': 'compute 2.50' } };
+  const NETWORK = ['fixed_ips', 'floating_ips', 'security_group_rules', 'security_groups'];
+  const AT_2_50 = { ...Object.fromEntries(Object.entries(BUILT_IN).filter(([k]) => !NETWORK.includes(k))), server_groups: 10, server_group_members: 10 };
+
+  it('shows server_groups and server_group_members, not the network quotas; refuses setting those (400); 2.49 as before', async () => {
+    const shown = await c.r('GET', '/os-quota-class-sets/silver', env.admin, at50);
+    expectSchema('v2_50/quota_classes.get_quota_class_set', shown);
+    expect(shown.json.quota_class_set).toEqual({ id: 'silver', ...AT_2_50 });
+    const upd = await c.r('PUT', '/os-quota-class-sets/silver', env.admin, { ...at50, json: { quota_class_set: { server_groups: 4, server_group_members: 6 } } });
+    expectSchema('v2_50/quota_classes.update_quota_class_set', upd);
+    expect(upd.json.quota_class_set).toEqual({ ...AT_2_50, server_groups: 4, server_group_members: 6 });
+    for (const k of [...NETWORK, 'networks']) {
+      const res = await c.r('PUT', '/os-quota-class-sets/silver', env.admin, { ...at50, json: { quota_class_set: { [k]: 1 } } });
+      expect([k, res.status, res.json.badRequest?.message]).toEqual([k, 400, expect.stringContaining(`('${k}' was unexpected)`)]);
+    }
+    const old = await c.r('GET', '/os-quota-class-sets/silver', env.admin, { headers: { 'OpenStack-API-Version': 'compute 2.49' } });
+    expectSchema('quota_classes.get_quota_class_set', old);
+    expect(old.json.quota_class_set).toEqual({ id: 'silver', ...BUILT_IN });
+    expect((await c.r('PUT', '/os-quota-class-sets/silver', env.admin, { headers: { 'OpenStack-API-Version': 'compute 2.49' }, json: { quota_class_set: { floating_ips: 3 } } })).status).toBe(200);
+    expect((await c.r('GET', '/os-quota-class-sets/silver', env.a, at50)).status).toBe(403);
+    expect((await c.r('PUT', '/os-quota-class-sets/silver', env.readerA, { ...at50, json: { quota_class_set: { server_groups: 1 } } })).status).toBe(403);
+  });
+});

@@ -492,3 +492,43 @@ describe('boot from volume (block_device_mapping_v2)', () => {
     expect((await volumeOf(env.a, free)).status).toBe('available');
   });
 });
+
+describe('2.49: tagged volume attach', () => {
+  const at = (minor: number) => ({ headers: { 'OpenStack-API-Version': `compute 2.${minor}` } });
+  const tagOf = async (serverId: string, volumeId: string) => {
+    const db = env.svc.app.get(Db);
+    const [row] = await db.rows<{ volumes: { volumeId: string; tag?: string }[] }>(`SELECT volumes FROM ${db.t('instance')} WHERE id = $1`, [serverId]);
+    return row!.volumes.find((x) => x.volumeId === volumeId)?.tag;
+  };
+
+  it('takes a device tag from 2.49 (400 below, bad tags 400), keeps it, shows it nowhere below 2.70; not on a shelved_offloaded server', async () => {
+    const s = await c.bootActive(env.a, { name: 'tag49' });
+    const vid = await newVolume(env.a);
+    const below = await c.r('POST', `/servers/${s.id}/os-volume_attachments`, env.a, { json: { volumeAttachment: { volumeId: vid, tag: 'data' } }, ...at(48) });
+    expect(below.status).toBe(400);
+    expect(below.json.badRequest.message).toMatch(/'tag' was unexpected/);
+    for (const bad of ['a/b', 'x'.repeat(61), '', 7]) {
+      expect((await c.r('POST', `/servers/${s.id}/os-volume_attachments`, env.a, { json: { volumeAttachment: { volumeId: vid, tag: bad } }, ...at(49) })).status).toBe(400);
+    }
+    expect((await volumeOf(env.a, vid)).status).toBe('available');
+
+    const res = await c.r('POST', `/servers/${s.id}/os-volume_attachments`, env.a, { json: { volumeAttachment: { volumeId: vid, tag: 'data' } }, ...at(49) });
+    expect(res.status).toBe(200);
+    expectSchema('servers.attach_volume', res);
+    expect(res.json.volumeAttachment).toEqual({ id: vid, serverId: s.id, volumeId: vid, device: '/dev/vdb' });
+    expect(await tagOf(s.id, vid)).toBe('data');
+    expectSchema('servers.list_volume_attachments', await c.r('GET', `/servers/${s.id}/os-volume_attachments`, env.a, at(49)));
+    // Another project's server stays 404, with or without a tag.
+    expect((await c.r('POST', `/servers/${s.id}/os-volume_attachments`, env.b, { json: { volumeAttachment: { volumeId: vid, tag: 'x' } }, ...at(49) })).status).toBe(404);
+
+    // Shelved offloaded: an untagged attach is fine (2.20), a tagged one is Nova's 400.
+    expect((await c.action(env.a, s.id, { shelve: null })).status).toBe(202);
+    await c.waitStatus(env.a, s.id, 'SHELVED_OFFLOADED');
+    const v2 = await newVolume(env.a, 'shelved');
+    const shelved = await c.r('POST', `/servers/${s.id}/os-volume_attachments`, env.a, { json: { volumeAttachment: { volumeId: v2, tag: 'late' } }, ...at(49) });
+    expect(shelved.status).toBe(400);
+    expect(shelved.json.badRequest.message).toBe('Tagged volume attachment is not supported for shelved-offloaded instances.');
+    expect((await volumeOf(env.a, v2)).status).toBe('available');
+    expect((await c.show(env.a, s.id)).json.server['OS-EXT-STS:task_state']).toBeNull();
+  });
+});

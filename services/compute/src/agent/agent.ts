@@ -23,7 +23,7 @@ import {
   type SetPasswordRequest,
 } from '@kumo/contracts';
 import { type HypervisorDriver, isHypervisorError } from '@kumo/hypervisor';
-import { diagnosticsOf } from './diagnostics.js';
+import { diagnosticsOf, standardDiagnosticsOf } from './diagnostics.js';
 import { AmqpConnection, AmqpRpcTransport } from '@kumo/service-kit';
 import type { Channel, ConsumeMessage } from 'amqplib';
 import { ConsoleProxy } from './console-proxy.js';
@@ -317,7 +317,9 @@ export class ComputeAgent {
         }
         case 'compute_agent.diagnostics': {
           const req = env.data as DiagnosticsRequest;
-          reply({ ok: true, data: { diagnostics: diagnosticsOf(await this.syncerOf(req.host).driver.getStats(req.instanceId)) } });
+          const driver = this.syncerOf(req.host).driver;
+          const [stats, info] = await Promise.all([driver.getStats(req.instanceId), driver.getInfo(req.instanceId)]);
+          reply({ ok: true, data: { diagnostics: diagnosticsOf(stats), standard: standardDiagnosticsOf(stats, info.spec) } });
           break;
         }
         case 'compute_agent.control_migration': {

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
-import { type AgentReport, type AgentSyncRequest, agentQueue, type HostReport, type InstanceSpec, type InstanceVolume, RpcError } from '@kumo/contracts';
+import { type AgentReport, type AgentSyncRequest, agentQueue, type ComputeAgentMethods, type HostReport, type InstanceSpec, type InstanceVolume, RpcError } from '@kumo/contracts';
 import { AmqpRpcTransport, KUMO_CONFIG } from '@kumo/service-kit';
 import type { ComputeConfig } from '../config.js';
 import { Db, type Sql } from '../db/db.js';
@@ -889,8 +889,8 @@ export class ConductorService implements OnApplicationShutdown {
     await this.agentCall(i, 'set_password', { user, password }, 30000);
   }
 
-  async diagnostics(i: InstanceRow): Promise<Record<string, number | string>> {
-    return (await this.agentCall<{ diagnostics: Record<string, number | string> }>(i, 'diagnostics', {})).diagnostics;
+  async diagnostics(i: InstanceRow): Promise<ComputeAgentMethods['diagnostics']['reply']> {
+    return this.agentCall<ComputeAgentMethods['diagnostics']['reply']>(i, 'diagnostics', {});
   }
 
   /** 2.22/2.24: force-complete or abort a live migration on its source host; false if it was not under way there. */

@@ -155,6 +155,10 @@ export class PortsRefresher implements OnApplicationBootstrap, OnApplicationShut
         return 'gone' as const;
       }
       if (canonical(cur.ports) !== canonical(before.ports)) return 'raced' as const;
+      for (const p of fresh) {
+        const tag = cur.ports.find((x) => x.id === p.id)?.tag;
+        if (tag !== undefined) p.tag = tag;
+      }
       const changed = canonical(cur.ports) !== canonical(fresh);
       // Clears the mark only if no newer request came in meanwhile (that one runs next).
       await tx.exec(

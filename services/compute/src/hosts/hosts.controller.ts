@@ -2,16 +2,30 @@ import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Put, Query, Req
 import type { Request } from 'express';
 import { ApiError, Auth, type AuthContext, KUMO_CONFIG, PolicyService, requestBaseUrl } from '@kumo/service-kit';
 import type { ComputeConfig } from '../config.js';
-import { isoMicro, type Json, nextLink, pageOf } from '../common/nova.js';
+import { invalid, isoMicro, type Json, nextLink, pageOf } from '../common/nova.js';
+import { isUuid } from '../servers/instances.repository.js';
 import { hostZoneSql } from '../aggregates/host-zone.js';
 import { Db } from '../db/db.js';
 import { atLeast, requireAtMost } from '../versions/microversion.js';
 
 /** 2.53 removed os-hypervisors/{pattern}/search and /servers. */
 const LAST_HYPERVISOR_SUBRESOURCE = 52;
+/** From 2.53 hypervisors and services are named by uuid (compute_node.uuid / service_uuid) instead of the integer id. */
+const UUID_FOR_ID = 53;
+
+/** Nova's strict bool_from_string, for `with_servers`. */
+function strictBool(v: unknown, field: string): boolean {
+  if (v === undefined) return false;
+  const s = String(v).toLowerCase();
+  if (['1', 't', 'true', 'on', 'y', 'yes'].includes(s)) return true;
+  if (['0', 'f', 'false', 'off', 'n', 'no'].includes(s)) return false;
+  throw ApiError.badRequest(`Invalid input for query parameters ${field}. Value: ${String(v)}. '${String(v)}' is not a boolean`);
+}
 
 interface NodeRow {
   id: number;
+  uuid: string;
+  service_uuid: string;
   host: string;
   availability_zone: string;
   hypervisor_type: string;
@@ -66,7 +80,8 @@ export class HostsController {
   }
 
   private hypervisorView(n: NodeRow, detail: boolean, req?: Request) {
-    const base = { id: n.id, hypervisor_hostname: n.host, state: this.up(n) ? 'up' : 'down', status: n.enabled ? 'enabled' : 'disabled' };
+    const byUuid = !!req && atLeast(req, UUID_FOR_ID);
+    const base = { id: byUuid ? n.uuid : n.id, hypervisor_hostname: n.host, state: this.up(n) ? 'up' : 'down', status: n.enabled ? 'enabled' : 'disabled' };
     if (!detail) return base;
     const version = Number(String(n.hypervisor_version).replace(/\D/g, '')) || 1000;
     return {
@@ -87,7 +102,7 @@ export class HostsController {
       disk_available_least: n.local_gb - n.local_gb_used,
       // 2.28: an object; a JSON string below.
       cpu_info: req && atLeast(req, 28) ? (n.cpu_info ?? {}) : JSON.stringify(n.cpu_info ?? {}),
-      service: { host: n.host, id: n.id, disabled_reason: n.disabled_reason },
+      service: { host: n.host, id: byUuid ? n.service_uuid : n.id, disabled_reason: n.disabled_reason },
     };
   }
 
@@ -103,22 +118,53 @@ export class HostsController {
     return this.hypervisorPage(q, req, true);
   }
 
-  /** 2.33: `limit`/`marker` (a hypervisor id) and `hypervisors_links`; below 2.33 Nova ignores them. */
+  /**
+   * 2.33: `limit`/`marker` (a hypervisor id) and `hypervisors_links`; below 2.33 Nova ignores them.
+   * 2.53: the marker is a uuid; `hypervisor_hostname_pattern` (as the old search, no paging with it)
+   * and `with_servers` replace the {pattern}/search and {pattern}/servers sub-resources.
+   */
   private async hypervisorPage(q: Record<string, unknown>, req: Request, detail: boolean) {
     let nodes = await this.nodes();
     const out: Record<string, unknown> = {};
-    if (atLeast(req, 33)) {
+    const byUuid = atLeast(req, UUID_FOR_ID);
+    const withServers = byUuid && strictBool(q.with_servers, 'with_servers');
+    const pattern = byUuid && q.hypervisor_hostname_pattern !== undefined ? String(q.hypervisor_hostname_pattern) : undefined;
+    if (pattern !== undefined) {
+      if (q.limit !== undefined || q.marker !== undefined) throw ApiError.badRequest('Paging over hypervisors with the hypervisor_hostname_pattern query parameter is not supported.');
+      nodes = await this.matching(pattern);
+    } else if (atLeast(req, 33)) {
       const { limit, marker } = pageOf(q);
       if (marker !== undefined) {
-        const at = nodes.findIndex((n) => String(n.id) === marker);
+        const at = nodes.findIndex((n) => (byUuid ? n.uuid : String(n.id)) === marker);
         if (at < 0) throw ApiError.badRequest(`marker [${marker}] not found`);
         nodes = nodes.slice(at + 1);
       }
       nodes = nodes.slice(0, limit);
       // As Nova's collection links: a next link whenever a page asked with limit is full.
-      if (q.limit !== undefined && nodes.length > 0 && nodes.length === limit) out.hypervisors_links = nextLink(requestBaseUrl(req), detail ? 'os-hypervisors/detail' : 'os-hypervisors', q, String(nodes[nodes.length - 1]!.id));
+      const last = nodes[nodes.length - 1];
+      if (q.limit !== undefined && last && nodes.length === limit) out.hypervisors_links = nextLink(requestBaseUrl(req), detail ? 'os-hypervisors/detail' : 'os-hypervisors', q, byUuid ? last.uuid : String(last.id));
     }
-    return { hypervisors: nodes.map((n) => this.hypervisorView(n, detail, req)), ...out };
+    const views = [];
+    for (const n of nodes) views.push(withServers ? await this.withServers(n, this.hypervisorView(n, detail, req)) : this.hypervisorView(n, detail, req));
+    return { hypervisors: views, ...out };
+  }
+
+  /** Adds `servers` [{uuid, name}] of the instances on the node, left out when it runs none (as Nova below 2.75). */
+  private async withServers<T extends object>(n: NodeRow, view: T): Promise<T & { servers?: { uuid: string; name: string }[] }> {
+    const servers = await this.db.rows<{ id: string; name: string }>(`SELECT id, name FROM ${this.db.t('instance')} WHERE host = $1 AND vm_state <> 'deleted' ORDER BY created_at, id`, [n.host]);
+    return { ...view, ...(servers.length ? { servers: servers.map((s) => ({ uuid: s.id, name: s.name })) } : {}) };
+  }
+
+  /**
+   * The node a hypervisor id names: the integer id below 2.53 (anything else is not found), a
+   * uuid from 2.53 (anything else → 400 "Invalid uuid", as Nova).
+   */
+  private async nodeById(id: string, req: Request): Promise<NodeRow> {
+    const byUuid = atLeast(req, UUID_FOR_ID);
+    if (byUuid && !isUuid(id)) throw ApiError.badRequest(`Invalid uuid ${id}`);
+    const n = (await this.nodes()).find((x) => (byUuid ? x.uuid === id.toLowerCase() : String(x.id) === id));
+    if (!n) throw ApiError.notFound(`Hypervisor with ID '${id}' could not be found.`);
+    return n;
   }
 
   @Get('os-hypervisors/statistics')
@@ -145,11 +191,12 @@ export class HostsController {
   }
 
   @Get('os-hypervisors/:id')
-  async hypervisor(@Auth() auth: AuthContext, @Param('id') id: string, @Req() req: Request) {
+  async hypervisor(@Auth() auth: AuthContext, @Param('id') id: string, @Query() q: Record<string, unknown>, @Req() req: Request) {
     this.policy.enforce('hypervisors', auth);
-    const n = (await this.nodes()).find((x) => String(x.id) === id);
-    if (!n) throw ApiError.notFound(`Hypervisor with ID ${id} could not be found.`);
-    return { hypervisor: this.hypervisorView(n, true, req) };
+    const n = await this.nodeById(id, req);
+    // 2.53: `with_servers` on show too.
+    const view = this.hypervisorView(n, true, req);
+    return { hypervisor: atLeast(req, UUID_FOR_ID) && strictBool(q.with_servers, 'with_servers') ? await this.withServers(n, view) : view };
   }
 
   /**
@@ -163,11 +210,10 @@ export class HostsController {
   async hypervisorUptime(@Auth() auth: AuthContext, @Param('id') id: string, @Req() req: Request) {
     requireAtMost(req, 87);
     this.policy.enforce('hypervisors', auth);
-    const n = (await this.nodes()).find((x) => String(x.id) === id);
-    if (!n) throw ApiError.notFound(`Hypervisor with ID ${id} could not be found.`);
+    const n = await this.nodeById(id, req);
     if (!this.up(n)) throw ApiError.badRequest(`Compute service ${n.host} unavailable.`);
     if (!n.host_uptime) throw new ApiError(501, 'Virt driver does not implement uptime function.');
-    return { hypervisor: { ...this.hypervisorView(n, false), uptime: uptimeLine(n.host_uptime, new Date(n.last_heartbeat)) } };
+    return { hypervisor: { ...this.hypervisorView(n, false, req), uptime: uptimeLine(n.host_uptime, new Date(n.last_heartbeat)) } };
   }
 
   /**
@@ -188,10 +234,7 @@ export class HostsController {
     requireAtMost(req, LAST_HYPERVISOR_SUBRESOURCE);
     this.policy.enforce('hypervisors', auth);
     const out = [];
-    for (const n of await this.matching(pattern)) {
-      const servers = await this.db.rows<{ id: string; name: string }>(`SELECT id, name FROM ${this.db.t('instance')} WHERE host = $1 AND vm_state <> 'deleted' ORDER BY created_at, id`, [n.host]);
-      out.push({ ...this.hypervisorView(n, false), ...(servers.length ? { servers: servers.map((s) => ({ uuid: s.id, name: s.name })) } : {}) });
-    }
+    for (const n of await this.matching(pattern)) out.push(await this.withServers(n, this.hypervisorView(n, false)));
     return { hypervisors: out };
   }
 
@@ -209,8 +252,14 @@ export class HostsController {
     const out = [];
     if (q.binary === undefined || q.binary === 'nova-compute') {
       for (const n of nodes)
-        out.push({
-          id: n.id,
+        out.push(this.serviceView(n, req));
+    }
+    return { services: out };
+  }
+
+  private serviceView(n: NodeRow, req: Request) {
+    return {
+          id: atLeast(req, UUID_FOR_ID) ? n.service_uuid : n.id,
           binary: 'nova-compute',
           host: n.host,
           zone: n.availability_zone,
@@ -219,9 +268,7 @@ export class HostsController {
           updated_at: isoMicro(n.last_heartbeat),
           disabled_reason: n.disabled_reason,
           ...(atLeast(req, 11) ? { forced_down: n.forced_down } : {}),
-        });
-    }
-    return { services: out };
+    };
   }
 
   /** 2.1 form: PUT /os-services/enable|disable|disable-log-reason {host, binary[, disabled_reason]}. */
@@ -229,6 +276,7 @@ export class HostsController {
   async updateService(@Auth() auth: AuthContext, @Param('op') op: string, @Body() body: unknown, @Req() req: Request) {
     this.policy.enforce('services:update', auth);
     const b = (body ?? {}) as Json;
+    if (atLeast(req, UUID_FOR_ID)) return this.updateServiceByUuid(op, b, req);
     if (op === 'force-down' && atLeast(req, 11)) return this.forceDown(b);
     if (!['enable', 'disable', 'disable-log-reason'].includes(op)) throw ApiError.notFound(`Unknown action ${op}`);
     if (typeof b.host !== 'string' || typeof b.binary !== 'string') throw ApiError.badRequest("Invalid input: 'host' and 'binary' are required");
@@ -255,12 +303,18 @@ export class HostsController {
    */
   @Delete('os-services/:id')
   @HttpCode(204)
-  async deleteService(@Auth() auth: AuthContext, @Param('id') id: string): Promise<void> {
+  async deleteService(@Auth() auth: AuthContext, @Param('id') id: string, @Req() req: Request): Promise<void> {
     this.policy.enforce('services:delete', auth);
     const notFound = () => ApiError.notFound(`Service ${id} could not be found.`);
-    if (!/^\d{1,9}$/.test(id)) throw notFound();
+    // 2.53: the service uuid os-services shows from 2.53 (anything else → 400, as Nova).
+    const byUuid = atLeast(req, UUID_FOR_ID);
+    if (byUuid && !isUuid(id)) throw ApiError.badRequest(`Invalid uuid ${id}`);
+    if (!byUuid && !/^\d{1,9}$/.test(id)) throw notFound();
     await this.db.transaction(async (tx) => {
-      const [node] = await tx.rows<{ host: string }>(`SELECT host FROM ${this.db.t('compute_node')} WHERE id = $1 FOR UPDATE`, [Number(id)]);
+      const [node] = await tx.rows<{ host: string }>(
+        `SELECT host FROM ${this.db.t('compute_node')} WHERE ${byUuid ? 'service_uuid' : 'id'} = $1 FOR UPDATE`,
+        [byUuid ? id.toLowerCase() : Number(id)],
+      );
       if (!node) throw notFound();
       const [hosting] = await tx.rows(
         `SELECT 1 FROM ${this.db.t('instance')} WHERE (host = $1 OR task_host = $1) AND vm_state <> 'deleted' LIMIT 1`,
@@ -277,6 +331,44 @@ export class HostsController {
       await tx.exec(`DELETE FROM ${this.db.t('console_auth_token')} WHERE host = $1`, [node.host]);
       await tx.exec(`DELETE FROM ${this.db.t('compute_node')} WHERE host = $1`, [node.host]);
     });
+  }
+
+  /**
+   * 2.53 `PUT /os-services/{service_uuid}` {status, disabled_reason, forced_down} (replaces the
+   * enable/disable/disable-log-reason/force-down forms, which now fail the uuid check as in Nova):
+   * answers the whole service as os-services shows it.
+   */
+  private async updateServiceByUuid(id: string, b: Json, req: Request) {
+    if (!isUuid(id)) throw ApiError.badRequest(`Invalid uuid ${id}`);
+    for (const k of Object.keys(b)) if (!['status', 'disabled_reason', 'forced_down'].includes(k)) throw invalid('body', b, `Additional properties are not allowed ('${k}' was unexpected)`);
+    if (b.status !== undefined && b.status !== 'enabled' && b.status !== 'disabled') throw invalid('status', b.status, "is not one of ['enabled', 'disabled']");
+    const reason = b.disabled_reason;
+    if (reason !== undefined && (typeof reason !== 'string' || reason.length < 1 || reason.length > 255)) throw invalid('disabled_reason', reason, 'must be a string of 1 to 255 characters');
+    let forcedDown: boolean | undefined;
+    if (b.forced_down !== undefined) {
+      const s = String(b.forced_down).toLowerCase();
+      if (['true', '1', 't', 'on', 'y', 'yes'].includes(s)) forcedDown = true;
+      else if (['false', '0', 'f', 'off', 'n', 'no'].includes(s)) forcedDown = false;
+      else throw invalid('forced_down', b.forced_down, "is not of type 'boolean'");
+    }
+    const n = (await this.nodes()).find((x) => x.service_uuid === id.toLowerCase());
+    if (!n) throw ApiError.notFound(`Service ${id} could not be found.`);
+    if (b.status === 'enabled' && reason) throw ApiError.badRequest("Specifying 'disabled_reason' with status 'enabled' is invalid.");
+    if (b.status === undefined && forcedDown === undefined) throw ApiError.badRequest("No updates were requested. Fields 'status' or 'forced_down' should be specified.");
+    const sets: string[] = [];
+    const params: unknown[] = [n.host];
+    if (b.status !== undefined) {
+      params.push(b.status === 'enabled', b.status === 'disabled' ? (reason ?? null) : null);
+      sets.push(`enabled = $${params.length - 1}`, `disabled_reason = $${params.length}`);
+    }
+    if (forcedDown !== undefined) {
+      params.push(forcedDown);
+      sets.push(`forced_down = $${params.length}`);
+    }
+    await this.db.exec(`UPDATE ${this.db.t('compute_node')} SET ${sets.join(', ')} WHERE host = $1`, params);
+    const updated = (await this.nodes()).find((x) => x.host === n.host);
+    if (!updated) throw ApiError.notFound(`Service ${id} could not be found.`);
+    return { service: this.serviceView(updated, req) };
   }
 
   /**

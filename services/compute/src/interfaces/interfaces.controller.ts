@@ -10,7 +10,9 @@ import { EventRelay } from '../events/event-relay.js';
 import type { InstanceRow, PortRecord } from '../servers/instance.model.js';
 import { InstancesRepository, isUuid } from '../servers/instances.repository.js';
 import { ServersService } from '../servers/servers.service.js';
+import { checkDeviceTag } from '../servers/block-devices.js';
 import { TRANSITIONS } from '../servers/state-machine.js';
+import { atLeast } from '../versions/microversion.js';
 
 function requestIdOf(req: Request): string {
   return (req as unknown as { id?: string }).id ?? String(req.headers['x-openstack-request-id'] ?? 'req-unknown');
@@ -127,7 +129,10 @@ export class InterfacesController {
     const raw = body && typeof body === 'object' ? (body as Json).interfaceAttachment : undefined;
     if (raw !== undefined && (raw === null || typeof raw !== 'object' || Array.isArray(raw))) throw invalid('interfaceAttachment', raw, "is not of type 'object'");
     const a = (raw ?? {}) as Json;
-    for (const k of Object.keys(a)) if (!['net_id', 'port_id', 'fixed_ips'].includes(k)) throw invalid('interfaceAttachment', a, `Additional properties are not allowed ('${k}' was unexpected)`);
+    // 2.49: a device tag (kept with the port record; Nova shows it from 2.70).
+    const keys = atLeast(req, 49) ? ['net_id', 'port_id', 'fixed_ips', 'tag'] : ['net_id', 'port_id', 'fixed_ips'];
+    for (const k of Object.keys(a)) if (!keys.includes(k)) throw invalid('interfaceAttachment', a, `Additional properties are not allowed ('${k}' was unexpected)`);
+    const tag = a.tag === undefined ? undefined : checkDeviceTag(a.tag);
     const netId = a.net_id as string | undefined;
     const portId = a.port_id as string | undefined;
     if (netId !== undefined && (typeof netId !== 'string' || !isUuid(netId))) throw invalid('net_id', netId, "is not a 'uuid'");
@@ -164,7 +169,7 @@ export class InterfacesController {
       throw apiErrorOf(err);
     }
     const attached = port;
-    await this.end(i, 'interface_attaching', true, (cur) => [...cur.filter((p) => p.id !== attached.id), recordOf(attached)], rid);
+    await this.end(i, 'interface_attaching', true, (cur) => [...cur.filter((p) => p.id !== attached.id), { ...recordOf(attached), ...(tag !== undefined && { tag }) }], rid);
     return { interfaceAttachment: attachmentView(port) };
   }
 

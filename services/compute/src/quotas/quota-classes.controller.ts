@@ -1,13 +1,18 @@
-import { Body, Controller, Get, Param, Put } from '@nestjs/common';
+import { Body, Controller, Get, Param, Put, Req } from '@nestjs/common';
 import { ApiError, Auth, type AuthContext, PolicyService } from '@kumo/service-kit';
+import type { Request } from 'express';
 import { bodyOf, invalid } from '../common/nova.js';
+import { atLeast } from '../versions/microversion.js';
 import { limitField, QUOTA_DEFAULTS, QuotaService } from './quota.service.js';
 
 /** Below microversion 2.50 Nova leaves these out of quota class responses (bug 1693168), though it accepts them. */
 const HIDDEN_BELOW_2_50 = ['server_groups', 'server_group_members'];
+/** From 2.50 the network quotas are gone from quota classes: not shown, and refused in an update. */
+const NETWORK_QUOTAS = ['fixed_ips', 'floating_ips', 'security_group_rules', 'security_groups', 'networks'];
 
-function shown(limits: Record<string, number>): Record<string, number> {
-  return Object.fromEntries(Object.entries(limits).filter(([k]) => !HIDDEN_BELOW_2_50.includes(k)));
+function shown(limits: Record<string, number>, req: Request): Record<string, number> {
+  const hidden = atLeast(req, 50) ? NETWORK_QUOTAS : HIDDEN_BELOW_2_50;
+  return Object.fromEntries(Object.entries(limits).filter(([k]) => !hidden.includes(k)));
 }
 
 /**
@@ -23,13 +28,13 @@ export class QuotaClassesController {
   ) {}
 
   @Get(':id')
-  async show(@Auth() auth: AuthContext, @Param('id') id: string) {
+  async show(@Auth() auth: AuthContext, @Param('id') id: string, @Req() req: Request) {
     this.policy.enforce('quota_class_sets:show', auth);
-    return { quota_class_set: { id, ...shown(await this.quotas.classLimits(id)) } };
+    return { quota_class_set: { id, ...shown(await this.quotas.classLimits(id), req) } };
   }
 
   @Put(':id')
-  async update(@Auth() auth: AuthContext, @Param('id') id: string, @Body() body: unknown) {
+  async update(@Auth() auth: AuthContext, @Param('id') id: string, @Body() body: unknown, @Req() req: Request) {
     this.policy.enforce('quota_class_sets:update', auth);
     if (id.length < 1 || id.length > 255) throw ApiError.badRequest(`quota_class_name has a length of ${id.length}; it must be between 1 and 255 characters.`);
     if (body && typeof body === 'object' && !Array.isArray(body)) {
@@ -39,11 +44,11 @@ export class QuotaClassesController {
     const b = bodyOf(body, 'quota_class_set');
     const values: Record<string, number> = {};
     for (const k of Object.keys(b)) {
-      if (!(k in QUOTA_DEFAULTS)) throw invalid('quota_class_set', b, `Additional properties are not allowed ('${k}' was unexpected)`);
+      if (!(k in QUOTA_DEFAULTS) || (atLeast(req, 50) && NETWORK_QUOTAS.includes(k))) throw invalid('quota_class_set', b, `Additional properties are not allowed ('${k}' was unexpected)`);
       values[k] = limitField(b, k);
     }
     await this.quotas.setClass(id, values);
     // Nova's update answer has no `id` (Tempest's update_quota_class_set schema forbids it).
-    return { quota_class_set: shown(await this.quotas.classLimits(id)) };
+    return { quota_class_set: shown(await this.quotas.classLimits(id), req) };
   }
 }

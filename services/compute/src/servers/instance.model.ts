@@ -46,6 +46,8 @@ export interface PortRecord {
   mtu: number;
   fixedIps: { ipAddress: string; ipVersion: number }[];
   floatingIps: string[];
+  /** The device tag of an interface attach (2.49); compute's own, so a refresh from the network keeps it. */
+  tag?: string;
 }
 
 /** What compute keeps of a network port (the server's `addresses` and the agent's NICs come from it). */

@@ -135,14 +135,23 @@ export class ServerActionsService {
     await this.conductor.finishCallTask(started.id, started.generation, true);
   }
 
-  /** GET /servers/{id}/diagnostics (admin): the driver's counters as Nova's 2.1 free-form dict. */
-  async diagnostics(auth: AuthContext, id: string): Promise<Record<string, number | string>> {
+  /**
+   * GET /servers/{id}/diagnostics (admin): the driver's counters as Nova's 2.1 free-form dict, or
+   * from 2.48 (`standard`) as its standardized shape; an agent too old to build that one → 501, as
+   * Nova for a driver without get_instance_diagnostics.
+   */
+  async diagnostics(auth: AuthContext, id: string, standard = false): Promise<Record<string, unknown>> {
     const i = await this.servers.find(auth, id);
     this.policy.enforce('servers:diagnostics', auth, { project_id: i.project_id });
     if (!i.host) throw ApiError.conflict(`Instance ${i.id} is not ready`);
     try {
-      return await this.conductor.diagnostics(i);
+      const d = await this.conductor.diagnostics(i);
+      if (!standard) return d.diagnostics;
+      if (!d.standard) throw new ApiError(501, 'Feature not supported.');
+      const { state, driver, hypervisor, hypervisor_os, uptime, ...rest } = d.standard;
+      return { state, driver, hypervisor, hypervisor_os, uptime, config_drive: i.config_drive === 'True', ...rest };
     } catch (err) {
+      if (err instanceof ApiError) throw err;
       if (err instanceof RpcError && err.code === 'not_found') throw ApiError.conflict(`Instance ${i.id} is not ready`);
       if (err instanceof RpcError && err.code === 'unknown_method') throw new ApiError(501, 'Action is not supported by the compute agent of this server.');
       throw new ApiError(409, `Diagnostics of instance ${i.id} are not available: ${(err as Error).message}`);

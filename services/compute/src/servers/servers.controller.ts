@@ -223,10 +223,10 @@ export class ServersController {
     await this.servers.clearPassword(auth, id);
   }
 
-  /** Nova 2.1 (before 2.48): a free-form dict from the driver; admin only by default. */
+  /** A free-form dict from the driver below 2.48, Nova's standardized shape from 2.48; admin only by default. */
   @Get(':id/diagnostics')
-  async diagnostics(@Auth() auth: AuthContext, @Param('id') id: string) {
-    return this.serverActions.diagnostics(auth, id);
+  async diagnostics(@Auth() auth: AuthContext, @Param('id') id: string, @Req() req: Request) {
+    return this.serverActions.diagnostics(auth, id, atLeast(req, 48));
   }
 
   @Get(':id/os-instance-actions')
@@ -244,11 +244,13 @@ export class ServersController {
     const [a] = await this.db.rows(`SELECT * FROM ${this.db.t('instance_action')} WHERE instance_id = $1 AND request_id = $2 ORDER BY id DESC LIMIT 1`, [i.id, requestId]);
     if (!a) throw ApiError.notFound(`Action for request_id ${requestId} on instance ${i.id} not found`);
     const view: Record<string, unknown> = actionView(a);
-    if (this.policy.allows('instance_actions:events', auth, { project_id: i.project_id })) {
-      view.events = [
-        // A failed action's event carries the error (Nova puts the exception's traceback there).
-        { event: `compute_${String(a.action)}`, start_time: isoMicro(a.start_time as Date), finish_time: isoMicro(a.finish_time as Date | null), result: a.result ?? null, traceback: a.result === 'Error' ? (a.message ?? null) : null },
-      ];
+    // 2.51: every reader sees the events (to follow e.g. a volume extend); the traceback stays the policy's.
+    const details = this.policy.allows('instance_actions:events', auth, { project_id: i.project_id });
+    if (details || atLeast(req, 51)) {
+      const event: Record<string, unknown> = { event: `compute_${String(a.action)}`, start_time: isoMicro(a.start_time as Date), finish_time: isoMicro(a.finish_time as Date | null), result: a.result ?? null };
+      // A failed action's event carries the error (Nova puts the exception's traceback there).
+      if (details) event.traceback = a.result === 'Error' ? (a.message ?? null) : null;
+      view.events = [event];
     }
     return { instanceAction: view };
   }

@@ -15,6 +15,7 @@ import { SecurityGroupsService } from '../security-groups/security-groups.servic
 import { eventOf, type FlavorSnapshot, type InstanceRow, type VolumeAttachmentEntry } from './instance.model.js';
 import { InstancesRepository, isUuid } from './instances.repository.js';
 import { hostZoneSql } from '../aggregates/host-zone.js';
+import { checkTag, MAX_TAGS } from './tag-rules.js';
 import { type ActionName, CALL_TASKS, RESET_STATES, restingPower, STATUS_TO_VM, TRANSITIONS } from './state-machine.js';
 
 export function flavorSnapshot(f: FlavorRow): FlavorSnapshot {
@@ -95,6 +96,7 @@ export class ServersService {
     // Nova: below 2.19 the description is the name (the old display_description); from 2.19 the body's, null if absent.
     const requestedDescription = descriptionOf(b, version);
     const description = version >= 2019 ? (requestedDescription ?? null) : name;
+    const tags = tagsOf(b, version);
     const flavorRef = b.flavorRef;
     if (flavorRef === undefined || flavorRef === null || flavorRef === '') throw ApiError.badRequest("Invalid input for field/attribute flavorRef. 'flavorRef' is a required property");
     if (typeof flavorRef !== 'string' && typeof flavorRef !== 'number') throw invalid('flavorRef', flavorRef, "is not of type 'string', 'integer'");
@@ -246,6 +248,7 @@ export class ServersService {
             diskConfig,
           ],
         );
+        if (tags.length) await tx.exec(`INSERT INTO ${this.db.t('instance_tag')} (instance_id, tag) SELECT $1, unnest($2::text[])`, [row!.id, tags]);
         await this.repo.startAction(tx, row!, 'create', auth.userId, requestId);
         await this.repo.queueEvent(tx, 'instance.created', { instance: eventOf(row!) }, requestId);
         out.push(row!);
@@ -692,6 +695,15 @@ function descriptionOf(b: Json, version: number): string | null | undefined {
   if (d === undefined) return null;
   if (!/^[^\p{C}\p{Zl}\p{Zp}]*$/u.test(d)) throw invalid('description', d, 'is not printable');
   return d;
+}
+
+/** 2.52: `tags` on create, as the 2.26 tags API takes them (at most 50; duplicates kept once); 400 below. */
+function tagsOf(b: Json, version: number): string[] {
+  if (b.tags === undefined) return [];
+  if (version < 2052) throw invalid('server', b, "Additional properties are not allowed ('tags' was unexpected)");
+  if (!Array.isArray(b.tags)) throw invalid('tags', b.tags, "is not of type 'array'");
+  if (b.tags.length > MAX_TAGS) throw invalid('tags', b.tags, `is too long (at most ${MAX_TAGS} tags)`);
+  return [...new Set(b.tags.map((t) => checkTag(t, 'tags')))];
 }
 
 /**

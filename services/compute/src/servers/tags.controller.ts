@@ -6,16 +6,8 @@ import { Db, type Sql } from '../db/db.js';
 import { requireVersion } from '../versions/microversion.js';
 import type { InstanceRow } from './instance.model.js';
 import { ServersService } from './servers.service.js';
+import { checkTag, MAX_TAGS } from './tag-rules.js';
 
-/** Nova's per-server limit (objects.instance.MAX_TAG_COUNT) and tag schema (1–60 characters, no "/" or ","). */
-const MAX_TAGS = 50;
-
-function checkTag(tag: unknown, field = 'tag'): string {
-  if (typeof tag !== 'string') throw invalid(field, tag, `${JSON.stringify(tag)} is not of type 'string'`);
-  if (tag.length < 1 || tag.length > 60) throw invalid(field, tag, `'${tag}' must be 1 to 60 characters`);
-  if (/[/,]/.test(tag)) throw invalid(field, tag, `'${tag}' must not contain '/' or ','`);
-  return tag;
-}
 
 /** Nova changes tags only in these vm_states (server_tags._check_instance_in_valid_state). */
 const TAGGABLE = ['active', 'paused', 'suspended', 'stopped', 'shelved', 'shelved_offloaded'];

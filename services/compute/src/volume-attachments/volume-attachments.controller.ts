@@ -11,7 +11,8 @@ import type { InstanceRow, VolumeAttachmentEntry } from '../servers/instance.mod
 import { InstancesRepository, isUuid } from '../servers/instances.repository.js';
 import { ServersService } from '../servers/servers.service.js';
 import { allowedFrom, TRANSITIONS } from '../servers/state-machine.js';
-import { microversionOf } from '../versions/microversion.js';
+import { atLeast, microversionOf } from '../versions/microversion.js';
+import { checkDeviceTag } from '../servers/block-devices.js';
 
 function requestIdOf(req: Request): string {
   return (req as unknown as { id?: string }).id ?? String(req.headers['x-openstack-request-id'] ?? 'req-unknown');
@@ -124,7 +125,10 @@ export class VolumeAttachmentsController {
     const raw = body && typeof body === 'object' ? (body as Json).volumeAttachment : undefined;
     if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw invalid('volumeAttachment', raw, "is not of type 'object'");
     const a = raw as Json;
-    for (const k of Object.keys(a)) if (!['volumeId', 'device'].includes(k)) throw invalid('volumeAttachment', a, `Additional properties are not allowed ('${k}' was unexpected)`);
+    // 2.49: a device tag (kept in the entry; Nova shows it from 2.70).
+    const keys = atLeast(req, 49) ? ['volumeId', 'device', 'tag'] : ['volumeId', 'device'];
+    for (const k of Object.keys(a)) if (!keys.includes(k)) throw invalid('volumeAttachment', a, `Additional properties are not allowed ('${k}' was unexpected)`);
+    const tag = a.tag === undefined ? undefined : checkDeviceTag(a.tag);
     const volumeId = a.volumeId;
     if (typeof volumeId !== 'string' || !isUuid(volumeId)) throw invalid('volumeId', volumeId, "is not a 'uuid'");
     const device = a.device ?? null;
@@ -141,12 +145,14 @@ export class VolumeAttachmentsController {
     }
     let dev = '';
     const i = await this.begin(auth, id, 'attach_volume', rid, microversionOf(req), (cur) => {
+      // Nova's VolumeTaggedAttachToShelvedNotSupported: the tag reaches the guest only through a host.
+      if (tag !== undefined && cur.vm_state === 'shelved_offloaded') throw ApiError.badRequest('Tagged volume attachment is not supported for shelved-offloaded instances.');
       const used = ['/dev/vda', ...(cur.volumes ?? []).map((v) => v.device)];
       if ((cur.volumes ?? []).some((v) => v.volumeId === volumeId)) throw ApiError.badRequest(`Invalid volume: volume ${volumeId} is already attached to instance ${cur.id}`);
       // Nova (libvirt) treats the requested name as a hint; a taken or odd one gets the next free name.
       const wanted = typeof device === 'string' ? (device.startsWith('/dev/') ? device : `/dev/${device}`) : null;
       dev = wanted && /^\/dev\/vd[b-z]$/.test(wanted) && !used.includes(wanted) ? wanted : nextDevice(used);
-      return [...(cur.volumes ?? []), { volumeId, attachmentId: null, device: dev, status: 'attaching', path: null, format: null, deleteOnTermination: false }];
+      return [...(cur.volumes ?? []), { volumeId, attachmentId: null, device: dev, status: 'attaching', path: null, format: null, deleteOnTermination: false, ...(tag !== undefined && { tag }) }];
     });
     let entry: VolumeAttachmentEntry;
     try {
@@ -157,7 +163,7 @@ export class VolumeAttachmentsController {
         await this.volumes.unreserve(volumeId, i.project_id, i.id, rid).catch(() => undefined);
         throw err;
       });
-      entry = { volumeId, attachmentId: reserved.id, device: dev, status: 'attached', path: connection.path, format: connection.format, deleteOnTermination: false };
+      entry = { volumeId, attachmentId: reserved.id, device: dev, status: 'attached', path: connection.path, format: connection.format, deleteOnTermination: false, ...(tag !== undefined && { tag }) };
       try {
         if (i.host) await this.conductor.attachVolume(i, { volumeId, device: dev, path: connection.path, format: connection.format }, rid);
       } catch (err) {
