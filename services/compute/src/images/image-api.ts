@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { ApiError, KUMO_CONFIG } from '@kumo/service-kit';
+import { KUMO_CONFIG } from '@kumo/service-kit';
 import type { ComputeConfig } from '../config.js';
-import type { HttpCall } from '../security-groups/network-api.js';
+import { callService, fetchCall, type HttpCall, serviceFailed } from '../common/service-rest.js';
 
 /** A Glance v2 image as the image service's REST API renders it: base attributes and properties side by side. */
 export type GlanceImage = Record<string, unknown> & {
@@ -42,11 +42,6 @@ export class ImageApiError extends Error {
   }
 }
 
-const fetchCall: HttpCall = async (url, init) => {
-  const res = await fetch(url, { ...init, signal: AbortSignal.timeout(15000) });
-  return { status: res.status, text: await res.text() };
-};
-
 /**
  * The image service's REST API (Glance v2) as Nova's glance client uses it for the image proxy:
  * every call carries the caller's own token, so the image service's visibility rules and policy
@@ -63,25 +58,15 @@ export class ImageApi {
   }
 
   async call<T = Record<string, unknown>>(token: string, method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
-    if (!this.base) throw new ApiError(503, "Nova's image proxy APIs (/images, image metadata) need the image service, and this compute API has no KUMO_IMAGE_URL configured.");
-    const headers: Record<string, string> = { 'x-auth-token': token, accept: 'application/json' };
-    if (body !== undefined) headers['content-type'] = contentType;
-    let res: { status: number; text: string };
-    try {
-      res = await this.http(`${this.base}/v2${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-    } catch (err) {
-      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      throw new ApiError(503, `The image service at ${this.base} is unreachable (${cause?.code ?? cause?.message ?? (err as Error).message}); try again later.`);
-    }
-    let json: unknown;
-    try {
-      json = res.text ? JSON.parse(res.text) : undefined;
-    } catch {
-      json = undefined;
-    }
+    const res = await callService(
+      this.http,
+      { service: 'image', base: this.base, variable: 'KUMO_IMAGE_URL', apis: 'image proxy APIs (/images, image metadata)' },
+      { token, method, url: `/v2${path}`, body, contentType },
+    );
+    const json = res.json;
     if (res.status >= 200 && res.status < 300) return json as T;
     const message = (json as { message?: string } | undefined)?.message ?? (res.text.trim() || `HTTP ${res.status}`);
-    if (res.status >= 500) throw new ApiError(503, `The image service failed (${method} ${path}: HTTP ${res.status}: ${message}); try again later.`);
+    if (res.status >= 500) throw serviceFailed('image', method, path, res.status, message);
     throw new ImageApiError(res.status, message);
   }
 }

@@ -1,6 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { ApiError, KUMO_CONFIG } from '@kumo/service-kit';
+import { KUMO_CONFIG } from '@kumo/service-kit';
 import type { ComputeConfig } from '../config.js';
+import { callService, fetchCall, type HttpCall, serviceFailed } from '../common/service-rest.js';
+
+export type { HttpCall } from '../common/service-rest.js';
 
 export type NeutronRule = {
   id: string;
@@ -39,14 +42,6 @@ export class NetworkApiError extends Error {
   }
 }
 
-/** The transport: one HTTP call. Tests replace it to simulate an unreachable service. */
-export type HttpCall = (url: string, init: { method: string; headers: Record<string, string>; body?: string }) => Promise<{ status: number; text: string }>;
-
-const fetchCall: HttpCall = async (url, init) => {
-  const res = await fetch(url, { ...init, signal: AbortSignal.timeout(15000) });
-  return { status: res.status, text: await res.text() };
-};
-
 /**
  * The network service's REST API (Neutron v2.0) as Nova uses it for security groups and floating IPs: every call
  * carries the caller's own token, so the network service's policy (project scoping) applies.
@@ -66,26 +61,16 @@ export class NetworkApi {
   }
 
   async call<T = Record<string, unknown>>(token: string, method: string, path: string, body?: unknown): Promise<T> {
-    if (!this.base) throw new ApiError(503, 'Nova\'s network proxy APIs (security groups, floating IPs) need the network service, and this compute API has no KUMO_NETWORK_URL configured.');
-    const headers: Record<string, string> = { 'x-auth-token': token, accept: 'application/json' };
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    let res: { status: number; text: string };
-    try {
-      res = await this.http(`${this.base}/v2.0${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-    } catch (err) {
-      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      throw new ApiError(503, `The network service at ${this.base} is unreachable (${cause?.code ?? cause?.message ?? (err as Error).message}); try again later.`);
-    }
-    let json: unknown;
-    try {
-      json = res.text ? JSON.parse(res.text) : undefined;
-    } catch {
-      json = undefined;
-    }
+    const res = await callService(
+      this.http,
+      { service: 'network', base: this.base, variable: 'KUMO_NETWORK_URL', apis: 'network proxy APIs (security groups, floating IPs, networks)' },
+      { token, method, url: `/v2.0${path}`, body },
+    );
+    const json = res.json;
     if (res.status >= 200 && res.status < 300) return json as T;
     const e = (json as { NeutronError?: { type?: string; message?: string } } | undefined)?.NeutronError;
     if (res.status >= 500 || (!e && res.status !== 404)) {
-      throw new ApiError(503, `The network service failed (${method} ${path}: HTTP ${res.status}${e?.message ? `: ${e.message}` : ''}); try again later.`);
+      throw serviceFailed('network', method, path, res.status, e?.message);
     }
     throw new NetworkApiError(res.status, e?.type ?? 'HTTPError', e?.message ?? `HTTP ${res.status}`);
   }

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { ApiError, KUMO_CONFIG } from '@kumo/service-kit';
+import { KUMO_CONFIG } from '@kumo/service-kit';
 import type { ComputeConfig } from '../config.js';
-import type { HttpCall } from '../security-groups/network-api.js';
+import { callService, fetchCall, type HttpCall, serviceFailed } from '../common/service-rest.js';
 
 /** Cinder's volume JSON (v3 at 3.0) as the volume service renders it; only what Nova's views read. */
 export type CinderVolume = {
@@ -29,11 +29,6 @@ export class VolumeApiError extends Error {
   }
 }
 
-const fetchCall: HttpCall = async (url, init) => {
-  const res = await fetch(url, { ...init, signal: AbortSignal.timeout(15000) });
-  return { status: res.status, text: await res.text() };
-};
-
 /**
  * The volume service's REST API (Cinder v3) as Nova's cinder driver uses it for the os-volumes and
  * os-snapshots proxies: every call carries the caller's own token and project, so the volume
@@ -50,27 +45,17 @@ export class VolumeApi {
   }
 
   async call<T = Record<string, unknown>>(token: string, projectId: string, method: string, path: string, body?: unknown): Promise<T> {
-    if (!this.base) throw new ApiError(503, "Nova's volume proxy APIs (os-volumes, os-snapshots) need the volume service, and this compute API has no KUMO_VOLUME_URL configured.");
-    const headers: Record<string, string> = { 'x-auth-token': token, accept: 'application/json' };
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    let res: { status: number; text: string };
-    try {
-      res = await this.http(`${this.base}/v3/${encodeURIComponent(projectId)}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-    } catch (err) {
-      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      throw new ApiError(503, `The volume service at ${this.base} is unreachable (${cause?.code ?? cause?.message ?? (err as Error).message}); try again later.`);
-    }
-    let json: unknown;
-    try {
-      json = res.text ? JSON.parse(res.text) : undefined;
-    } catch {
-      json = undefined;
-    }
+    const res = await callService(
+      this.http,
+      { service: 'volume', base: this.base, variable: 'KUMO_VOLUME_URL', apis: 'volume proxy APIs (os-volumes, os-snapshots)' },
+      { token, method, url: `/v3/${encodeURIComponent(projectId)}${path}`, body },
+    );
+    const json = res.json;
     if (res.status >= 200 && res.status < 300) return json as T;
     // Cinder's fault body has one key (itemNotFound, badRequest, overLimit, …) holding the message.
     const fault = json && typeof json === 'object' ? (Object.values(json as Record<string, unknown>)[0] as { message?: unknown } | undefined) : undefined;
     const message = typeof fault?.message === 'string' ? fault.message : `HTTP ${res.status}`;
-    if (res.status >= 500) throw new ApiError(503, `The volume service failed (${method} ${path}: HTTP ${res.status}: ${message}); try again later.`);
+    if (res.status >= 500) throw serviceFailed('volume', method, path, res.status, message);
     throw new VolumeApiError(res.status, message);
   }
 }
