@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -198,6 +199,43 @@ export async function startComputeWithNetwork(opts: Omit<EnvOptions, 'peers'>): 
       await net?.svc.close();
       await env.close();
       await net?.db.drop();
+    },
+  };
+}
+
+/**
+ * Compute with the real volume service (services/volume) in-process, on its own database and
+ * volume directory but on compute's vhost (compute calls its RPCs), its Cinder REST API in
+ * KUMO_VOLUME_URL (Nova's os-volumes proxy). Files are made by the real qemu-img.
+ */
+export async function startComputeWithVolume(
+  opts: Omit<EnvOptions, 'peers'>,
+  volumeEnv: Record<string, string> = {},
+): Promise<{ env: ComputeEnv; volume: TestService; dir: string; close(): Promise<void> }> {
+  const volumeModule = '../../volume/src/service.js';
+  const { volumeService } = (await import(volumeModule)) as { volumeService: import('@kumo/service-kit').ServiceDefinition };
+  let vol: { svc: TestService; db: TestDatabase; dir: string } | undefined;
+  const env = await startComputeEnv({
+    ...opts,
+    peers: async (identityUrl, amqpUrl) => {
+      const db = await createTestDatabase('kumo_volume_test');
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kumo-compute-volumes-'));
+      const svc = await startTestService(volumeService, { databaseUrl: db.url, amqpUrl, env: { KUMO_IDENTITY_URL: identityUrl, KUMO_VOLUME_DIR: dir, ...volumeEnv } });
+      vol = { svc, db, dir };
+      return { KUMO_VOLUME_URL: svc.url };
+    },
+  });
+  return {
+    env,
+    volume: vol!.svc,
+    dir: vol!.dir,
+    close: async () => {
+      await env.close();
+      if (vol) {
+        await vol.svc.close();
+        await vol.db.drop();
+        fs.rmSync(vol.dir, { recursive: true, force: true });
+      }
     },
   };
 }

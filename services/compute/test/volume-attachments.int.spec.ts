@@ -1,45 +1,29 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { createImage } from '@kumo/hypervisor';
-import type { ServiceDefinition } from '@kumo/service-kit';
 import { AmqpRpcTransport, Db } from '@kumo/service-kit';
-import { createTestDatabase, startTestService, type TestDatabase, type TestService, waitUntil } from '@kumo/service-kit/testing';
+import { type TestService, waitUntil } from '@kumo/service-kit/testing';
 import { Reconciler } from '../src/conductor/reconciler.js';
-import { client, type ComputeEnv, type Project, request, startComputeEnv } from './helpers.js';
+import { client, type ComputeEnv, type Project, request, startComputeWithVolume } from './helpers.js';
 import { tempestErrors } from './tempest/schemas.js';
 
 // The real volume service (services/volume), in-process on its own database and volume directory
 // but on compute's vhost: compute calls its RPCs (get, reserve, attach, detach, unreserve), and
 // its files are made by the real qemu-img.
-const VOLUME_SERVICE = '../../volume/src/service.js';
-
 let env: ComputeEnv;
 let c: ReturnType<typeof client>;
-let vol: { svc: TestService; db: TestDatabase; dir: string };
+let stack: Awaited<ReturnType<typeof startComputeWithVolume>>;
+let vol: { svc: TestService; dir: string };
 
 beforeAll(async () => {
-  const { volumeService } = (await import(VOLUME_SERVICE)) as { volumeService: ServiceDefinition };
-  env = await startComputeEnv({
-    hosts: ['va-1'],
-    peers: async (identityUrl, amqpUrl) => {
-      const db = await createTestDatabase('kumo_volume_test');
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kumo-compute-volumes-'));
-      const svc = await startTestService(volumeService, { databaseUrl: db.url, amqpUrl, env: { KUMO_IDENTITY_URL: identityUrl, KUMO_VOLUME_DIR: dir, KUMO_VOLUME_QUOTA_VOLUMES: '50' } });
-      vol = { svc, db, dir };
-      return {};
-    },
-  });
+  stack = await startComputeWithVolume({ hosts: ['va-1'] }, { KUMO_VOLUME_QUOTA_VOLUMES: '50' });
+  env = stack.env;
+  vol = { svc: stack.volume, dir: stack.dir };
   c = client(env);
 }, 120000);
 afterAll(async () => {
-  await env?.close();
-  if (vol) {
-    await vol.svc.close();
-    await vol.db.drop();
-    fs.rmSync(vol.dir, { recursive: true, force: true });
-  }
+  await stack?.close();
 });
 
 const expectSchema = (name: string, res: { status: number; json: unknown }) => expect(tempestErrors(name, res.status, res.json)).toEqual([]);

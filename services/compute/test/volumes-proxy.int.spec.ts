@@ -1,41 +1,23 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import type { ServiceDefinition } from '@kumo/service-kit';
-import { createTestDatabase, startTestService, type TestDatabase, type TestService, waitUntil } from '@kumo/service-kit/testing';
-import { client, type ComputeEnv, type Project, request, startComputeEnv } from './helpers.js';
+import { type TestService, waitUntil } from '@kumo/service-kit/testing';
+import { client, type ComputeEnv, type Project, request, startComputeWithVolume } from './helpers.js';
 import { tempestErrors } from './tempest/schemas.js';
 
 // Nova's volume proxy (os-volumes, os-snapshots; 2.1–2.35) against the real volume service
 // (services/volume) in-process: compute calls its Cinder REST API with the caller's token
 // (KUMO_VOLUME_URL) and its RPCs on compute's vhost for attachments.
-const VOLUME_SERVICE = '../../volume/src/service.js';
-
 let env: ComputeEnv;
 let c: ReturnType<typeof client>;
-let vol: { svc: TestService; db: TestDatabase; dir: string };
+let stack: Awaited<ReturnType<typeof startComputeWithVolume>>;
+let vol: { svc: TestService; dir: string };
 
 beforeAll(async () => {
-  const { volumeService } = (await import(VOLUME_SERVICE)) as { volumeService: ServiceDefinition };
-  env = await startComputeEnv({
-    hosts: ['vp-1'],
-    peers: async (identityUrl, amqpUrl) => {
-      const db = await createTestDatabase('kumo_volume_test');
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kumo-compute-volproxy-'));
-      const svc = await startTestService(volumeService, { databaseUrl: db.url, amqpUrl, env: { KUMO_IDENTITY_URL: identityUrl, KUMO_VOLUME_DIR: dir, KUMO_VOLUME_QUOTA_VOLUMES: '50', KUMO_VOLUME_QUOTA_GIGABYTES: '40' } });
-      vol = { svc, db, dir };
-      return { KUMO_VOLUME_URL: svc.url };
-    },
-  });
+  stack = await startComputeWithVolume({ hosts: ['vp-1'] }, { KUMO_VOLUME_QUOTA_VOLUMES: '50', KUMO_VOLUME_QUOTA_GIGABYTES: '40' });
+  env = stack.env;
+  vol = { svc: stack.volume, dir: stack.dir };
   c = client(env);
 }, 120000);
 afterAll(async () => {
-  await env?.close();
-  if (vol) {
-    await vol.svc.close();
-    await vol.db.drop();
-    fs.rmSync(vol.dir, { recursive: true, force: true });
-  }
+  await stack?.close();
 });
 
 const at = (v: string) => ({ headers: { 'OpenStack-API-Version': `compute ${v}` } });

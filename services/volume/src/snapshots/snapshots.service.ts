@@ -5,6 +5,7 @@ import type { VolumeConfig } from '../config.js';
 import { isUuid, parseDescription, parseMetadata, parseName } from '../volumes/volume.model.js';
 import { PROCESS_OWNER, VolumesService } from '../volumes/volumes.service.js';
 import { type Snapshot, SnapshotRepository, SORT_COLUMNS } from './snapshot.repository.js';
+import { BackgroundJobs } from '../lifecycle/background-jobs.js';
 
 /** Statuses a snapshot may be deleted in (Cinder: available, error, error_deleting). */
 const DELETABLE = ['available', 'error', 'error_deleting'];
@@ -29,7 +30,7 @@ function strictBool(v: unknown, field: string): boolean {
 @Injectable()
 export class SnapshotsService implements OnApplicationShutdown {
   private readonly log = new Logger('snapshots');
-  private readonly jobs = new Set<Promise<void>>();
+  private readonly jobs = new BackgroundJobs(this.log);
 
   constructor(
     readonly snapshots: SnapshotRepository,
@@ -42,15 +43,9 @@ export class SnapshotsService implements OnApplicationShutdown {
     await this.settle();
   }
 
-  async settle(): Promise<void> {
-    while (this.jobs.size) await Promise.allSettled([...this.jobs]);
-  }
-
-  private background(fn: () => Promise<void>): void {
-    const job = fn()
-      .catch((err) => this.log.error(`background job failed: ${(err as Error).stack ?? err}`))
-      .finally(() => this.jobs.delete(job));
-    this.jobs.add(job);
+  /** Resolves once every background job started so far has finished. */
+  settle(): Promise<void> {
+    return this.jobs.settle();
   }
 
   /** The snapshot if the caller may see it; otherwise 404, as for a missing one. */
@@ -154,7 +149,7 @@ export class SnapshotsService implements OnApplicationShutdown {
       await this.snapshots.insert(tx, { id, volumeId: v.id, projectId: v.projectId, userId: auth.userId, name, description, size: v.size, metadata, createOwner: PROCESS_OWNER });
       return (await this.snapshots.get(id, tx))!;
     });
-    this.background(() => this.build(created, requestId));
+    this.jobs.run(() => this.build(created, requestId));
     return created;
   }
 
@@ -184,7 +179,7 @@ export class SnapshotsService implements OnApplicationShutdown {
       if (!DELETABLE.includes(s.status)) throw ApiError.badRequest(`Invalid snapshot: Snapshot status must be available or error, but current status is: ${s.status}.`);
       await this.snapshots.setStatus(tx, s.id, [s.status], 'deleting');
     });
-    this.background(() => this.finishDelete(id));
+    this.jobs.run(() => this.finishDelete(id));
   }
 
   /** deleting -> data removed -> deleted. Also what the reconciler retries for a removal a crash interrupted. */

@@ -10,6 +10,7 @@ import { VolumeRepository } from '../db/volume.repository.js';
 import { EVENT_KICKER, type EventKicker } from '../events/event-kicker.js';
 import { SnapshotRepository } from '../snapshots/snapshot.repository.js';
 import { DELETABLE, isUuid, parseDescription, parseMetadata, parseName, parseSize, toAttachmentRecord, toRecord, type Volume } from './volume.model.js';
+import { BackgroundJobs } from '../lifecycle/background-jobs.js';
 
 /** Who acts: a project (REST caller or the server's project for RPC) and whether it is a cloud admin. */
 export interface Actor {
@@ -28,8 +29,8 @@ function invalid(message: string): ApiError {
 @Injectable()
 export class VolumesService implements OnApplicationShutdown {
   private readonly log = new Logger('volumes');
-  /** Background jobs (creations, deletions) of this process; awaited on shutdown and by tests. */
-  private readonly jobs = new Set<Promise<void>>();
+  /** Creations, copies and deletions of this process; awaited on shutdown and by tests. */
+  private readonly jobs = new BackgroundJobs(this.log);
 
   constructor(
     readonly volumes: VolumeRepository,
@@ -46,15 +47,8 @@ export class VolumesService implements OnApplicationShutdown {
   }
 
   /** Resolves once every background job started so far has finished. */
-  async settle(): Promise<void> {
-    while (this.jobs.size) await Promise.allSettled([...this.jobs]);
-  }
-
-  private background(fn: () => Promise<void>): void {
-    const job = fn()
-      .catch((err) => this.log.error(`background job failed: ${(err as Error).stack ?? err}`))
-      .finally(() => this.jobs.delete(job));
-    this.jobs.add(job);
+  settle(): Promise<void> {
+    return this.jobs.settle();
   }
 
   actorOf(auth: AuthContext): Actor {
@@ -155,7 +149,7 @@ export class VolumesService implements OnApplicationShutdown {
       }
       await this.volumes.insert(tx, { id: p.id, projectId: p.projectId, userId: p.userId, name: p.name, description: p.description, size: p.size, imageId: p.image?.id ?? null, snapshotId: p.snapshotId ?? null, metadata: p.metadata, createOwner: PROCESS_OWNER });
     });
-    this.background(() => this.build(p.id, p.size, p.image, p.requestId, p.snapshotId));
+    this.jobs.run(() => this.build(p.id, p.size, p.image, p.requestId, p.snapshotId));
     return (await this.volumes.get(p.id))!;
   }
 
@@ -225,7 +219,7 @@ export class VolumesService implements OnApplicationShutdown {
       this.assertDeletable(v, await this.volumes.snapshotCount(tx, v.id));
       await this.volumes.setStatus(tx, v.id, [v.status], 'deleting');
     });
-    this.background(() => this.finishDelete(id, requestId));
+    this.jobs.run(() => this.finishDelete(id, requestId));
   }
 
   private assertDeletable(v: Volume, snapshots: number): void {
@@ -422,7 +416,7 @@ export class VolumesService implements OnApplicationShutdown {
       await this.volumes.setStatus(tx, v.id, [v.status], 'deleting');
       return true;
     });
-    if (found) this.background(() => this.finishDelete(volumeId));
+    if (found) this.jobs.run(() => this.finishDelete(volumeId));
     return { ok: true, found };
   }
 }
