@@ -106,7 +106,7 @@ describe('config drive', () => {
     expect(fs.existsSync(iso)).toBe(false);
   });
 
-  it('a server without config_drive gets no drive; an image with img_config_drive=mandatory forces one', async () => {
+  it('a server without config_drive gets no drive; an image with img_config_drive=mandatory forces one, kept across shelve/unshelve', async () => {
     const plain = await c.bootActive(env.a, { name: 'no-cfg' });
     booted.push(plain.id);
     expect(plain.config_drive).toBe('');
@@ -125,5 +125,13 @@ describe('config drive', () => {
     // Without a key pair or metadata, Nova leaves those keys out.
     expect(Object.keys(JSON.parse(readIso(isoOf(forced.id), '/openstack/latest/meta_data.json')))).not.toContain('public_keys');
     expect(listIso(isoOf(forced.id))).not.toContain('/openstack/latest/user_data');
+    // Shelve offload destroys the domain and its drive; unshelve spawns with a fresh one.
+    expect((await c.action(env.a, forced.id, { shelve: null })).status).toBe(202);
+    await c.waitStatus(env.a, forced.id, 'SHELVED_OFFLOADED');
+    expect(fs.existsSync(isoOf(forced.id))).toBe(false);
+    expect((await c.action(env.a, forced.id, { unshelve: null })).status).toBe(202);
+    await c.waitStatus(env.a, forced.id, 'ACTIVE');
+    expect((await diskOf(forced.id))?.path).toBe(isoOf(forced.id));
+    expect(JSON.parse(readIso(isoOf(forced.id), '/openstack/latest/meta_data.json')).uuid).toBe(forced.id);
   });
 });
