@@ -22,6 +22,8 @@
  *   1.7 - HostReport.hostUptime (the node's uptime and load, for os-hypervisors/{id}/uptime). Additive.
  *   1.7+ - (2.48) The diagnostics reply adds `standard`: Nova's standardized diagnostics. Additive:
  *         the API answers 501 at 2.48 for an older agent without it.
+ *   1.7+ - (config drive) InstanceSpec.configDrive: what the agent writes into the instance's
+ *         config drive ISO (Nova's configdrive). Optional, additive: an older agent boots without it.
  *   1.6 - (evacuate) HostReport.startup: the first report of a (re)started agent; the service
  *         answers it with `absent` syncs for domains of instances evacuated away from the host
  *         (Nova's _destroy_evacuated_instances at init_host). Optional, additive.
@@ -63,6 +65,26 @@ export interface InstanceSpec {
   numa?: { hostCell: number; memoryMb: number; vcpus: number[]; cpus: number[] }[] | null;
   /** 1.3: attached volumes, in attach order (a re-created domain keeps them). */
   volumes?: InstanceVolume[];
+  /**
+   * Set when the server has a config drive (`config_drive: true` or the image's
+   * `img_config_drive=mandatory`): the agent writes it (ISO 9660, label `config-2`) and attaches
+   * it as a read-only cdrom. Carries what the agent cannot look up itself (it has no database).
+   */
+  configDrive?: ConfigDriveData | null;
+}
+
+/** The facts of Nova's instance metadata (meta_data.json, network_data.json) the agent needs. */
+export interface ConfigDriveData {
+  projectId: string;
+  hostname: string;
+  availabilityZone: string | null;
+  launchIndex: number;
+  /** Server metadata (Nova's `meta`). */
+  metadata: Record<string, string>;
+  /** The key pair the server was booted with; `type` is Nova's keypair type (ssh or x509). */
+  key: { name: string; type: string; data: string } | null;
+  /** The server's ports with their fixed IPs (network_data.json). */
+  ports: { id: string; networkId: string; macAddress: string; mtu: number; fixedIps: { ipAddress: string; ipVersion: number }[] }[];
 }
 
 /** A volume as the agent plugs it: the volume service's connection info (file backend: a path on this node). */

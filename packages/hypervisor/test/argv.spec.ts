@@ -129,6 +129,14 @@ describe('DomainSpec -> QEMU argv (pure)', () => {
     });
   }
 
+  it('a config drive (the compute agent\'s disk.config) is a read-only ide-cd on the pc machine', () => {
+    const a = argv({ id: 'cfg', memory: { sizeMb: 256 }, disks: [{ id: 'root', path: '/i/disk.qcow2', bootIndex: 0 }, { id: 'config', path: '/i/disk.config', format: 'raw', bus: 'ide', media: 'cdrom', readOnly: true }] });
+    const blockdevs = a.filter((x) => x.includes('"/i/disk.config"') || x.includes('"file-config"'));
+    expect(blockdevs).toHaveLength(2);
+    for (const b of blockdevs) expect(JSON.parse(b)['read-only']).toBe(true);
+    expect(a.filter((x) => x.startsWith('ide-cd,'))).toEqual([expect.stringMatching(/^ide-cd,bus=ide\.\d,unit=\d,id=config,drive=fmt-config$/)]);
+  });
+
   it('is deterministic and does no I/O: same input, same output', () => {
     const f = FLAVORS['throttled-disks']!;
     expect(argv(f.spec)).toEqual(argv(f.spec));

@@ -79,4 +79,12 @@ describe('InstanceSpec → DomainSpec', () => {
       ['vol-6e6f0d7a-1b2c-4d3e-8f90', '/v/6e6f', 'raw', '6e6f0d7a-1b2c-4d3e-8'],
     ]);
   });
+
+  it('attaches the config drive as a read-only IDE cdrom after the disks', () => {
+    const configDrive = { projectId: 'p', hostname: 'h', availabilityZone: null, launchIndex: 0, metadata: {}, key: null, ports: [] };
+    const spec = parseDomainSpec(domainSpecOf({ ...base, configDrive }, '/x'));
+    expect(spec.disks.map((d) => d.id)).toEqual(['root', 'config']);
+    expect(spec.disks[1]).toMatchObject({ path: `/x/${base.instanceId}/disk.config`, format: 'raw', bus: 'ide', media: 'cdrom', readOnly: true });
+    expect(parseDomainSpec(domainSpecOf(base, '/x')).disks.map((d) => d.id)).toEqual(['root']);
+  });
 });

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { InstanceSpec, InstanceVolume } from '@kumo/contracts';
 import type { DiskSpecInput, DomainSpecInput, NicSpecInput } from '@kumo/hypervisor';
+import { CONFIG_DRIVE_FILE } from './config-drive.js';
 
 /**
  * InstanceSpec (what the conductor sends) → the hypervisor's DomainSpec. Pure. Flavor extra specs
@@ -54,7 +55,8 @@ export function domainSpecOf(s: InstanceSpec, instancesDir: string): DomainSpecI
     memory,
     ...(watchdog ? { watchdog } : {}),
     // Attached volumes follow the root disk, in attach order (a re-created domain keeps them).
-    disks: [...disks, ...(s.volumes ?? []).map(volumeDiskOf)],
+    // The config drive last, a read-only IDE cdrom as Nova's libvirt driver attaches it (x86 default bus).
+    disks: [...disks, ...(s.volumes ?? []).map(volumeDiskOf), ...(s.configDrive ? [configDriveDiskOf(dir)] : [])],
     // VNC on a unix socket in the instance directory (Nova's [vnc] enabled = True default); a console proxy on the node bridges it.
     console: { vnc: true },
     nics: s.ports.map((p) => nicOf(p)),
@@ -81,6 +83,10 @@ export function diskThrottleOf(e: Record<string, string>): Record<string, number
     if (e[key] !== undefined && Number.isInteger(n) && n > 0) out[field] = n;
   }
   return Object.keys(out).length ? out : undefined;
+}
+
+export function configDriveDiskOf(dir: string): DiskSpecInput {
+  return { id: 'config', path: path.join(dir, CONFIG_DRIVE_FILE), format: 'raw', bus: 'ide', media: 'cdrom', readOnly: true };
 }
 
 /** The disk's device id follows its volume, so a volume can be hot-unplugged by id (os-volume_attachments). */

@@ -15,6 +15,7 @@ import { ComputeAgent } from './agent.js';
  *   KUMO_AGENT_CPU_DEDICATED_SET  host CPUs for pinned guests, e.g. `4-15` or `2,3,6-7` (default none)
  *   KUMO_AGENT_REPORT_S      heartbeat interval (default 10)
  *   KUMO_AGENT_STATE_DIR     instance directories (default /var/lib/kumo/instances)
+ *   KUMO_AGENT_MKISOFS       the ISO 9660 tool config drives are made with (default genisoimage)
  *   KUMO_AGENT_SNAPSHOT_DIR  where createImage writes snapshots for the image service to import
  *                            (one of its KUMO_IMAGE_IMPORT_DIRS); unset: no snapshots
  *   KUMO_AGENT_CONSOLE_LISTEN  host:port of this node's noVNC websocket proxy (nova-novncproxy;

@@ -1,5 +1,7 @@
 import type { AgentReport, AgentSyncRequest } from '@kumo/contracts';
 import { DomainNotFound, type DomainState, type HypervisorDriver } from '@kumo/hypervisor';
+import path from 'node:path';
+import { ConfigDriveWriter, configDriveFiles } from './config-drive.js';
 import { domainSpecOf } from './domain-spec.js';
 
 interface Applied {
@@ -35,6 +37,8 @@ export class HostSyncer {
   private readonly migrationControls = new Map<string, { migrationId: number; abort: AbortController; force: AbortController }>();
   private active = 0;
   private closed = false;
+  /** Writes the instances' config drives (replaceable in tests). */
+  configDrives = new ConfigDriveWriter();
 
   constructor(
     readonly host: string,
@@ -187,6 +191,7 @@ export class HostSyncer {
     const state = await this.info(spec.instanceId);
     if (state === 'migrating') await this.driver.destroy(spec.instanceId);
     else if (state !== undefined) throw new Error(`domain ${spec.instanceId} already exists on ${this.host} (${state})`);
+    await this.writeConfigDrive(spec);
     return (await this.driver.prepareIncomingMigration(domainSpecOf(spec, this.instancesDir))).uri;
   }
 
@@ -202,11 +207,22 @@ export class HostSyncer {
     return (await this.info(id)) ?? null;
   }
 
+  /**
+   * Every spawn writes the drive afresh (Nova builds it at spawn): a rebuild, evacuation or
+   * unshelve gets the server's current metadata, keys and ports; a spec without one removes it.
+   */
+  private async writeConfigDrive(spec: AgentSyncRequest['spec']): Promise<void> {
+    const dir = path.join(this.instancesDir, spec.instanceId);
+    if (spec.configDrive) await this.configDrives.write(dir, configDriveFiles(spec));
+    else await this.configDrives.remove(dir);
+  }
+
   private async converge(d: AgentSyncRequest): Promise<string> {
     const id = d.instanceId;
     let state = await this.info(id);
     if (d.power === 'absent') {
       if (state !== undefined) await this.driver.destroy(id);
+      await this.configDrives.remove(path.join(this.instancesDir, id));
       return 'absent';
     }
     let applied = this.applied.get(id);
@@ -222,6 +238,7 @@ export class HostSyncer {
     }
     if (state === undefined) {
       try {
+        await this.writeConfigDrive(d.spec);
         await this.driver.spawn(domainSpecOf(d.spec, this.instancesDir));
       } catch (err) {
         (err as { spawnFailed?: boolean }).spawnFailed = true;

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
-import { type AgentReport, type AgentSyncRequest, agentQueue, type ComputeAgentMethods, type HostReport, type InstanceSpec, type InstanceVolume, RpcError } from '@kumo/contracts';
+import { type AgentReport, type AgentSyncRequest, agentQueue, type ComputeAgentMethods, type ConfigDriveData, type HostReport, type InstanceSpec, type InstanceVolume, RpcError } from '@kumo/contracts';
 import { AmqpRpcTransport, KUMO_CONFIG } from '@kumo/service-kit';
 import type { ComputeConfig } from '../config.js';
 import { Db, type Sql } from '../db/db.js';
@@ -166,6 +166,7 @@ export class ConductorService implements OnApplicationShutdown {
         .filter((v) => v.status === 'attached' && v.path && v.format)
         .map((v) => ({ volumeId: v.volumeId, device: v.device, path: v.path!, format: v.format!, ...(v.bootIndex === 0 ? { boot: true } : {}) })),
       ...(i.rescue_image ? { rescue: { image: imageOf(i.rescue_image)! } } : {}),
+      ...(i.config_drive === 'True' ? { configDrive: configDriveOf(i) } : {}),
       // Guest node k holds the next `vcpus` vCPU indices, in order (as Nova's even split).
       ...(numa?.length ? { numa: numa.map((c) => ({ hostCell: c.cell, memoryMb: c.memoryMb, vcpus: Array.from({ length: c.vcpus }, () => vcpu++), cpus: c.cpus })) } : {}),
     };
@@ -924,4 +925,18 @@ function uptimeOf(u: unknown): string | null {
   if (!v || typeof v.seconds !== 'number' || !Number.isFinite(v.seconds) || v.seconds < 0) return null;
   const load = Array.isArray(v.load) && v.load.length === 3 && v.load.every((x) => typeof x === 'number' && Number.isFinite(x)) ? (v.load as number[]) : [0, 0, 0];
   return JSON.stringify({ seconds: Math.floor(v.seconds), load });
+}
+
+/** What the agent writes into the server's config drive (it cannot read the instance row itself). */
+export function configDriveOf(i: InstanceRow): ConfigDriveData {
+  return {
+    projectId: i.project_id,
+    hostname: i.hostname,
+    availabilityZone: i.availability_zone,
+    launchIndex: i.launch_index,
+    metadata: i.metadata ?? {},
+    // Nova's keypair type: the instance keeps only the public key, and an x509 one is a PEM certificate.
+    key: i.key_name && i.key_data ? { name: i.key_name, type: i.key_data.includes('BEGIN CERTIFICATE') ? 'x509' : 'ssh', data: i.key_data } : null,
+    ports: (i.ports ?? []).map((p) => ({ id: p.id, networkId: p.networkId, macAddress: p.macAddress, mtu: p.mtu, fixedIps: p.fixedIps.map((f) => ({ ipAddress: f.ipAddress, ipVersion: f.ipVersion })) })),
+  };
 }

@@ -237,7 +237,8 @@ export class ServersService {
             JSON.stringify(securityGroups),
             accessIPv4,
             accessIPv6,
-            configDrive,
+            // Nova's configdrive.update_instance: an image that mandates a config drive gets one (and the server shows "True").
+            configDrive || image?.properties?.img_config_drive === 'mandatory' ? 'True' : '',
             reservationId,
             n,
             groupId,
