@@ -974,3 +974,45 @@ describe('microversions 2.48 … 2.53', () => {
     expect((await r('DELETE', `/os-services/${svc.id}`, env.admin, '2.53')).status).toBe(409);
   });
 });
+
+describe('microversions 2.54 …', () => {
+  it('2.54: rebuild takes key_name (the caller\'s keypair; null removes it) and shows it; 400 below', async () => {
+    expect((await r('POST', '/os-keypairs', env.a, '2.2', { keypair: { name: 'k54' } })).status).toBe(201);
+    const s = await c.bootActive(env.a, { name: 'rb54' });
+    const rebuild = (v: string, extra: Record<string, unknown>, who: Project = env.a) => r('POST', `/servers/${s.id}/action`, who, v, { rebuild: { imageRef: env.image.publicId, ...extra } });
+
+    const below = await rebuild('2.53', { key_name: 'k54' });
+    expect([below.status, below.json.badRequest?.message]).toEqual([400, expect.stringContaining("'key_name' was unexpected")]);
+    const old = await rebuild('2.53', {});
+    expectSchema('v2_47/servers.rebuild_server_with_admin_pass', old);
+    expect(old.json.server.key_name).toBeUndefined();
+    await c.waitStatus(env.a, s.id, 'ACTIVE');
+
+    const withKey = await rebuild('2.54', { key_name: 'k54' });
+    expectSchema('v2_54/servers.rebuild_server_with_admin_pass', withKey);
+    expect(withKey.json.server.key_name).toBe('k54');
+    await c.waitStatus(env.a, s.id, 'ACTIVE');
+    const db = env.svc.app.get(Db);
+    const pub = (await r('GET', '/os-keypairs/k54', env.a, '2.2')).json.keypair.public_key;
+    expect(await db.rows(`SELECT key_name, key_data FROM ${db.t('instance')} WHERE id = $1`, [s.id])).toEqual([{ key_name: 'k54', key_data: pub }]);
+    expect((await r('GET', `/servers/${s.id}`, env.a, '2.54')).json.server.key_name).toBe('k54');
+
+    // Without key_name the key stays; null removes it.
+    const kept = await rebuild('2.54', {});
+    expect(kept.json.server.key_name).toBe('k54');
+    await c.waitStatus(env.a, s.id, 'ACTIVE');
+    const unset = await rebuild('2.54', { key_name: null });
+    expectSchema('v2_54/servers.rebuild_server_with_admin_pass', unset);
+    expect(unset.json.server.key_name).toBeNull();
+    await c.waitStatus(env.a, s.id, 'ACTIVE');
+    expect(await db.rows(`SELECT key_name, key_data FROM ${db.t('instance')} WHERE id = $1`, [s.id])).toEqual([{ key_name: null, key_data: null }]);
+
+    // Another user's key (here: a name the caller has no keypair of) is a 400; bad values too.
+    const missing = await rebuild('2.54', { key_name: 'nope' });
+    expect([missing.status, missing.json.badRequest?.message]).toEqual([400, `Keypair nope not found for user ${env.a.userId}`]);
+    for (const bad of ['', 5, 'x'.repeat(256)]) expect((await rebuild('2.54', { key_name: bad })).status).toBe(400);
+    // Another project's server: 404 before the key is looked at; a reader may not rebuild.
+    expect((await rebuild('2.54', { key_name: 'k54' }, env.b)).status).toBe(404);
+    expect((await rebuild('2.54', { key_name: null }, env.readerA)).status).toBe(403);
+  });
+});

@@ -345,6 +345,8 @@ export class ServersController {
         return {
           server: {
             ...serverView(i, base, { detail: false, admin: false, version: microversionOf(req), tags: await this.tagsFor(req, [i]), flavorExtraSpecs: this.flavorExtraSpecs(auth, req, [i]) }),
+            // 2.54: the rebuild body shows the (possibly replaced) key, as Nova's rebuild view.
+            ...(atLeast(req, 54) ? { key_name: i.key_name } : {}),
             adminPass: Math.random().toString(36).slice(2, 14),
           },
         };

@@ -656,6 +656,21 @@ export class ServersService {
     });
   }
 
+  /**
+   * 2.54 `key_name` of rebuild: the caller's keypair replaces the server's (Nova looks it up under
+   * the requesting user, not the server's owner: keys belong to users, servers to projects); null
+   * removes it. `key_data` goes into the rebuilt guest's spec as at boot. 400 below 2.54.
+   */
+  private async rebuildKeyOf(auth: AuthContext, body: Json, version: number): Promise<{ key_name?: string | null; key_data?: string | null }> {
+    if (body.key_name === undefined) return {};
+    if (version < 2054) throw invalid('rebuild', body, "Additional properties are not allowed ('key_name' was unexpected)");
+    const name = stringField(body, 'key_name', { nullable: true, min: 1, max: 255 });
+    if (name === undefined) return { key_name: null, key_data: null };
+    const [k] = await this.db.rows<{ public_key: string }>(`SELECT public_key FROM ${this.db.t('keypair')} WHERE user_id = $1 AND name = $2`, [auth.userId, name]);
+    if (!k) throw ApiError.badRequest(`Keypair ${name} not found for user ${auth.userId}`);
+    return { key_name: name, key_data: k.public_key };
+  }
+
   async rebuild(auth: AuthContext, id: string, body: Json, requestId: string, version = 2001): Promise<InstanceRow> {
     const description = descriptionOf(body, version);
     const diskConfig = diskConfigOf(body);
@@ -679,6 +694,7 @@ export class ServersService {
     if (body.metadata !== undefined) patch.metadata = metadataOf(body.metadata);
     if (body.accessIPv4 !== undefined) patch.access_ipv4 = stringField(body, 'accessIPv4') ?? '';
     if (body.accessIPv6 !== undefined) patch.access_ipv6 = normalizeIpv6(stringField(body, 'accessIPv6') ?? '');
+    Object.assign(patch, await this.rebuildKeyOf(auth, body, version));
     return this.act(auth, id, 'rebuild', requestId, async (_tx, cur) => ({ ...patch, spec_version: cur.spec_version + 1, target_vm_state: cur.vm_state === 'error' ? 'active' : cur.vm_state }), 'rebuild');
   }
 }
