@@ -1015,4 +1015,46 @@ describe('microversions 2.54 …', () => {
     expect((await rebuild('2.54', { key_name: 'k54' }, env.b)).status).toBe(404);
     expect((await rebuild('2.54', { key_name: null }, env.readerA)).status).toBe(403);
   });
+
+  it('2.55: flavor description on create, PUT /flavors/{id} to change it (admin; 404 below), shown in every flavor view; 400 below', async () => {
+    const below = await r('POST', '/flavors', env.admin, '2.54', { flavor: { name: 'd.54', ram: 64, vcpus: 1, disk: 1, description: 'x' } });
+    expect([below.status, below.json.badRequest?.message]).toEqual([400, expect.stringContaining("'description' was unexpected")]);
+    const created = await r('POST', '/flavors', env.admin, '2.55', { flavor: { name: 'd.55', ram: 64, vcpus: 1, disk: 1, description: 'small one' } });
+    expectSchema('v2_55/flavors.create_update_get_flavor_details', created);
+    const id = created.json.flavor.id;
+    expect(created.json.flavor.description).toBe('small one');
+    const plain = await r('POST', '/flavors', env.admin, '2.55', { flavor: { name: 'd.55b', ram: 64, vcpus: 1, disk: 1 } });
+    expectSchema('v2_55/flavors.create_update_get_flavor_details', plain);
+    expect(plain.json.flavor.description).toBeNull();
+
+    const show = await r('GET', `/flavors/${id}`, env.a, '2.55');
+    expectSchema('v2_55/flavors.create_update_get_flavor_details', show);
+    expect(show.json.flavor.description).toBe('small one');
+    const list = await r('GET', '/flavors', env.a, '2.55');
+    expectSchema('v2_55/flavors.list_flavors', list);
+    expect(list.json.flavors.find((f: { id: string }) => f.id === id).description).toBe('small one');
+    const detail = await r('GET', '/flavors/detail', env.a, '2.55');
+    expectSchema('v2_55/flavors.list_flavors_details', detail);
+    expect(detail.json.flavors.find((f: { id: string }) => f.id === id).description).toBe('small one');
+    // Below 2.55 the 2.1 shapes, without the key.
+    expectSchema('flavors.create_update_get_flavor_details', await r('GET', `/flavors/${id}`, env.a, '2.54'));
+    expectSchema('flavors.list_flavors', await r('GET', '/flavors', env.a, '2.54'));
+    expectSchema('flavors.list_flavors_details', await r('GET', '/flavors/detail', env.a, '2.54'));
+
+    const put = (body: unknown, who: Project = env.admin, v = '2.55', fid = id) => r('PUT', `/flavors/${fid}`, who, v, body);
+    const upd = await put({ flavor: { description: 'changed' } });
+    expectSchema('v2_55/flavors.create_update_get_flavor_details', upd);
+    expect(upd.json.flavor).toMatchObject({ id, name: 'd.55', ram: 64, description: 'changed' });
+    expect((await r('GET', `/flavors/${id}`, env.a, '2.55')).json.flavor.description).toBe('changed');
+    expect((await put({ flavor: { description: null } })).json.flavor.description).toBeNull();
+    for (const bad of [{ flavor: {} }, { flavor: { description: 'x', name: 'y' } }, { flavor: { description: 5 } }, { flavor: { description: 'a\u0007b' } }, { flavor: { description: 'x'.repeat(65536) } }, {}]) {
+      expect([bad, (await put(bad)).status]).toEqual([bad, 400]);
+    }
+    expect((await put({ flavor: { description: 'x'.repeat(65535) } })).status).toBe(200);
+    expect((await put({ flavor: { description: 'x' } }, env.admin, '2.55', 'no-such-flavor')).status).toBe(404);
+    expect((await put({ flavor: { description: 'mine' } }, env.a)).status).toBe(403);
+    expect((await put({ flavor: { description: 'mine' } }, env.readerA)).status).toBe(403);
+    expect((await put({ flavor: { description: 'old' } }, env.admin, '2.54')).status).toBe(404);
+    for (const f of [id, plain.json.flavor.id]) expect((await r('DELETE', `/flavors/${f}`, env.admin, '2.55')).status).toBe(202);
+  });
 });
