@@ -91,6 +91,45 @@ describe('cold and live migration between fake hosts', () => {
     await cleanup(s.id);
   });
 
+  it('2.56: migrate to a named host (the scheduler still checks it); its own host, an unknown or refused host and bad bodies are 400; a host is refused below 2.56', async () => {
+    const s = await bootOn('m-1', 'cold56');
+    const at = (v: string) => ({ 'OpenStack-API-Version': `compute ${v}` });
+    const migrate = (body: unknown, v = '2.56', who = env.admin) => c.r('POST', `/servers/${s.id}/action`, who, { headers: at(v), json: { migrate: body } });
+    expect((await migrate({ host: 'm-2' }, '2.55')).status).toBe(400);
+    for (const bad of ['m-2', [], { host: 5 }, { host: '' }, { host: 'a'.repeat(256) }, { host: 'no such/host' }, { host: 'm-2', force: true }]) {
+      expect([bad, (await migrate(bad)).status]).toEqual([bad, 400]);
+    }
+    const same = await migrate({ host: 'm-1' });
+    expect([same.status, same.json.badRequest?.message]).toEqual([400, 'Cannot migrate to the host where the server exists.']);
+    const unknown = await migrate({ host: 'nowhere' });
+    expect([unknown.status, unknown.json.badRequest?.message]).toEqual([400, 'Compute host nowhere could not be found.']);
+    expect((await migrate({ host: 'm-2' }, '2.56', env.a)).status).toBe(403);
+    // A disabled host does not pass the scheduler's filters even when named.
+    expect((await c.r('PUT', '/os-services/disable', env.admin, { json: { host: 'm-2', binary: 'nova-compute' } })).status).toBe(200);
+    try {
+      const refused = await migrate({ host: 'm-2' });
+      expect([refused.status, refused.json.badRequest?.message]).toEqual([400, expect.stringContaining('m-2')]);
+    } finally {
+      await c.r('PUT', '/os-services/enable', env.admin, { json: { host: 'm-2', binary: 'nova-compute' } });
+    }
+    expect((await c.show(env.admin, s.id)).json.server).toMatchObject({ status: 'ACTIVE', 'OS-EXT-SRV-ATTR:host': 'm-1' });
+
+    expect((await migrate({ host: 'm-2' })).status).toBe(202);
+    const moved = await c.waitStatus(env.admin, s.id, 'VERIFY_RESIZE');
+    expect(moved['OS-EXT-SRV-ATTR:host']).toBe('m-2');
+    expect((await c.r('GET', `/os-migrations?instance_uuid=${s.id}`, env.admin)).json.migrations[0]).toMatchObject({ source_compute: 'm-1', dest_compute: 'm-2' });
+    expect((await c.action(env.admin, s.id, { confirmResize: null })).status).toBe(204);
+    await c.waitStatus(env.admin, s.id, 'ACTIVE');
+    // `host: null` (and `{}`) leave the choice to the scheduler, as `migrate: null`.
+    expect((await migrate({ host: null })).status).toBe(202);
+    const again = await c.waitStatus(env.admin, s.id, 'VERIFY_RESIZE');
+    expect(again['OS-EXT-SRV-ATTR:host']).not.toBe('m-2');
+    expect((await c.action(env.admin, s.id, { confirmResize: null })).status).toBe(204);
+    await c.waitStatus(env.admin, s.id, 'ACTIVE');
+    await expectBooks();
+    await cleanup(s.id);
+  });
+
   it('revertResize after a move brings the server back to its source as it was', async () => {
     const s = await bootOn('m-2', 'revert');
     expect((await c.action(env.admin, s.id, { 'os-stop': null })).status).toBe(202);

@@ -312,7 +312,7 @@ export class ServersController {
         await this.moves.revertResize(auth, id, rid);
         return;
       case 'migrate':
-        await this.moves.migrate(auth, id, arg, rid);
+        await this.moves.migrate(auth, id, arg, rid, microversionOf(req));
         return;
       case 'os-migrateLive':
         await this.moves.liveMigrate(auth, id, arg, rid, microversionOf(req));
