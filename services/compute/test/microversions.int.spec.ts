@@ -1057,4 +1057,66 @@ describe('microversions 2.54 …', () => {
     expect((await put({ flavor: { description: 'old' } }, env.admin, '2.54')).status).toBe(404);
     for (const f of [id, plain.json.flavor.id]) expect((await r('DELETE', `/flavors/${f}`, env.admin, '2.55')).status).toBe(202);
   });
+
+  it('2.57: rebuild takes user_data (null removes it) and shows it; personality refused on create and rebuild; injected-file quotas and limits gone; as before at 2.56', async () => {
+    const ud = (x: string) => Buffer.from(x).toString('base64');
+    const s = await c.bootActive(env.a, { name: 'rb57', user_data: ud('first') });
+    const rebuild = (v: string, extra: Record<string, unknown>, who: Project = env.a) => r('POST', `/servers/${s.id}/action`, who, v, { rebuild: { imageRef: env.image.publicId, ...extra } });
+    const below = await rebuild('2.56', { user_data: ud('x') });
+    expect([below.status, below.json.badRequest?.message]).toEqual([400, expect.stringContaining("'user_data' was unexpected")]);
+    const old = await rebuild('2.56', { personality: [] });
+    expectSchema('v2_54/servers.rebuild_server_with_admin_pass', old);
+    expect(old.json.server.user_data).toBeUndefined();
+    await c.waitStatus(env.a, s.id, 'ACTIVE');
+
+    const kept = await rebuild('2.57', {});
+    expectSchema('v2_57/servers.rebuild_server_with_admin_pass', kept);
+    expect(kept.json.server.user_data).toBe(ud('first'));
+    await c.waitStatus(env.a, s.id, 'ACTIVE');
+    const changed = await rebuild('2.57', { user_data: ud('second') });
+    expectSchema('v2_57/servers.rebuild_server_with_admin_pass', changed);
+    expect(changed.json.server.user_data).toBe(ud('second'));
+    await c.waitStatus(env.a, s.id, 'ACTIVE');
+    expect((await r('GET', `/servers/${s.id}`, env.admin, '2.57')).json.server['OS-EXT-SRV-ATTR:user_data']).toBe(ud('second'));
+    const removed = await rebuild('2.57', { user_data: null });
+    expectSchema('v2_57/servers.rebuild_server_with_admin_pass', removed);
+    expect(removed.json.server.user_data).toBeNull();
+    await c.waitStatus(env.a, s.id, 'ACTIVE');
+    for (const bad of [5, 'not base64!', 'QQ'.repeat(32768)]) expect((await rebuild('2.57', { user_data: bad })).status).toBe(400);
+    expect((await rebuild('2.57', { user_data: ud('x') }, env.b)).status).toBe(404);
+    expect((await rebuild('2.57', { user_data: ud('x') }, env.readerA)).status).toBe(403);
+
+    // personality: ignored below (no file injection here), refused from 2.57.
+    const pers = [{ path: '/etc/motd', contents: ud('hi') }];
+    expect((await rebuild('2.57', { personality: pers })).status).toBe(400);
+    const createdWith = await r('POST', '/servers', env.a, '2.57', { server: { name: 'p57', imageRef: env.image.publicId, flavorRef: '1', networks: 'none', personality: pers } });
+    expect([createdWith.status, createdWith.json.badRequest?.message]).toEqual([400, expect.stringContaining("'personality' was unexpected")]);
+
+    // Quotas, quota classes and limits lose the injected-file entries; setting them is a 400.
+    const limits = await r('GET', '/limits', env.a, '2.57');
+    expectSchema('v2_57/limits.get_limit', limits);
+    expect(limits.json.limits.absolute.maxPersonality).toBeUndefined();
+    const oldLimits = await r('GET', '/limits', env.a, '2.56');
+    expectSchema('v2_39/limits.get_limit', oldLimits);
+    expect(oldLimits.json.limits.absolute.maxPersonality).toBe(5);
+    const q = await r('GET', `/os-quota-sets/${env.a.id}`, env.a, '2.57');
+    expectSchema('v2_57/quotas.get_quota_set', q);
+    expect(q.json.quota_set.injected_files).toBeUndefined();
+    expectSchema('v2_57/quotas.get_quota_set_details', await r('GET', `/os-quota-sets/${env.a.id}/detail`, env.a, '2.57'));
+    expectSchema('v2_57/quotas.get_quota_set', await r('GET', `/os-quota-sets/${env.a.id}/defaults`, env.a, '2.57'));
+    expectSchema('v2_36/quotas.get_quota_set', await r('GET', `/os-quota-sets/${env.a.id}`, env.a, '2.56'));
+    const upd = await r('PUT', `/os-quota-sets/${env.a.id}`, env.admin, '2.57', { quota_set: { key_pairs: 101 } });
+    expectSchema('v2_57/quotas.update_quota_set', upd);
+    expect(upd.json.quota_set.key_pairs).toBe(101);
+    for (const k of ['injected_files', 'injected_file_content_bytes', 'injected_file_path_bytes']) {
+      expect((await r('PUT', `/os-quota-sets/${env.a.id}`, env.admin, '2.57', { quota_set: { [k]: 3 } })).status).toBe(400);
+      expect((await r('PUT', '/os-quota-class-sets/test57', env.admin, '2.57', { quota_class_set: { [k]: 3 } })).status).toBe(400);
+    }
+    expect((await r('PUT', `/os-quota-sets/${env.a.id}`, env.admin, '2.56', { quota_set: { injected_files: 6 } })).json.quota_set.injected_files).toBe(6);
+    const qc = await r('GET', '/os-quota-class-sets/test57', env.admin, '2.57');
+    expectSchema('v2_57/quota_classes.get_quota_class_set', qc);
+    expectSchema('v2_57/quota_classes.update_quota_class_set', await r('PUT', '/os-quota-class-sets/test57', env.admin, '2.57', { quota_class_set: { cores: 30 } }));
+    expectSchema('v2_50/quota_classes.get_quota_class_set', await r('GET', '/os-quota-class-sets/test57', env.admin, '2.56'));
+    expect((await r('GET', '/os-quota-class-sets/test57', env.a, '2.57')).status).toBe(403);
+  });
 });

@@ -347,6 +347,8 @@ export class ServersController {
             ...serverView(i, base, { detail: false, admin: false, version: microversionOf(req), tags: await this.tagsFor(req, [i]), flavorExtraSpecs: this.flavorExtraSpecs(auth, req, [i]) }),
             // 2.54: the rebuild body shows the (possibly replaced) key, as Nova's rebuild view.
             ...(atLeast(req, 54) ? { key_name: i.key_name } : {}),
+            // 2.57: and the user data the guest was rebuilt with (to every caller, unlike 2.3's admin-only attribute).
+            ...(atLeast(req, 57) ? { user_data: i.user_data } : {}),
             adminPass: Math.random().toString(36).slice(2, 14),
           },
         };

@@ -119,8 +119,8 @@ export class ServersService {
     const returnReservationId = boolish(b.return_reservation_id, 'return_reservation_id') ?? false;
     const adminPass = b.adminPass === undefined ? undefined : stringField(b, 'adminPass');
     const metadata = b.metadata === undefined ? {} : metadataOf(b.metadata);
-    const userData = b.user_data === undefined || b.user_data === null ? null : stringField(b, 'user_data', { max: 65535 })!;
-    if (userData !== null && !/^[A-Za-z0-9+/\s]*={0,2}\s*$/.test(userData)) throw invalid('user_data', userData, 'is not base64');
+    const userData = userDataOf(b);
+    noPersonality(b, version);
     const accessIPv4 = stringField(b, 'accessIPv4') ?? '';
     if (accessIPv4 && !isIPv4(accessIPv4)) throw invalid('accessIPv4', accessIPv4, "is not a 'ipv4'");
     const accessIPv6 = normalizeIpv6(stringField(b, 'accessIPv6') ?? '');
@@ -695,8 +695,29 @@ export class ServersService {
     if (body.accessIPv4 !== undefined) patch.access_ipv4 = stringField(body, 'accessIPv4') ?? '';
     if (body.accessIPv6 !== undefined) patch.access_ipv6 = normalizeIpv6(stringField(body, 'accessIPv6') ?? '');
     Object.assign(patch, await this.rebuildKeyOf(auth, body, version));
+    noPersonality(body, version);
+    // 2.57: new user data for the rebuilt guest (null removes it); 400 below.
+    if (body.user_data !== undefined) {
+      if (version < 2057) throw invalid('rebuild', body, "Additional properties are not allowed ('user_data' was unexpected)");
+      patch.user_data = userDataOf(body);
+    }
     return this.act(auth, id, 'rebuild', requestId, async (_tx, cur) => ({ ...patch, spec_version: cur.spec_version + 1, target_vm_state: cur.vm_state === 'error' ? 'active' : cur.vm_state }), 'rebuild');
   }
+}
+
+/** `user_data` of create (and of rebuild from 2.57): base64, at most 65535 characters; null when absent or null. */
+function userDataOf(b: Json): string | null {
+  const userData = b.user_data === undefined || b.user_data === null ? null : stringField(b, 'user_data', { max: 65535 })!;
+  if (userData !== null && !/^[A-Za-z0-9+/\s]*={0,2}\s*$/.test(userData)) throw invalid('user_data', userData, 'is not base64');
+  return userData;
+}
+
+/**
+ * 2.57 took file injection (`personality`) out of create and rebuild: 400 from 2.57. Below it is
+ * accepted and ignored — Kumo has no file injection (nor config drive contents) to put files with.
+ */
+function noPersonality(b: Json, version: number): void {
+  if (b.personality !== undefined && version >= 2057) throw invalid('server', b, "Additional properties are not allowed ('personality' was unexpected)");
 }
 
 /**
