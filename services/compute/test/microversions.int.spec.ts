@@ -1119,4 +1119,48 @@ describe('microversions 2.54 …', () => {
     expectSchema('v2_50/quota_classes.get_quota_class_set', await r('GET', '/os-quota-class-sets/test57', env.admin, '2.56'));
     expect((await r('GET', '/os-quota-class-sets/test57', env.a, '2.57')).status).toBe(403);
   });
+
+  it('2.58: instance actions page (limit, marker = request id, changes-since) with updated_at and instanceActions_links; all of them below', async () => {
+    const s = await c.bootActive(env.a, { name: 'ia58' });
+    for (const a of [{ 'os-stop': null }, { 'os-start': null }, { pause: null }]) {
+      expect((await r('POST', `/servers/${s.id}/action`, env.a, '2.58', a)).status).toBe(202);
+      await c.waitStatus(env.a, s.id, ['ACTIVE', 'SHUTOFF', 'PAUSED']);
+    }
+    const url = `/servers/${s.id}/os-instance-actions`;
+    const all = await r('GET', url, env.a, '2.58');
+    expect(all.status).toBe(200);
+    const acts = all.json.instanceActions as { action: string; request_id: string; start_time: string; updated_at: string }[];
+    expect(acts.map((a) => a.action)).toEqual(['pause', 'start', 'stop', 'create']);
+    for (const a of acts) expect(Date.parse(a.updated_at)).toBeGreaterThanOrEqual(Date.parse(a.start_time));
+    expect(all.json.instanceActions_links).toBeUndefined();
+    const shown = await r('GET', `${url}/${acts[1]!.request_id}`, env.a, '2.58');
+    expectSchema('v2_58/servers.show_instance_action', shown);
+    expect(shown.json.instanceAction.updated_at).toBe(acts[1]!.updated_at);
+
+    const page1 = await r('GET', `${url}?limit=2`, env.a, '2.58');
+    expect(page1.json.instanceActions.map((a: { action: string }) => a.action)).toEqual(['pause', 'start']);
+    const next = new URL(page1.json.instanceActions_links[0].href);
+    expect([page1.json.instanceActions_links[0].rel, next.pathname, next.searchParams.get('limit'), next.searchParams.get('marker')]).toEqual(['next', `/v2.1${url}`, '2', acts[1]!.request_id]);
+    const page2 = await r('GET', `${url}?limit=2&marker=${acts[1]!.request_id}`, env.a, '2.58');
+    expect(page2.json.instanceActions.map((a: { action: string }) => a.action)).toEqual(['stop', 'create']);
+    const page3 = await r('GET', `${url}?limit=2&marker=${acts[3]!.request_id}`, env.a, '2.58');
+    expect([page3.json.instanceActions, page3.json.instanceActions_links]).toEqual([[], undefined]);
+    const badMarker = await r('GET', `${url}?marker=req-nope`, env.a, '2.58');
+    expect([badMarker.status, badMarker.json.badRequest?.message]).toEqual([400, 'Marker req-nope could not be found.']);
+    expect((await r('GET', `${url}?limit=-1`, env.a, '2.58')).status).toBe(400);
+    expect((await r('GET', `${url}?limit=x`, env.a, '2.58')).status).toBe(400);
+
+    const since = await r('GET', `${url}?changes-since=${encodeURIComponent(acts[1]!.updated_at)}`, env.a, '2.58');
+    expect(since.json.instanceActions.map((a: { action: string }) => a.action)).toEqual(['pause', 'start']);
+    expect((await r('GET', `${url}?changes-since=2999-01-01T00:00:00Z`, env.a, '2.58')).json.instanceActions).toEqual([]);
+    expect((await r('GET', `${url}?changes-since=yesterday`, env.a, '2.58')).status).toBe(400);
+
+    // Below 2.58: the 2.1 shape, every action, paging parameters ignored.
+    const old = await r('GET', `${url}?limit=1&marker=req-nope&changes-since=yesterday`, env.a, '2.57');
+    expectSchema('servers.list_instance_actions', old);
+    expect(old.json.instanceActions).toHaveLength(4);
+    expectSchema('v2_51/servers.show_instance_action', await r('GET', `${url}/${acts[1]!.request_id}`, env.a, '2.57'));
+    expect((await r('GET', url, env.b, '2.58')).status).toBe(404);
+    expect((await r('GET', `${url}?limit=1`, env.readerA, '2.58')).json.instanceActions).toHaveLength(1);
+  });
 });

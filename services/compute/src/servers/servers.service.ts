@@ -6,7 +6,7 @@ import { ApiError, type AuthContext, PolicyService } from '@kumo/service-kit';
 import { IMAGE_CLIENT, type ImageClient, VOLUME_CLIENT, type VolumeClient } from '../conductor/peers.js';
 import { checkDeviceTag, parseBlockDevices } from './block-devices.js';
 import { ConductorService } from '../conductor/conductor.service.js';
-import { bodyOf, boolish, intField, invalid, isAdmin, type Json, metadataOf, projectOf, stringField } from '../common/nova.js';
+import { bodyOf, boolish, intField, invalid, isAdmin, type Json, metadataOf, pageOf, projectOf, stringField } from '../common/nova.js';
 import { Db, type Sql } from '../db/db.js';
 import { EventRelay } from '../events/event-relay.js';
 import { type FlavorRow, FlavorsService } from '../flavors/flavors.service.js';
@@ -64,6 +64,41 @@ export class ServersService {
   }
 
   /** 2.21: instance actions stay readable after the server is deleted (still only by its project or admins). */
+  /**
+   * The actions of a server, newest first. 2.58: `limit` (≤ 1000), `marker` (a request id of this
+   * server's actions; unknown → 400) and `changes-since` (on updated_at); ignored below, as Nova.
+   * An action's updated_at is when its one event last changed (its finish, or its start while it
+   * runs) — what Nova's action_event_start/finish stamp on the action.
+   */
+  async listActions(auth: AuthContext, id: string, q: Record<string, unknown>, version: number): Promise<{ rows: Record<string, unknown>[]; limit: number }> {
+    const i = version >= 2021 ? await this.findWithDeleted(auth, id) : await this.find(auth, id);
+    this.policy.enforce('instance_actions', auth, { project_id: i.project_id });
+    const params: unknown[] = [i.id];
+    const where = ['instance_id = $1'];
+    let limit = 0;
+    if (version >= 2058) {
+      const page = pageOf(q);
+      limit = page.limit;
+      if (page.marker) {
+        const [m] = await this.db.rows<{ id: string }>(`SELECT id FROM ${this.db.t('instance_action')} WHERE instance_id = $1 AND request_id = $2 ORDER BY id DESC LIMIT 1`, [i.id, page.marker]);
+        if (!m) throw ApiError.badRequest(`Marker ${page.marker} could not be found.`);
+        where.push(`id < ${Number(m.id)}`);
+      }
+      const since = q['changes-since'];
+      if (since !== undefined) {
+        const d = parseIsoTime(since);
+        if (!d) throw ApiError.badRequest(`Invalid input for query parameters changes-since. Value: ${String(since)}. '${String(since)}' is not a 'date-time'`);
+        params.push(d);
+        where.push(`COALESCE(finish_time, start_time) >= $${params.length}`);
+      }
+    }
+    const rows = await this.db.rows(
+      `SELECT *, COALESCE(finish_time, start_time) AS updated_at FROM ${this.db.t('instance_action')} WHERE ${where.join(' AND ')} ORDER BY id DESC${version >= 2058 ? ` LIMIT ${limit}` : ''}`,
+      params,
+    );
+    return { rows, limit };
+  }
+
   async findWithDeleted(auth: AuthContext, id: string): Promise<InstanceRow> {
     const i = await this.repo.get(id, this.db);
     if (!i || (!isAdmin(auth) && i.project_id !== auth.projectId)) throw ApiError.notFound(`Instance ${id} could not be found.`);
