@@ -22,6 +22,8 @@ export const computePolicy: Record<string, string> = {
   'servers:reset_state': ADMIN,
   'servers:create_on_host': ADMIN,
   'flavors:manage': ADMIN,
+  // 2.55 PUT /flavors/{id} (Nova: os_compute_api:os-flavor-manage:update).
+  'flavors:update': ADMIN,
   'flavors:list_all': ADMIN,
   'keypairs:other_user': ADMIN,
   'quotas:show': READ,

@@ -974,3 +974,193 @@ describe('microversions 2.48 … 2.53', () => {
     expect((await r('DELETE', `/os-services/${svc.id}`, env.admin, '2.53')).status).toBe(409);
   });
 });
+
+describe('microversions 2.54 …', () => {
+  it('2.54: rebuild takes key_name (the caller\'s keypair; null removes it) and shows it; 400 below', async () => {
+    expect((await r('POST', '/os-keypairs', env.a, '2.2', { keypair: { name: 'k54' } })).status).toBe(201);
+    const s = await c.bootActive(env.a, { name: 'rb54' });
+    const rebuild = (v: string, extra: Record<string, unknown>, who: Project = env.a) => r('POST', `/servers/${s.id}/action`, who, v, { rebuild: { imageRef: env.image.publicId, ...extra } });
+
+    const below = await rebuild('2.53', { key_name: 'k54' });
+    expect([below.status, below.json.badRequest?.message]).toEqual([400, expect.stringContaining("'key_name' was unexpected")]);
+    const old = await rebuild('2.53', {});
+    expectSchema('v2_47/servers.rebuild_server_with_admin_pass', old);
+    expect(old.json.server.key_name).toBeUndefined();
+    await c.waitStatus(env.a, s.id, 'ACTIVE');
+
+    const withKey = await rebuild('2.54', { key_name: 'k54' });
+    expectSchema('v2_54/servers.rebuild_server_with_admin_pass', withKey);
+    expect(withKey.json.server.key_name).toBe('k54');
+    await c.waitStatus(env.a, s.id, 'ACTIVE');
+    const db = env.svc.app.get(Db);
+    const pub = (await r('GET', '/os-keypairs/k54', env.a, '2.2')).json.keypair.public_key;
+    expect(await db.rows(`SELECT key_name, key_data FROM ${db.t('instance')} WHERE id = $1`, [s.id])).toEqual([{ key_name: 'k54', key_data: pub }]);
+    expect((await r('GET', `/servers/${s.id}`, env.a, '2.54')).json.server.key_name).toBe('k54');
+
+    // Without key_name the key stays; null removes it.
+    const kept = await rebuild('2.54', {});
+    expect(kept.json.server.key_name).toBe('k54');
+    await c.waitStatus(env.a, s.id, 'ACTIVE');
+    const unset = await rebuild('2.54', { key_name: null });
+    expectSchema('v2_54/servers.rebuild_server_with_admin_pass', unset);
+    expect(unset.json.server.key_name).toBeNull();
+    await c.waitStatus(env.a, s.id, 'ACTIVE');
+    expect(await db.rows(`SELECT key_name, key_data FROM ${db.t('instance')} WHERE id = $1`, [s.id])).toEqual([{ key_name: null, key_data: null }]);
+
+    // Another user's key (here: a name the caller has no keypair of) is a 400; bad values too.
+    const missing = await rebuild('2.54', { key_name: 'nope' });
+    expect([missing.status, missing.json.badRequest?.message]).toEqual([400, `Keypair nope not found for user ${env.a.userId}`]);
+    for (const bad of ['', 5, 'x'.repeat(256)]) expect((await rebuild('2.54', { key_name: bad })).status).toBe(400);
+    // Another project's server: 404 before the key is looked at; a reader may not rebuild.
+    expect((await rebuild('2.54', { key_name: 'k54' }, env.b)).status).toBe(404);
+    expect((await rebuild('2.54', { key_name: null }, env.readerA)).status).toBe(403);
+  });
+
+  it('2.55: flavor description on create, PUT /flavors/{id} to change it (admin; 404 below), shown in every flavor view; 400 below', async () => {
+    const below = await r('POST', '/flavors', env.admin, '2.54', { flavor: { name: 'd.54', ram: 64, vcpus: 1, disk: 1, description: 'x' } });
+    expect([below.status, below.json.badRequest?.message]).toEqual([400, expect.stringContaining("'description' was unexpected")]);
+    const created = await r('POST', '/flavors', env.admin, '2.55', { flavor: { name: 'd.55', ram: 64, vcpus: 1, disk: 1, description: 'small one' } });
+    expectSchema('v2_55/flavors.create_update_get_flavor_details', created);
+    const id = created.json.flavor.id;
+    expect(created.json.flavor.description).toBe('small one');
+    const plain = await r('POST', '/flavors', env.admin, '2.55', { flavor: { name: 'd.55b', ram: 64, vcpus: 1, disk: 1 } });
+    expectSchema('v2_55/flavors.create_update_get_flavor_details', plain);
+    expect(plain.json.flavor.description).toBeNull();
+
+    const show = await r('GET', `/flavors/${id}`, env.a, '2.55');
+    expectSchema('v2_55/flavors.create_update_get_flavor_details', show);
+    expect(show.json.flavor.description).toBe('small one');
+    const list = await r('GET', '/flavors', env.a, '2.55');
+    expectSchema('v2_55/flavors.list_flavors', list);
+    expect(list.json.flavors.find((f: { id: string }) => f.id === id).description).toBe('small one');
+    const detail = await r('GET', '/flavors/detail', env.a, '2.55');
+    expectSchema('v2_55/flavors.list_flavors_details', detail);
+    expect(detail.json.flavors.find((f: { id: string }) => f.id === id).description).toBe('small one');
+    // Below 2.55 the 2.1 shapes, without the key.
+    expectSchema('flavors.create_update_get_flavor_details', await r('GET', `/flavors/${id}`, env.a, '2.54'));
+    expectSchema('flavors.list_flavors', await r('GET', '/flavors', env.a, '2.54'));
+    expectSchema('flavors.list_flavors_details', await r('GET', '/flavors/detail', env.a, '2.54'));
+
+    const put = (body: unknown, who: Project = env.admin, v = '2.55', fid = id) => r('PUT', `/flavors/${fid}`, who, v, body);
+    const upd = await put({ flavor: { description: 'changed' } });
+    expectSchema('v2_55/flavors.create_update_get_flavor_details', upd);
+    expect(upd.json.flavor).toMatchObject({ id, name: 'd.55', ram: 64, description: 'changed' });
+    expect((await r('GET', `/flavors/${id}`, env.a, '2.55')).json.flavor.description).toBe('changed');
+    expect((await put({ flavor: { description: null } })).json.flavor.description).toBeNull();
+    for (const bad of [{ flavor: {} }, { flavor: { description: 'x', name: 'y' } }, { flavor: { description: 5 } }, { flavor: { description: 'a\u0007b' } }, { flavor: { description: 'x'.repeat(65536) } }, {}]) {
+      expect([bad, (await put(bad)).status]).toEqual([bad, 400]);
+    }
+    expect((await put({ flavor: { description: 'x'.repeat(65535) } })).status).toBe(200);
+    expect((await put({ flavor: { description: 'x' } }, env.admin, '2.55', 'no-such-flavor')).status).toBe(404);
+    expect((await put({ flavor: { description: 'mine' } }, env.a)).status).toBe(403);
+    expect((await put({ flavor: { description: 'mine' } }, env.readerA)).status).toBe(403);
+    expect((await put({ flavor: { description: 'old' } }, env.admin, '2.54')).status).toBe(404);
+    for (const f of [id, plain.json.flavor.id]) expect((await r('DELETE', `/flavors/${f}`, env.admin, '2.55')).status).toBe(202);
+  });
+
+  it('2.57: rebuild takes user_data (null removes it) and shows it; personality refused on create and rebuild; injected-file quotas and limits gone; as before at 2.56', async () => {
+    const ud = (x: string) => Buffer.from(x).toString('base64');
+    const s = await c.bootActive(env.a, { name: 'rb57', user_data: ud('first') });
+    const rebuild = (v: string, extra: Record<string, unknown>, who: Project = env.a) => r('POST', `/servers/${s.id}/action`, who, v, { rebuild: { imageRef: env.image.publicId, ...extra } });
+    const below = await rebuild('2.56', { user_data: ud('x') });
+    expect([below.status, below.json.badRequest?.message]).toEqual([400, expect.stringContaining("'user_data' was unexpected")]);
+    const old = await rebuild('2.56', { personality: [] });
+    expectSchema('v2_54/servers.rebuild_server_with_admin_pass', old);
+    expect(old.json.server.user_data).toBeUndefined();
+    await c.waitStatus(env.a, s.id, 'ACTIVE');
+
+    const kept = await rebuild('2.57', {});
+    expectSchema('v2_57/servers.rebuild_server_with_admin_pass', kept);
+    expect(kept.json.server.user_data).toBe(ud('first'));
+    await c.waitStatus(env.a, s.id, 'ACTIVE');
+    const changed = await rebuild('2.57', { user_data: ud('second') });
+    expectSchema('v2_57/servers.rebuild_server_with_admin_pass', changed);
+    expect(changed.json.server.user_data).toBe(ud('second'));
+    await c.waitStatus(env.a, s.id, 'ACTIVE');
+    expect((await r('GET', `/servers/${s.id}`, env.admin, '2.57')).json.server['OS-EXT-SRV-ATTR:user_data']).toBe(ud('second'));
+    const removed = await rebuild('2.57', { user_data: null });
+    expectSchema('v2_57/servers.rebuild_server_with_admin_pass', removed);
+    expect(removed.json.server.user_data).toBeNull();
+    await c.waitStatus(env.a, s.id, 'ACTIVE');
+    for (const bad of [5, 'not base64!', 'QQ'.repeat(32768)]) expect((await rebuild('2.57', { user_data: bad })).status).toBe(400);
+    expect((await rebuild('2.57', { user_data: ud('x') }, env.b)).status).toBe(404);
+    expect((await rebuild('2.57', { user_data: ud('x') }, env.readerA)).status).toBe(403);
+
+    // personality: ignored below (no file injection here), refused from 2.57.
+    const pers = [{ path: '/etc/motd', contents: ud('hi') }];
+    expect((await rebuild('2.57', { personality: pers })).status).toBe(400);
+    const createdWith = await r('POST', '/servers', env.a, '2.57', { server: { name: 'p57', imageRef: env.image.publicId, flavorRef: '1', networks: 'none', personality: pers } });
+    expect([createdWith.status, createdWith.json.badRequest?.message]).toEqual([400, expect.stringContaining("'personality' was unexpected")]);
+
+    // Quotas, quota classes and limits lose the injected-file entries; setting them is a 400.
+    const limits = await r('GET', '/limits', env.a, '2.57');
+    expectSchema('v2_57/limits.get_limit', limits);
+    expect(limits.json.limits.absolute.maxPersonality).toBeUndefined();
+    const oldLimits = await r('GET', '/limits', env.a, '2.56');
+    expectSchema('v2_39/limits.get_limit', oldLimits);
+    expect(oldLimits.json.limits.absolute.maxPersonality).toBe(5);
+    const q = await r('GET', `/os-quota-sets/${env.a.id}`, env.a, '2.57');
+    expectSchema('v2_57/quotas.get_quota_set', q);
+    expect(q.json.quota_set.injected_files).toBeUndefined();
+    expectSchema('v2_57/quotas.get_quota_set_details', await r('GET', `/os-quota-sets/${env.a.id}/detail`, env.a, '2.57'));
+    expectSchema('v2_57/quotas.get_quota_set', await r('GET', `/os-quota-sets/${env.a.id}/defaults`, env.a, '2.57'));
+    expectSchema('v2_36/quotas.get_quota_set', await r('GET', `/os-quota-sets/${env.a.id}`, env.a, '2.56'));
+    const upd = await r('PUT', `/os-quota-sets/${env.a.id}`, env.admin, '2.57', { quota_set: { key_pairs: 101 } });
+    expectSchema('v2_57/quotas.update_quota_set', upd);
+    expect(upd.json.quota_set.key_pairs).toBe(101);
+    for (const k of ['injected_files', 'injected_file_content_bytes', 'injected_file_path_bytes']) {
+      expect((await r('PUT', `/os-quota-sets/${env.a.id}`, env.admin, '2.57', { quota_set: { [k]: 3 } })).status).toBe(400);
+      expect((await r('PUT', '/os-quota-class-sets/test57', env.admin, '2.57', { quota_class_set: { [k]: 3 } })).status).toBe(400);
+    }
+    expect((await r('PUT', `/os-quota-sets/${env.a.id}`, env.admin, '2.56', { quota_set: { injected_files: 6 } })).json.quota_set.injected_files).toBe(6);
+    const qc = await r('GET', '/os-quota-class-sets/test57', env.admin, '2.57');
+    expectSchema('v2_57/quota_classes.get_quota_class_set', qc);
+    expectSchema('v2_57/quota_classes.update_quota_class_set', await r('PUT', '/os-quota-class-sets/test57', env.admin, '2.57', { quota_class_set: { cores: 30 } }));
+    expectSchema('v2_50/quota_classes.get_quota_class_set', await r('GET', '/os-quota-class-sets/test57', env.admin, '2.56'));
+    expect((await r('GET', '/os-quota-class-sets/test57', env.a, '2.57')).status).toBe(403);
+  });
+
+  it('2.58: instance actions page (limit, marker = request id, changes-since) with updated_at and instanceActions_links; all of them below', async () => {
+    const s = await c.bootActive(env.a, { name: 'ia58' });
+    for (const a of [{ 'os-stop': null }, { 'os-start': null }, { pause: null }]) {
+      expect((await r('POST', `/servers/${s.id}/action`, env.a, '2.58', a)).status).toBe(202);
+      await c.waitStatus(env.a, s.id, ['ACTIVE', 'SHUTOFF', 'PAUSED']);
+    }
+    const url = `/servers/${s.id}/os-instance-actions`;
+    const all = await r('GET', url, env.a, '2.58');
+    expect(all.status).toBe(200);
+    const acts = all.json.instanceActions as { action: string; request_id: string; start_time: string; updated_at: string }[];
+    expect(acts.map((a) => a.action)).toEqual(['pause', 'start', 'stop', 'create']);
+    for (const a of acts) expect(Date.parse(a.updated_at)).toBeGreaterThanOrEqual(Date.parse(a.start_time));
+    expect(all.json.instanceActions_links).toBeUndefined();
+    const shown = await r('GET', `${url}/${acts[1]!.request_id}`, env.a, '2.58');
+    expectSchema('v2_58/servers.show_instance_action', shown);
+    expect(shown.json.instanceAction.updated_at).toBe(acts[1]!.updated_at);
+
+    const page1 = await r('GET', `${url}?limit=2`, env.a, '2.58');
+    expect(page1.json.instanceActions.map((a: { action: string }) => a.action)).toEqual(['pause', 'start']);
+    const next = new URL(page1.json.instanceActions_links[0].href);
+    expect([page1.json.instanceActions_links[0].rel, next.pathname, next.searchParams.get('limit'), next.searchParams.get('marker')]).toEqual(['next', `/v2.1${url}`, '2', acts[1]!.request_id]);
+    const page2 = await r('GET', `${url}?limit=2&marker=${acts[1]!.request_id}`, env.a, '2.58');
+    expect(page2.json.instanceActions.map((a: { action: string }) => a.action)).toEqual(['stop', 'create']);
+    const page3 = await r('GET', `${url}?limit=2&marker=${acts[3]!.request_id}`, env.a, '2.58');
+    expect([page3.json.instanceActions, page3.json.instanceActions_links]).toEqual([[], undefined]);
+    const badMarker = await r('GET', `${url}?marker=req-nope`, env.a, '2.58');
+    expect([badMarker.status, badMarker.json.badRequest?.message]).toEqual([400, 'Marker req-nope could not be found.']);
+    expect((await r('GET', `${url}?limit=-1`, env.a, '2.58')).status).toBe(400);
+    expect((await r('GET', `${url}?limit=x`, env.a, '2.58')).status).toBe(400);
+
+    const since = await r('GET', `${url}?changes-since=${encodeURIComponent(acts[1]!.updated_at)}`, env.a, '2.58');
+    expect(since.json.instanceActions.map((a: { action: string }) => a.action)).toEqual(['pause', 'start']);
+    expect((await r('GET', `${url}?changes-since=2999-01-01T00:00:00Z`, env.a, '2.58')).json.instanceActions).toEqual([]);
+    expect((await r('GET', `${url}?changes-since=yesterday`, env.a, '2.58')).status).toBe(400);
+
+    // Below 2.58: the 2.1 shape, every action, paging parameters ignored.
+    const old = await r('GET', `${url}?limit=1&marker=req-nope&changes-since=yesterday`, env.a, '2.57');
+    expectSchema('servers.list_instance_actions', old);
+    expect(old.json.instanceActions).toHaveLength(4);
+    expectSchema('v2_51/servers.show_instance_action', await r('GET', `${url}/${acts[1]!.request_id}`, env.a, '2.57'));
+    expect((await r('GET', url, env.b, '2.58')).status).toBe(404);
+    expect((await r('GET', `${url}?limit=1`, env.readerA, '2.58')).json.instanceActions).toHaveLength(1);
+  });
+});

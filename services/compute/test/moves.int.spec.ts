@@ -91,6 +91,87 @@ describe('cold and live migration between fake hosts', () => {
     await cleanup(s.id);
   });
 
+  it('2.56: migrate to a named host (the scheduler still checks it); its own host, an unknown or refused host and bad bodies are 400; a host is refused below 2.56', async () => {
+    const s = await bootOn('m-1', 'cold56');
+    const at = (v: string) => ({ 'OpenStack-API-Version': `compute ${v}` });
+    const migrate = (body: unknown, v = '2.56', who = env.admin) => c.r('POST', `/servers/${s.id}/action`, who, { headers: at(v), json: { migrate: body } });
+    expect((await migrate({ host: 'm-2' }, '2.55')).status).toBe(400);
+    for (const bad of ['m-2', [], { host: 5 }, { host: '' }, { host: 'a'.repeat(256) }, { host: 'no such/host' }, { host: 'm-2', force: true }]) {
+      expect([bad, (await migrate(bad)).status]).toEqual([bad, 400]);
+    }
+    const same = await migrate({ host: 'm-1' });
+    expect([same.status, same.json.badRequest?.message]).toEqual([400, 'Cannot migrate to the host where the server exists.']);
+    const unknown = await migrate({ host: 'nowhere' });
+    expect([unknown.status, unknown.json.badRequest?.message]).toEqual([400, 'Compute host nowhere could not be found.']);
+    expect((await migrate({ host: 'm-2' }, '2.56', env.a)).status).toBe(403);
+    // A disabled host does not pass the scheduler's filters even when named.
+    expect((await c.r('PUT', '/os-services/disable', env.admin, { json: { host: 'm-2', binary: 'nova-compute' } })).status).toBe(200);
+    try {
+      const refused = await migrate({ host: 'm-2' });
+      expect([refused.status, refused.json.badRequest?.message]).toEqual([400, expect.stringContaining('m-2')]);
+    } finally {
+      await c.r('PUT', '/os-services/enable', env.admin, { json: { host: 'm-2', binary: 'nova-compute' } });
+    }
+    expect((await c.show(env.admin, s.id)).json.server).toMatchObject({ status: 'ACTIVE', 'OS-EXT-SRV-ATTR:host': 'm-1' });
+
+    expect((await migrate({ host: 'm-2' })).status).toBe(202);
+    const moved = await c.waitStatus(env.admin, s.id, 'VERIFY_RESIZE');
+    expect(moved['OS-EXT-SRV-ATTR:host']).toBe('m-2');
+    expect((await c.r('GET', `/os-migrations?instance_uuid=${s.id}`, env.admin)).json.migrations[0]).toMatchObject({ source_compute: 'm-1', dest_compute: 'm-2' });
+    expect((await c.action(env.admin, s.id, { confirmResize: null })).status).toBe(204);
+    await c.waitStatus(env.admin, s.id, 'ACTIVE');
+    // `host: null` (and `{}`) leave the choice to the scheduler, as `migrate: null`.
+    expect((await migrate({ host: null })).status).toBe(202);
+    const again = await c.waitStatus(env.admin, s.id, 'VERIFY_RESIZE');
+    expect(again['OS-EXT-SRV-ATTR:host']).not.toBe('m-2');
+    expect((await c.action(env.admin, s.id, { confirmResize: null })).status).toBe(204);
+    await c.waitStatus(env.admin, s.id, 'ACTIVE');
+    await expectBooks();
+    await cleanup(s.id);
+  });
+
+  it('2.59: os-migrations pages (limit, marker = uuid, changes-since), shows uuid and refuses unknown query parameters; below, as before', async () => {
+    const s = await bootOn('m-1', 'pages59');
+    const v = (x: string) => ({ headers: { 'OpenStack-API-Version': `compute ${x}` } });
+    for (const host of ['m-2', 'm-1', 'm-2']) {
+      expect((await c.r('POST', `/servers/${s.id}/action`, env.admin, { ...v('2.56'), json: { migrate: { host } } })).status).toBe(202);
+      await c.waitStatus(env.admin, s.id, 'VERIFY_RESIZE');
+      expect((await c.action(env.admin, s.id, { confirmResize: null })).status).toBe(204);
+      await c.waitStatus(env.admin, s.id, 'ACTIVE');
+    }
+    const url = `/os-migrations?instance_uuid=${s.id}`;
+    const all = await c.r('GET', url, env.admin, v('2.59'));
+    expectSchema('v2_59/migrations.list_migrations', all);
+    const ms = all.json.migrations as { id: number; uuid: string; dest_compute: string; updated_at: string }[];
+    expect(ms.map((m) => m.dest_compute)).toEqual(['m-2', 'm-1', 'm-2']);
+    expect(new Set(ms.map((m) => m.uuid)).size).toBe(3);
+    expect(all.json.migrations_links).toBeUndefined();
+
+    // A full page links to the next (Nova's migrations_links; Tempest's schema has no such key: its tests do not page).
+    const page1 = await c.r('GET', `${url}&limit=2`, env.admin, v('2.59'));
+    expect(page1.json.migrations.map((m: { id: number }) => m.id)).toEqual([ms[0]!.id, ms[1]!.id]);
+    const next = new URL(page1.json.migrations_links[0].href);
+    expect([next.pathname, next.searchParams.get('marker'), next.searchParams.get('instance_uuid'), next.searchParams.get('limit')]).toEqual(['/v2.1/os-migrations', ms[1]!.uuid, s.id, '2']);
+    const page2 = await c.r('GET', `${url}&limit=2&marker=${ms[1]!.uuid}`, env.admin, v('2.59'));
+    expect([page2.json.migrations.map((m: { id: number }) => m.id), page2.json.migrations_links]).toEqual([[ms[2]!.id], undefined]);
+    for (const marker of ['00000000-0000-4000-8000-000000000000', String(ms[0]!.id)]) {
+      const bad = await c.r('GET', `${url}&marker=${marker}`, env.admin, v('2.59'));
+      expect([bad.status, bad.json.badRequest?.message]).toEqual([400, `Marker ${marker} could not be found.`]);
+    }
+    const since = await c.r('GET', `${url}&changes-since=${encodeURIComponent(ms[1]!.updated_at)}Z`, env.admin, v('2.59'));
+    expect(since.json.migrations.map((m: { id: number }) => m.id)).toEqual([ms[0]!.id, ms[1]!.id]);
+    expect((await c.r('GET', `${url}&changes-since=2999-01-01T00:00:00Z`, env.admin, v('2.59'))).json.migrations).toEqual([]);
+    for (const q of ['changes-since=soon', 'limit=-1', 'sort_key=id', 'user_id=x']) expect([q, (await c.r('GET', `${url}&${q}`, env.admin, v('2.59'))).status]).toEqual([q, 400]);
+    expect((await c.r('GET', url, env.a, v('2.59'))).status).toBe(403);
+
+    // Below 2.59: no uuid, every migration, paging and unknown parameters ignored.
+    const old = await c.r('GET', `${url}&limit=1&marker=nope&sort_key=id`, env.admin, v('2.58'));
+    expectSchema('v2_23/migrations.list_migrations', old);
+    expect(old.json.migrations).toHaveLength(3);
+    expect(old.json.migrations[0].uuid).toBeUndefined();
+    await cleanup(s.id);
+  });
+
   it('revertResize after a move brings the server back to its source as it was', async () => {
     const s = await bootOn('m-2', 'revert');
     expect((await c.action(env.admin, s.id, { 'os-stop': null })).status).toBe(202);
@@ -149,6 +230,11 @@ describe('cold and live migration between fake hosts', () => {
       expect(listed.json.migrations).toHaveLength(1);
       const mid = listed.json.migrations[0].id as number;
       expectSchema('v2_23/migrations.list_migrations', await c.r('GET', `/os-migrations?instance_uuid=${s.id}`, env.admin, at('2.23')));
+      // 2.59: the server's migrations carry the uuid os-migrations shows.
+      const own = (await c.r('GET', `/os-migrations?instance_uuid=${s.id}`, env.admin, at('2.59'))).json.migrations[0];
+      expect((await c.r('GET', `/servers/${s.id}/migrations`, env.admin, at('2.59'))).json.migrations[0]).toMatchObject({ id: mid, uuid: own.uuid });
+      expect((await c.r('GET', `/servers/${s.id}/migrations/${mid}`, env.admin, at('2.59'))).json.migration).toMatchObject({ id: mid, uuid: own.uuid });
+      expect(listed.json.migrations[0].uuid).toBeUndefined();
       const force = { json: { force_complete: null } };
       expect((await c.r('POST', `/servers/${s.id}/migrations/${mid}/action`, env.admin, { ...at('2.21'), ...force })).status).toBe(404);
       expect((await c.r('DELETE', `/servers/${s.id}/migrations/${mid}`, env.admin, at('2.23'))).status).toBe(404);

@@ -3,7 +3,7 @@ import { ApiError, Auth, type AuthContext, requestBaseUrl } from '@kumo/service-
 import type { Request } from 'express';
 import { bodyOf, linksOf, nextLink, pageOf } from '../common/nova.js';
 import { flavorView, FlavorsService } from './flavors.service.js';
-import { microversionOf } from '../versions/microversion.js';
+import { atLeast, microversionOf, requireVersion } from '../versions/microversion.js';
 
 @Controller('v2.1/flavors')
 export class FlavorsController {
@@ -14,7 +14,7 @@ export class FlavorsController {
     const base = requestBaseUrl(req);
     const { limit, marker } = pageOf(q);
     const rows = await this.flavors.list(auth, q, limit, marker);
-    const out: Record<string, unknown> = { flavors: rows.map((f) => ({ id: f.id, name: f.name, links: linksOf(base, 'flavors', f.id) })) };
+    const out: Record<string, unknown> = { flavors: rows.map((f) => ({ id: f.id, name: f.name, links: linksOf(base, 'flavors', f.id), ...(atLeast(req, 55) ? { description: f.description } : {}) })) };
     if (q.limit !== undefined && rows.length === limit && limit > 0) out.flavors_links = nextLink(base, 'flavors', q, rows[rows.length - 1]!.id);
     return out;
   }
@@ -24,20 +24,27 @@ export class FlavorsController {
     const base = requestBaseUrl(req);
     const { limit, marker } = pageOf(q);
     const rows = await this.flavors.list(auth, q, limit, marker);
-    const out: Record<string, unknown> = { flavors: rows.map((f) => flavorView(f, base)) };
+    const out: Record<string, unknown> = { flavors: rows.map((f) => flavorView(f, base, microversionOf(req))) };
     if (q.limit !== undefined && rows.length === limit && limit > 0) out.flavors_links = nextLink(base, 'flavors/detail', q, rows[rows.length - 1]!.id);
     return out;
   }
 
   @Get(':id')
   async show(@Auth() auth: AuthContext, @Param('id') id: string, @Req() req: Request) {
-    return { flavor: flavorView(await this.flavors.get(auth, id), requestBaseUrl(req)) };
+    return { flavor: flavorView(await this.flavors.get(auth, id), requestBaseUrl(req), microversionOf(req)) };
   }
 
   @Post()
   @HttpCode(200)
   async create(@Auth() auth: AuthContext, @Body() body: unknown, @Req() req: Request) {
-    return { flavor: flavorView(await this.flavors.create(auth, body), requestBaseUrl(req)) };
+    return { flavor: flavorView(await this.flavors.create(auth, body, microversionOf(req)), requestBaseUrl(req), microversionOf(req)) };
+  }
+
+  /** 2.55: the description is the one field of a flavor that can change (404 below, as Nova). */
+  @Put(':id')
+  async update(@Auth() auth: AuthContext, @Param('id') id: string, @Body() body: unknown, @Req() req: Request) {
+    requireVersion(req, 55);
+    return { flavor: flavorView(await this.flavors.updateDescription(auth, id, body), requestBaseUrl(req), microversionOf(req)) };
   }
 
   @Delete(':id')

@@ -90,9 +90,10 @@ export class FlavorsService {
     }
   }
 
-  async create(auth: AuthContext, raw: unknown): Promise<FlavorRow> {
+  async create(auth: AuthContext, raw: unknown, version = 2001): Promise<FlavorRow> {
     this.policy.enforce('flavors:manage', auth);
     const b = bodyOf(raw, 'flavor');
+    const description = flavorDescriptionOf(b, version);
     const name = stringField(b, 'name', { required: true, min: 1 })!.trim();
     if (!name) throw invalid('name', b.name, 'name must not be blank');
     let id = b.id === undefined || b.id === null || b.id === 'auto' ? randomUUID() : b.id;
@@ -111,8 +112,8 @@ export class FlavorsService {
     const isPublic = boolish(b['os-flavor-access:is_public'], 'os-flavor-access:is_public') ?? true;
     try {
       const rows = await this.db.rows<FlavorRow>(
-        `INSERT INTO ${this.db.t('flavor')} (id, name, vcpus, memory_mb, root_gb, ephemeral_gb, swap, rxtx_factor, is_public) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) RETURNING *`,
-        [id, name, vcpus, ram, disk, ephemeral, swap, rxtx, isPublic],
+        `INSERT INTO ${this.db.t('flavor')} (id, name, vcpus, memory_mb, root_gb, ephemeral_gb, swap, rxtx_factor, is_public, description) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) RETURNING *`,
+        [id, name, vcpus, ram, disk, ephemeral, swap, rxtx, isPublic, description ?? null],
       );
       return rows[0]!;
     } catch (err) {
@@ -121,6 +122,21 @@ export class FlavorsService {
       }
       throw err;
     }
+  }
+
+  /**
+   * 2.55 `PUT /flavors/{id}` `{"flavor": {"description"}}`: the only thing Nova lets change on a
+   * flavor (the rest is copied into every server booted from it, so it stays as created).
+   */
+  async updateDescription(auth: AuthContext, id: string, raw: unknown): Promise<FlavorRow> {
+    this.policy.enforce('flavors:update', auth);
+    const b = bodyOf(raw, 'flavor');
+    for (const k of Object.keys(b)) if (k !== 'description') throw invalid('flavor', b, `Additional properties are not allowed ('${k}' was unexpected)`);
+    if (!('description' in b)) throw ApiError.badRequest("Invalid input for field/attribute flavor. Value: " + JSON.stringify(b) + ". 'description' is a required property");
+    const description = flavorDescriptionOf(b, 2055) ?? null;
+    const [row] = await this.db.rows<FlavorRow>(`UPDATE ${this.db.t('flavor')} SET description = $2 WHERE id = $1 RETURNING *`, [id, description]);
+    if (!row) throw ApiError.notFound(`Flavor ${id} could not be found.`);
+    return row;
   }
 
   async delete(auth: AuthContext, id: string): Promise<void> {
@@ -182,7 +198,21 @@ export class FlavorsService {
   }
 }
 
-export function flavorView(f: FlavorRow, base: string) {
+/**
+ * 2.55 flavor `description`: null or up to 65535 printable characters (Nova's flavor schema);
+ * 400 below 2.55, where Nova's schema has no such field. Undefined when absent.
+ */
+function flavorDescriptionOf(b: Json, version: number): string | null | undefined {
+  if (b.description === undefined) return undefined;
+  if (version < 2055) throw invalid('flavor', b, "Additional properties are not allowed ('description' was unexpected)");
+  const d = stringField(b, 'description', { nullable: true, max: 65535 });
+  if (d === undefined) return null;
+  if (!/^[^\p{C}\p{Zl}\p{Zp}]*$/u.test(d)) throw invalid('description', d, 'is not printable');
+  return d;
+}
+
+/** The flavor body of show, detail, create and update; `description` from 2.55. */
+export function flavorView(f: FlavorRow, base: string, version = 2001) {
   return {
     id: f.id,
     name: f.name,
@@ -198,5 +228,6 @@ export function flavorView(f: FlavorRow, base: string) {
       { rel: 'self', href: `${base}/v2.1/flavors/${f.id}` },
       { rel: 'bookmark', href: `${base}/flavors/${f.id}` },
     ],
+    ...(version >= 2055 ? { description: f.description } : {}),
   };
 }

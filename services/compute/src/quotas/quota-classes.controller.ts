@@ -3,15 +3,20 @@ import { ApiError, Auth, type AuthContext, PolicyService } from '@kumo/service-k
 import type { Request } from 'express';
 import { bodyOf, invalid } from '../common/nova.js';
 import { atLeast } from '../versions/microversion.js';
-import { limitField, QUOTA_DEFAULTS, QuotaService } from './quota.service.js';
+import { INJECTED_FILE_QUOTAS, limitField, QUOTA_DEFAULTS, QuotaService } from './quota.service.js';
 
 /** Below microversion 2.50 Nova leaves these out of quota class responses (bug 1693168), though it accepts them. */
 const HIDDEN_BELOW_2_50 = ['server_groups', 'server_group_members'];
 /** From 2.50 the network quotas are gone from quota classes: not shown, and refused in an update. */
 const NETWORK_QUOTAS = ['fixed_ips', 'floating_ips', 'security_group_rules', 'security_groups', 'networks'];
 
+/** The quotas a request at this version may not set (2.50: network; 2.57: file injection). */
+function goneAt(req: Request): string[] {
+  return [...(atLeast(req, 50) ? NETWORK_QUOTAS : []), ...(atLeast(req, 57) ? INJECTED_FILE_QUOTAS : [])];
+}
+
 function shown(limits: Record<string, number>, req: Request): Record<string, number> {
-  const hidden = atLeast(req, 50) ? NETWORK_QUOTAS : HIDDEN_BELOW_2_50;
+  const hidden = atLeast(req, 50) ? goneAt(req) : HIDDEN_BELOW_2_50;
   return Object.fromEntries(Object.entries(limits).filter(([k]) => !hidden.includes(k)));
 }
 
@@ -44,7 +49,7 @@ export class QuotaClassesController {
     const b = bodyOf(body, 'quota_class_set');
     const values: Record<string, number> = {};
     for (const k of Object.keys(b)) {
-      if (!(k in QUOTA_DEFAULTS) || (atLeast(req, 50) && NETWORK_QUOTAS.includes(k))) throw invalid('quota_class_set', b, `Additional properties are not allowed ('${k}' was unexpected)`);
+      if (!(k in QUOTA_DEFAULTS) || goneAt(req).includes(k)) throw invalid('quota_class_set', b, `Additional properties are not allowed ('${k}' was unexpected)`);
       values[k] = limitField(b, k);
     }
     await this.quotas.setClass(id, values);

@@ -3,6 +3,9 @@ import { ApiError } from '@kumo/service-kit';
 import { type Json, intField, invalid } from '../common/nova.js';
 import { Db, type Sql } from '../db/db.js';
 
+/** 2.57: file injection is gone, and with it its quotas (not shown in quota sets, classes or limits; setting them is a 400). */
+export const INJECTED_FILE_QUOTAS = ['injected_files', 'injected_file_content_bytes', 'injected_file_path_bytes'];
+
 /** Nova's quota resources at microversion 2.1 and their defaults (nova.conf [quota]). */
 export const QUOTA_DEFAULTS: Record<string, number> = {
   instances: 10,

@@ -4,15 +4,19 @@ import { atLeast } from '../versions/microversion.js';
 import { ApiError, Auth, type AuthContext, PolicyService } from '@kumo/service-kit';
 import { bodyOf, isAdmin, invalid } from '../common/nova.js';
 import { Db } from '../db/db.js';
-import { limitField, QUOTA_DEFAULTS, QuotaService } from './quota.service.js';
+import { INJECTED_FILE_QUOTAS, limitField, QUOTA_DEFAULTS, QuotaService } from './quota.service.js';
 
 /** 2.36: the network quotas leave os-quota-sets (they are Neutron's); asking to set them is a 400. */
 const NETWORK_QUOTAS = ['floating_ips', 'fixed_ips', 'security_groups', 'security_group_rules', 'networks'];
 
-function withoutNetwork<T extends Record<string, unknown>>(set: T, req: Request): T {
-  if (!atLeast(req, 36)) return set;
+/** The quotas a request at this version may not see or set. */
+function goneAt(req: Request): string[] {
+  return [...(atLeast(req, 36) ? NETWORK_QUOTAS : []), ...(atLeast(req, 57) ? INJECTED_FILE_QUOTAS : [])];
+}
+
+function withoutGone<T extends Record<string, unknown>>(set: T, req: Request): T {
   const out = { ...set };
-  for (const k of NETWORK_QUOTAS) delete out[k];
+  for (const k of goneAt(req)) delete out[k];
   return out;
 }
 
@@ -39,7 +43,7 @@ export class QuotasController {
   @Get('os-quota-sets/:project/defaults')
   async defaults(@Auth() auth: AuthContext, @Param('project') project: string, @Req() req: Request) {
     this.policy.enforce('quotas:show', auth, { project_id: auth.projectId });
-    return { quota_set: withoutNetwork({ id: project, ...(await this.quotas.defaults()) }, req) };
+    return { quota_set: withoutGone({ id: project, ...(await this.quotas.defaults()) }, req) };
   }
 
   @Get('os-quota-sets/:project/detail')
@@ -48,13 +52,13 @@ export class QuotasController {
     const [limits, used] = await Promise.all([this.quotas.limits(project), this.inUse(project, auth.userId)]);
     const set: Record<string, unknown> = { id: project };
     for (const [k, v] of Object.entries(limits)) set[k] = { limit: v, in_use: used[k] ?? 0, reserved: 0 };
-    return { quota_set: withoutNetwork(set, req) };
+    return { quota_set: withoutGone(set, req) };
   }
 
   @Get('os-quota-sets/:project')
   async show(@Auth() auth: AuthContext, @Param('project') project: string, @Req() req: Request) {
     this.checkProject(auth, project);
-    return { quota_set: withoutNetwork({ id: project, ...(await this.quotas.limits(project)) }, req) };
+    return { quota_set: withoutGone({ id: project, ...(await this.quotas.limits(project)) }, req) };
   }
 
   @Put('os-quota-sets/:project')
@@ -64,7 +68,7 @@ export class QuotasController {
     const values: Record<string, number> = {};
     for (const k of Object.keys(b)) {
       if (k === 'force' || k === 'tenant_id') continue;
-      if (!(k in QUOTA_DEFAULTS) || (atLeast(req, 36) && NETWORK_QUOTAS.includes(k))) throw invalid('quota_set', b, `Additional properties are not allowed ('${k}' was unexpected)`);
+      if (!(k in QUOTA_DEFAULTS) || goneAt(req).includes(k)) throw invalid('quota_set', b, `Additional properties are not allowed ('${k}' was unexpected)`);
       values[k] = limitField(b, k);
     }
     const used = await this.inUse(project, auth.userId);
@@ -74,7 +78,7 @@ export class QuotasController {
       }
     }
     await this.quotas.set(project, values);
-    return { quota_set: withoutNetwork(await this.quotas.limits(project), req) };
+    return { quota_set: withoutGone(await this.quotas.limits(project), req) };
   }
 
   @Delete('os-quota-sets/:project')
@@ -117,6 +121,8 @@ export class QuotasController {
     if (atLeast(req, 36)) for (const k of ['maxSecurityGroupRules', 'maxSecurityGroups', 'maxTotalFloatingIps', 'totalFloatingIpsUsed', 'totalSecurityGroupsUsed']) delete absolute[k];
     // 2.39: the image metadata limit goes with the image-metadata proxy (Glance's own quota applies).
     if (atLeast(req, 39)) delete absolute.maxImageMeta;
+    // 2.57: no file injection, no personality limits.
+    if (atLeast(req, 57)) for (const k of ['maxPersonality', 'maxPersonalitySize']) delete absolute[k];
     return { limits: { rate: [], absolute } };
   }
 }

@@ -66,13 +66,13 @@ export class MovesService {
   }
 
   /** Claims `flavor` in place (resize only) or elsewhere and returns the instance patch that starts the move. */
-  private async startMove(tx: Sql, i: InstanceRow, flavor: FlavorSnapshot, type: 'resize' | 'migration'): Promise<Record<string, unknown>> {
+  private async startMove(tx: Sql, i: InstanceRow, flavor: FlavorSnapshot, type: 'resize' | 'migration', host?: string): Promise<Record<string, unknown>> {
     let dest: string | undefined;
     // Resize stays on its host when that host has room (cheapest: no copy); migrate never does.
     if (type === 'resize' && (await this.scheduler.claimResize(tx, i, flavor))) dest = i.host!;
     if (!dest) {
       try {
-        dest = await this.scheduler.claimMove(tx, i, flavor, 'resize');
+        dest = await this.scheduler.claimMove(tx, i, flavor, 'resize', { host });
       } catch (err) {
         if (err instanceof NoValidHost) throw ApiError.badRequest(type === 'resize' ? `${err.message} Host ${i.host} has not enough capacity for flavor ${flavor.name} and no other host has.` : err.message);
         throw err;
@@ -107,11 +107,31 @@ export class MovesService {
     );
   }
 
-  /** `{"migrate": null}` (admin): a resize to the same flavor on another host. */
-  async migrate(auth: AuthContext, id: string, arg: unknown, requestId: string): Promise<void> {
+  /**
+   * `{"migrate": null}` (admin): a resize to the same flavor on another host. 2.56:
+   * `{"migrate": {"host": "name"}}` names the destination, which still has to pass the
+   * scheduler's filters (unlike a forced live migration): its own host → 400 "Cannot migrate to
+   * the host where the server exists.", an unknown one → 400 "Compute host X could not be found."
+   * (both after the lock and state checks, as Nova's compute API), one the filters refuse → 400.
+   */
+  async migrate(auth: AuthContext, id: string, arg: unknown, requestId: string, version = 2001): Promise<void> {
     this.policy.enforce('servers:migrate', auth);
-    if (arg !== null && arg !== undefined && (typeof arg !== 'object' || Array.isArray(arg) || Object.keys(arg).length)) throw invalid('migrate', arg, "Additional properties are not allowed (only 'migrate': null)");
-    await this.servers.act(auth, id, 'migrate', requestId, (tx, i) => this.startMove(tx, i, i.flavor, 'migration'), 'migrate');
+    const host = version >= 2056 ? migrateHostOf(arg) : undefined;
+    if (version < 2056 && arg !== null && arg !== undefined && (typeof arg !== 'object' || Array.isArray(arg) || Object.keys(arg).length)) throw invalid('migrate', arg, "Additional properties are not allowed (only 'migrate': null)");
+    await this.servers.act(
+      auth,
+      id,
+      'migrate',
+      requestId,
+      async (tx, i) => {
+        if (host !== undefined && host === i.host) throw ApiError.badRequest('Cannot migrate to the host where the server exists.');
+        if (host !== undefined && !(await tx.rows(`SELECT 1 FROM ${this.db.t('compute_node')} WHERE host = $1`, [host])).length) {
+          throw ApiError.badRequest(`Compute host ${host} could not be found.`);
+        }
+        return this.startMove(tx, i, i.flavor, 'migration', host);
+      },
+      'migrate',
+    );
   }
 
   async confirmResize(auth: AuthContext, id: string, requestId: string): Promise<void> {
@@ -322,4 +342,16 @@ export class MovesService {
     // Like Nova's cast, an agent that cannot be reached changes nothing: the migration goes on and ends as it would.
     await this.conductor.controlMigration(i, migrationId, op).catch(() => false);
   }
+}
+
+/** The 2.56 migrate body: null, or an object with nothing but an optional `host` (a hostname or null). */
+function migrateHostOf(arg: unknown): string | undefined {
+  if (arg === null || arg === undefined) return undefined;
+  if (typeof arg !== 'object' || Array.isArray(arg)) throw invalid('migrate', arg, "is not of type 'object', 'null'");
+  const b = arg as Json;
+  for (const k of Object.keys(b)) if (k !== 'host') throw invalid('migrate', b, `Additional properties are not allowed ('${k}' was unexpected)`);
+  if (b.host === undefined || b.host === null) return undefined;
+  if (typeof b.host !== 'string') throw invalid('host', b.host, "is not of type 'string', 'null'");
+  if (!/^[a-zA-Z0-9._-]{1,255}$/.test(b.host)) throw invalid('host', b.host, b.host.length > 255 ? `'${b.host}' is too long` : `'${b.host}' is not a valid hostname`);
+  return b.host;
 }

@@ -230,20 +230,21 @@ export class ServersController {
   }
 
   @Get(':id/os-instance-actions')
-  async actions(@Auth() auth: AuthContext, @Param('id') id: string, @Req() req: Request) {
-    const i = atLeast(req, 21) ? await this.servers.findWithDeleted(auth, id) : await this.servers.find(auth, id);
-    this.policy.enforce('instance_actions', auth, { project_id: i.project_id });
-    const rows = await this.db.rows(`SELECT * FROM ${this.db.t('instance_action')} WHERE instance_id = $1 ORDER BY id DESC`, [i.id]);
-    return { instanceActions: rows.map((a) => actionView(a)) };
+  async actions(@Auth() auth: AuthContext, @Param('id') id: string, @Query() q: Record<string, unknown>, @Req() req: Request) {
+    const { rows, limit } = await this.servers.listActions(auth, id, q, microversionOf(req));
+    const out: Record<string, unknown> = { instanceActions: rows.map((a) => actionView(a, atLeast(req, 58))) };
+    // 2.58: a full page links to the next one (Nova's collection links, marker = the last request id).
+    if (atLeast(req, 58) && limit > 0 && rows.length === limit) out.instanceActions_links = nextLink(requestBaseUrl(req), `servers/${id}/os-instance-actions`, q, String(rows[rows.length - 1]!.request_id));
+    return out;
   }
 
   @Get(':id/os-instance-actions/:requestId')
   async action(@Auth() auth: AuthContext, @Param('id') id: string, @Param('requestId') requestId: string, @Req() req: Request) {
     const i = atLeast(req, 21) ? await this.servers.findWithDeleted(auth, id) : await this.servers.find(auth, id);
     this.policy.enforce('instance_actions', auth, { project_id: i.project_id });
-    const [a] = await this.db.rows(`SELECT * FROM ${this.db.t('instance_action')} WHERE instance_id = $1 AND request_id = $2 ORDER BY id DESC LIMIT 1`, [i.id, requestId]);
+    const [a] = await this.db.rows(`SELECT *, COALESCE(finish_time, start_time) AS updated_at FROM ${this.db.t('instance_action')} WHERE instance_id = $1 AND request_id = $2 ORDER BY id DESC LIMIT 1`, [i.id, requestId]);
     if (!a) throw ApiError.notFound(`Action for request_id ${requestId} on instance ${i.id} not found`);
-    const view: Record<string, unknown> = actionView(a);
+    const view: Record<string, unknown> = actionView(a, atLeast(req, 58));
     // 2.51: every reader sees the events (to follow e.g. a volume extend); the traceback stays the policy's.
     const details = this.policy.allows('instance_actions:events', auth, { project_id: i.project_id });
     if (details || atLeast(req, 51)) {
@@ -312,7 +313,7 @@ export class ServersController {
         await this.moves.revertResize(auth, id, rid);
         return;
       case 'migrate':
-        await this.moves.migrate(auth, id, arg, rid);
+        await this.moves.migrate(auth, id, arg, rid, microversionOf(req));
         return;
       case 'os-migrateLive':
         await this.moves.liveMigrate(auth, id, arg, rid, microversionOf(req));
@@ -345,6 +346,10 @@ export class ServersController {
         return {
           server: {
             ...serverView(i, base, { detail: false, admin: false, version: microversionOf(req), tags: await this.tagsFor(req, [i]), flavorExtraSpecs: this.flavorExtraSpecs(auth, req, [i]) }),
+            // 2.54: the rebuild body shows the (possibly replaced) key, as Nova's rebuild view.
+            ...(atLeast(req, 54) ? { key_name: i.key_name } : {}),
+            // 2.57: and the user data the guest was rebuilt with (to every caller, unlike 2.3's admin-only attribute).
+            ...(atLeast(req, 57) ? { user_data: i.user_data } : {}),
             adminPass: Math.random().toString(36).slice(2, 14),
           },
         };
@@ -455,7 +460,7 @@ export function consoleLength(arg: unknown): number | undefined {
   return n === -1 ? undefined : n;
 }
 
-function actionView(a: Record<string, unknown>) {
+function actionView(a: Record<string, unknown>, withUpdatedAt: boolean) {
   return {
     action: a.action,
     instance_uuid: a.instance_id,
@@ -464,5 +469,7 @@ function actionView(a: Record<string, unknown>) {
     project_id: a.project_id,
     start_time: isoMicro(a.start_time as Date),
     message: a.message ?? null,
+    // 2.58 (list and show).
+    ...(withUpdatedAt ? { updated_at: isoMicro(a.updated_at as Date) } : {}),
   };
 }

@@ -6,7 +6,7 @@ import { ApiError, type AuthContext, PolicyService } from '@kumo/service-kit';
 import { IMAGE_CLIENT, type ImageClient, VOLUME_CLIENT, type VolumeClient } from '../conductor/peers.js';
 import { checkDeviceTag, parseBlockDevices } from './block-devices.js';
 import { ConductorService } from '../conductor/conductor.service.js';
-import { bodyOf, boolish, intField, invalid, isAdmin, type Json, metadataOf, projectOf, stringField } from '../common/nova.js';
+import { bodyOf, boolish, intField, invalid, isAdmin, type Json, metadataOf, pageOf, projectOf, stringField } from '../common/nova.js';
 import { Db, type Sql } from '../db/db.js';
 import { EventRelay } from '../events/event-relay.js';
 import { type FlavorRow, FlavorsService } from '../flavors/flavors.service.js';
@@ -64,6 +64,41 @@ export class ServersService {
   }
 
   /** 2.21: instance actions stay readable after the server is deleted (still only by its project or admins). */
+  /**
+   * The actions of a server, newest first. 2.58: `limit` (≤ 1000), `marker` (a request id of this
+   * server's actions; unknown → 400) and `changes-since` (on updated_at); ignored below, as Nova.
+   * An action's updated_at is when its one event last changed (its finish, or its start while it
+   * runs) — what Nova's action_event_start/finish stamp on the action.
+   */
+  async listActions(auth: AuthContext, id: string, q: Record<string, unknown>, version: number): Promise<{ rows: Record<string, unknown>[]; limit: number }> {
+    const i = version >= 2021 ? await this.findWithDeleted(auth, id) : await this.find(auth, id);
+    this.policy.enforce('instance_actions', auth, { project_id: i.project_id });
+    const params: unknown[] = [i.id];
+    const where = ['instance_id = $1'];
+    let limit = 0;
+    if (version >= 2058) {
+      const page = pageOf(q);
+      limit = page.limit;
+      if (page.marker) {
+        const [m] = await this.db.rows<{ id: string }>(`SELECT id FROM ${this.db.t('instance_action')} WHERE instance_id = $1 AND request_id = $2 ORDER BY id DESC LIMIT 1`, [i.id, page.marker]);
+        if (!m) throw ApiError.badRequest(`Marker ${page.marker} could not be found.`);
+        where.push(`id < ${Number(m.id)}`);
+      }
+      const since = q['changes-since'];
+      if (since !== undefined) {
+        const d = parseIsoTime(since);
+        if (!d) throw ApiError.badRequest(`Invalid input for query parameters changes-since. Value: ${String(since)}. '${String(since)}' is not a 'date-time'`);
+        params.push(d);
+        where.push(`COALESCE(finish_time, start_time) >= $${params.length}`);
+      }
+    }
+    const rows = await this.db.rows(
+      `SELECT *, COALESCE(finish_time, start_time) AS updated_at FROM ${this.db.t('instance_action')} WHERE ${where.join(' AND ')} ORDER BY id DESC${version >= 2058 ? ` LIMIT ${limit}` : ''}`,
+      params,
+    );
+    return { rows, limit };
+  }
+
   async findWithDeleted(auth: AuthContext, id: string): Promise<InstanceRow> {
     const i = await this.repo.get(id, this.db);
     if (!i || (!isAdmin(auth) && i.project_id !== auth.projectId)) throw ApiError.notFound(`Instance ${id} could not be found.`);
@@ -119,8 +154,8 @@ export class ServersService {
     const returnReservationId = boolish(b.return_reservation_id, 'return_reservation_id') ?? false;
     const adminPass = b.adminPass === undefined ? undefined : stringField(b, 'adminPass');
     const metadata = b.metadata === undefined ? {} : metadataOf(b.metadata);
-    const userData = b.user_data === undefined || b.user_data === null ? null : stringField(b, 'user_data', { max: 65535 })!;
-    if (userData !== null && !/^[A-Za-z0-9+/\s]*={0,2}\s*$/.test(userData)) throw invalid('user_data', userData, 'is not base64');
+    const userData = userDataOf(b);
+    noPersonality(b, version);
     const accessIPv4 = stringField(b, 'accessIPv4') ?? '';
     if (accessIPv4 && !isIPv4(accessIPv4)) throw invalid('accessIPv4', accessIPv4, "is not a 'ipv4'");
     const accessIPv6 = normalizeIpv6(stringField(b, 'accessIPv6') ?? '');
@@ -657,6 +692,21 @@ export class ServersService {
     });
   }
 
+  /**
+   * 2.54 `key_name` of rebuild: the caller's keypair replaces the server's (Nova looks it up under
+   * the requesting user, not the server's owner: keys belong to users, servers to projects); null
+   * removes it. `key_data` goes into the rebuilt guest's spec as at boot. 400 below 2.54.
+   */
+  private async rebuildKeyOf(auth: AuthContext, body: Json, version: number): Promise<{ key_name?: string | null; key_data?: string | null }> {
+    if (body.key_name === undefined) return {};
+    if (version < 2054) throw invalid('rebuild', body, "Additional properties are not allowed ('key_name' was unexpected)");
+    const name = stringField(body, 'key_name', { nullable: true, min: 1, max: 255 });
+    if (name === undefined) return { key_name: null, key_data: null };
+    const [k] = await this.db.rows<{ public_key: string }>(`SELECT public_key FROM ${this.db.t('keypair')} WHERE user_id = $1 AND name = $2`, [auth.userId, name]);
+    if (!k) throw ApiError.badRequest(`Keypair ${name} not found for user ${auth.userId}`);
+    return { key_name: name, key_data: k.public_key };
+  }
+
   async rebuild(auth: AuthContext, id: string, body: Json, requestId: string, version = 2001): Promise<InstanceRow> {
     const description = descriptionOf(body, version);
     const diskConfig = diskConfigOf(body);
@@ -680,8 +730,30 @@ export class ServersService {
     if (body.metadata !== undefined) patch.metadata = metadataOf(body.metadata);
     if (body.accessIPv4 !== undefined) patch.access_ipv4 = stringField(body, 'accessIPv4') ?? '';
     if (body.accessIPv6 !== undefined) patch.access_ipv6 = normalizeIpv6(stringField(body, 'accessIPv6') ?? '');
+    Object.assign(patch, await this.rebuildKeyOf(auth, body, version));
+    noPersonality(body, version);
+    // 2.57: new user data for the rebuilt guest (null removes it); 400 below.
+    if (body.user_data !== undefined) {
+      if (version < 2057) throw invalid('rebuild', body, "Additional properties are not allowed ('user_data' was unexpected)");
+      patch.user_data = userDataOf(body);
+    }
     return this.act(auth, id, 'rebuild', requestId, async (_tx, cur) => ({ ...patch, spec_version: cur.spec_version + 1, target_vm_state: cur.vm_state === 'error' ? 'active' : cur.vm_state }), 'rebuild');
   }
+}
+
+/** `user_data` of create (and of rebuild from 2.57): base64, at most 65535 characters; null when absent or null. */
+function userDataOf(b: Json): string | null {
+  const userData = b.user_data === undefined || b.user_data === null ? null : stringField(b, 'user_data', { max: 65535 })!;
+  if (userData !== null && !/^[A-Za-z0-9+/\s]*={0,2}\s*$/.test(userData)) throw invalid('user_data', userData, 'is not base64');
+  return userData;
+}
+
+/**
+ * 2.57 took file injection (`personality`) out of create and rebuild: 400 from 2.57. Below it is
+ * accepted and ignored — Kumo has no file injection (nor config drive contents) to put files with.
+ */
+function noPersonality(b: Json, version: number): void {
+  if (b.personality !== undefined && version >= 2057) throw invalid('server', b, "Additional properties are not allowed ('personality' was unexpected)");
 }
 
 /**

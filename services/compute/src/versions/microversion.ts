@@ -6,7 +6,7 @@ export const MIN_MICROVERSION = '2.1';
  * Raise deliberately: every version up to this one must be implemented (openstack-api.md §2.5);
  * docs/compute.md lists what each one changes here.
  */
-export const MAX_MICROVERSION = '2.53';
+export const MAX_MICROVERSION = '2.59';
 
 /** A microversion as one comparable number: 2.37 → 2037. */
 export function versionNumber(v: string): number | undefined {

@@ -29,10 +29,10 @@ for mod in (servers, flavors, flavors_access, flavors_extra_specs, keypairs, lim
         if isinstance(v, dict) and 'status_code' in v:
             put(f'{short}.{k}', v)
 
-# Microversioned overrides up to the highest version Kumo implements (2.53; a later one may be raised here), as `v2_N/module.name`.
+# Microversioned overrides up to the highest version Kumo implements (2.59 as far as built; a later one may be raised here), as `v2_N/module.name`.
 for info in pkgutil.iter_modules(compute_schemas.__path__):
     m = re.fullmatch(r'v2_(\d+)', info.name)
-    if not m or int(m.group(1)) == 1 or int(m.group(1)) > 53:
+    if not m or int(m.group(1)) == 1 or int(m.group(1)) > 59:
         continue
     pkg = importlib.import_module(f'{compute_schemas.__name__}.{info.name}')
     for sub in pkgutil.iter_modules(pkg.__path__):
