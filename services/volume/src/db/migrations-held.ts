@@ -1,8 +1,5 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
-
-function schemaOf(q: QueryRunner): string {
-  return `"${(q.connection.options as { schema: string }).schema.replace(/"/g, '""')}"`;
-}
+import { schemaOf } from './migrations.js';
 
 /**
  * `volume_attachment.held`: a reservation made for a server without a host (Nova's

@@ -1,8 +1,5 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
-
-function schemaOf(q: QueryRunner): string {
-  return `"${(q.connection.options as { schema: string }).schema.replace(/"/g, '""')}"`;
-}
+import { schemaOf } from './migrations.js';
 
 /**
  * Volume snapshots (Cinder's snapshots API; Nova's os-snapshots proxy uses it). Soft-deleted as

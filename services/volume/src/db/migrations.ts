@@ -1,6 +1,7 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
-function schemaOf(q: QueryRunner): string {
+/** The quoted name of the schema a migration runs in (the service's own). */
+export function schemaOf(q: QueryRunner): string {
   return `"${(q.connection.options as { schema: string }).schema.replace(/"/g, '""')}"`;
 }
 
