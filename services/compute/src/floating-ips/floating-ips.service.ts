@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { ApiError, type AuthContext, KUMO_CONFIG, PolicyService } from '@kumo/service-kit';
 import type { Json } from '../common/nova.js';
 import type { ComputeConfig } from '../config.js';
-import { NetworkApi, NetworkApiError } from '../security-groups/network-api.js';
+import { NetworkApi, NetworkApiError, networkRefusal } from '../security-groups/network-api.js';
 import type { InstanceRow } from '../servers/instance.model.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -68,17 +68,9 @@ export class FloatingIpsService {
     this.policy.enforce(`os_compute_api:os-floating-ips:${action}`, auth, { project_id: projectId });
   }
 
-  /** Errors of the network service other than those a caller maps: 403 stays 403, the rest 400. */
-  private other(err: unknown): unknown {
-    if (!(err instanceof NetworkApiError)) return err;
-    if (err.status === 403) return ApiError.forbidden(err.message);
-    if (err.status === 401) return ApiError.unauthorized(err.message);
-    return ApiError.badRequest(err.message);
-  }
-
   private async externalNetworks(auth: AuthContext): Promise<NeutronNetwork[]> {
     return (await this.net.call<{ networks: NeutronNetwork[] }>(auth.token, 'GET', '/networks?router%3Aexternal=true').catch((e: unknown) => {
-      throw this.other(e);
+      throw networkRefusal(e);
     })).networks;
   }
 
@@ -99,7 +91,7 @@ export class FloatingIpsService {
     // Nova lists the caller's project's floating IPs (admins too: no all_tenants here).
     const q = auth.projectId ? `?project_id=${encodeURIComponent(auth.projectId)}` : '';
     const fips = (await this.net.call<{ floatingips: NeutronFloatingIp[] }>(auth.token, 'GET', `/floatingips${q}`).catch((e: unknown) => {
-      throw this.other(e);
+      throw networkRefusal(e);
     })).floatingips;
     const nets = fips.length ? await this.externalNetworks(auth) : [];
     return fips.map((f) => this.view(f, nets));
@@ -109,7 +101,7 @@ export class FloatingIpsService {
     if (!UUID.test(id)) throw invalid(`Invalid ID received ${id}.`);
     return (await this.net.call<{ floatingip: NeutronFloatingIp }>(auth.token, 'GET', `/floatingips/${encodeURIComponent(id)}`).catch((e: unknown) => {
       if (e instanceof NetworkApiError && e.status === 404) throw ApiError.notFound(`Floating IP not found for ID ${id}`);
-      throw this.other(e);
+      throw networkRefusal(e);
     })).floatingip;
   }
 
@@ -150,7 +142,7 @@ export class FloatingIpsService {
         if (e.status === 409 && e.type === 'IpAddressGenerationFailure') throw ApiError.notFound(pool ? `No more floating IPs in pool ${pool}.` : 'No more floating IPs available.');
         if (e.status === 404) throw ApiError.notFound('Floating IP pool not found.');
       }
-      throw this.other(e);
+      throw networkRefusal(e);
     })).floatingip;
     return this.view(f, nets);
   }
@@ -161,7 +153,7 @@ export class FloatingIpsService {
     // Neutron lets an associated floating IP go (Nova's disassociate_and_release_floating_ip).
     await this.net.call(auth.token, 'DELETE', `/floatingips/${encodeURIComponent(f.id)}`).catch((e: unknown) => {
       if (e instanceof NetworkApiError && e.status === 404) throw ApiError.notFound(`Floating IP not found for ID ${id}`);
-      throw this.other(e);
+      throw networkRefusal(e);
     });
   }
 
@@ -172,7 +164,7 @@ export class FloatingIpsService {
 
   private async byAddress(auth: AuthContext, address: string): Promise<NeutronFloatingIp> {
     const fips = (await this.net.call<{ floatingips: NeutronFloatingIp[] }>(auth.token, 'GET', `/floatingips?floating_ip_address=${encodeURIComponent(address)}`).catch((e: unknown) => {
-      throw this.other(e);
+      throw networkRefusal(e);
     })).floatingips;
     // The network service shows a project its own floating IPs only (another project's: not found).
     if (!fips[0]) throw ApiError.notFound('floating IP not found');
@@ -208,7 +200,7 @@ export class FloatingIpsService {
       if (e instanceof NetworkApiError && e.status !== 403 && e.status !== 401) {
         throw ApiError.badRequest(`Unable to associate floating IP ${req.address} to fixed IP ${chosen.address} for instance ${i.id}. Error: ${e.message}`);
       }
-      throw this.other(e);
+      throw networkRefusal(e);
     });
   }
 
@@ -220,7 +212,7 @@ export class FloatingIpsService {
     if (!onServer) throw ApiError.conflict(`Floating IP ${req.address} is not associated with instance ${i.id}.`);
     await this.net.call(auth.token, 'PUT', `/floatingips/${encodeURIComponent(f.id)}`, { floatingip: { port_id: null } }).catch((e: unknown) => {
       if (e instanceof NetworkApiError && e.status === 404) throw ApiError.notFound('floating IP not found');
-      throw this.other(e);
+      throw networkRefusal(e);
     });
   }
 }

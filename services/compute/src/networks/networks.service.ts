@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { ApiError, type AuthContext, PolicyService } from '@kumo/service-kit';
 import { isAdmin } from '../common/nova.js';
-import { NetworkApi, NetworkApiError } from '../security-groups/network-api.js';
+import { NetworkApi, NetworkApiError, networkRefusal } from '../security-groups/network-api.js';
 
 type NeutronNetwork = { id: string; name: string };
 
@@ -37,24 +37,16 @@ export class NetworksService {
     return { id: n.id, cidr: 'None', label: n.name };
   }
 
-  /** Errors of the network service: its 401/403 stay, the rest is a 400 with its reason. */
-  private other(err: unknown): unknown {
-    if (!(err instanceof NetworkApiError)) return err;
-    if (err.status === 403) return ApiError.forbidden(err.message);
-    if (err.status === 401) return ApiError.unauthorized(err.message);
-    return ApiError.badRequest(err.message);
-  }
-
   private async all(auth: AuthContext): Promise<NeutronNetwork[]> {
     return (await this.net.call<{ networks: NeutronNetwork[] }>(auth.token, 'GET', '/networks').catch((e: unknown) => {
-      throw this.other(e);
+      throw networkRefusal(e);
     })).networks;
   }
 
   private async one(auth: AuthContext, id: string): Promise<NeutronNetwork> {
     return (await this.net.call<{ network: NeutronNetwork }>(auth.token, 'GET', `/networks/${encodeURIComponent(id)}`).catch((e: unknown) => {
       if (e instanceof NetworkApiError && e.status === 404) throw ApiError.notFound('Network not found');
-      throw this.other(e);
+      throw networkRefusal(e);
     })).network;
   }
 

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { KUMO_CONFIG } from '@kumo/service-kit';
+import { ApiError, KUMO_CONFIG } from '@kumo/service-kit';
 import type { ComputeConfig } from '../config.js';
 import { callService, fetchCall, type HttpCall, serviceFailed } from '../common/service-rest.js';
 
@@ -40,6 +40,17 @@ export class NetworkApiError extends Error {
     super(message);
     this.name = 'NetworkApiError';
   }
+}
+
+/**
+ * The network service's refusals a Nova proxy has no specific answer for (os-networks,
+ * os-floating-ips): its 401/403 stay, anything else is a 400 with its reason. Other errors pass.
+ */
+export function networkRefusal(err: unknown): unknown {
+  if (!(err instanceof NetworkApiError)) return err;
+  if (err.status === 403) return ApiError.forbidden(err.message);
+  if (err.status === 401) return ApiError.unauthorized(err.message);
+  return ApiError.badRequest(err.message);
 }
 
 /**
